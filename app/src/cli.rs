@@ -1,0 +1,435 @@
+//! The command-line interface.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use engine::config::{self, Settings};
+use engine::pipeline::PipelineConfig;
+use engine::receiver::{self, RecordConfig, RecordStats};
+use engine::server::{ServeOptions, Server, ServerConfig};
+use engine::source::SourceSpec;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+/// Capture what this PC plays and stream it to any number of receivers over TCP, or receive such a
+/// stream and record it to a WAV file. Without a subcommand, opens the window.
+#[derive(Debug, Parser)]
+#[command(name = "audiomi", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (none: open the GUI).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Capture a source and stream it to every receiver that connects.
+    Serve(ServeArgs),
+    /// Connect to a server and record its stream to a WAV file.
+    Record(RecordArgs),
+}
+
+/// Network options shared by `serve` and `record`.
+#[derive(Debug, Args)]
+pub struct NetArgs {
+    /// Host to listen on (serve, default 0.0.0.0) or connect to (record, default localhost).
+    /// Also from $HOST or HOST in .env.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// TCP port [default: 26070; also from $PORT or PORT in .env].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Protocol checkcode [default: 20250918; also from $CHECKCODE or CHECKCODE in .env].
+    #[arg(long, allow_negative_numbers = true)]
+    pub checkcode: Option<i32>,
+}
+
+/// `audiomi serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// loopback, loopback:ID, mic, mic:ID, file:PATH (a WAV file, in real time) or tone:HZ.
+    #[arg(long, default_value = "loopback")]
+    source: String,
+    /// Repeat a file: source forever.
+    #[arg(long = "loop")]
+    looping: bool,
+    /// Stream sample rate in Hz.
+    #[arg(long, default_value_t = 16_000)]
+    rate: u32,
+    /// Chunk duration in milliseconds (latency vs. overhead).
+    #[arg(long, default_value_t = 20)]
+    chunk_ms: u64,
+    /// Most receivers served at once; more are refused.
+    #[arg(long, default_value_t = 10_000)]
+    max_clients: usize,
+    /// Disconnect a receiver more than this many milliseconds of audio behind.
+    #[arg(long, default_value_t = 2000)]
+    max_lag_ms: u64,
+    /// Hold audio back from a new connection until it pings, or this many milliseconds.
+    #[arg(long, default_value_t = 250)]
+    grace_ms: u64,
+}
+
+/// `audiomi record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    net: NetArgs,
+    /// WAV file to write [default: audiomi-YYYYMMDD-HHMMSS.wav in the current directory].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop after this many seconds of audio (exactly, to the sample).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Keep reconnecting when the server goes away; fill the gap with silence.
+    #[arg(long)]
+    reconnect: bool,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Connection timeout in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    connect_timeout_ms: u64,
+    /// Behave like the original client: no protocol extensions (records 16 kHz mono).
+    #[arg(long, hide = true)]
+    legacy: bool,
+}
+
+/// A configuration error: reported with exit code 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn usage(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(UsageError(e.to_string()))
+}
+
+/// Runs the parsed command line and returns the process's exit code: 0 success, 1 failure,
+/// 2 invalid configuration.
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("audiomi-net")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("audiomi: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Record(args)) => runtime.block_on(record(args)),
+        None => Err(usage(
+            "the GUI is not part of this build yet; run `audiomi serve` or `audiomi record` (see --help)",
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = if e.downcast_ref::<UsageError>().is_some()
+                || matches!(
+                    e.downcast_ref::<engine::Error>(),
+                    Some(engine::Error::Config { .. } | engine::Error::DotEnv { .. })
+                ) {
+                2
+            } else {
+                1
+            };
+            error!("{e:#}");
+            eprintln!("audiomi: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    Ok(Settings::from_process(&cwd)?)
+}
+
+/// Resolves after Ctrl+C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Calls `line` once a second while `token` is not cancelled, if stderr is a terminal.
+fn status_ticker(token: CancellationToken, mut line: impl FnMut() -> String + Send + 'static) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                () = token.cancelled() => break,
+                _ = tick.tick() => eprintln!("{}", line()),
+            }
+        }
+    });
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = settings()?;
+    let host = settings.host(args.net.host.as_deref(), config::DEFAULT_SERVE_HOST)?;
+    let port = settings.port(args.net.port)?;
+    let checkcode = settings.checkcode(args.net.checkcode)?;
+    let spec: SourceSpec = args.source.parse().map_err(usage)?;
+    if !(1000..=384_000).contains(&args.rate) {
+        return Err(usage(format!(
+            "invalid --rate {}: expected 1000 to 384000 Hz",
+            args.rate
+        )));
+    }
+    if !(5..=1000).contains(&args.chunk_ms) {
+        return Err(usage(format!(
+            "invalid --chunk-ms {}: expected 5 to 1000 ms",
+            args.chunk_ms
+        )));
+    }
+    if args.max_clients == 0 {
+        return Err(usage("invalid --max-clients 0: expected at least 1"));
+    }
+    if args.max_lag_ms < args.chunk_ms {
+        return Err(usage(format!(
+            "invalid --max-lag-ms {}: must be at least --chunk-ms ({})",
+            args.max_lag_ms, args.chunk_ms
+        )));
+    }
+    let pipeline = PipelineConfig {
+        rate: args.rate,
+        chunk: Duration::from_millis(args.chunk_ms),
+        ..PipelineConfig::default()
+    };
+    let input = spec.open(args.looping, args.rate)?;
+    let server = Server::start(ServeOptions {
+        listen: config::socket_addr(&host, port),
+        input,
+        pipeline,
+        server: ServerConfig {
+            checkcode,
+            max_clients: args.max_clients,
+            max_lag: Duration::from_millis(args.max_lag_ms),
+            grace: Duration::from_millis(args.grace_ms),
+            ..ServerConfig::default()
+        },
+    })
+    .await?;
+    info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
+    let token = server.shutdown_token();
+    let hub = server.hub().clone();
+    status_ticker(token.clone(), move || {
+        let s = hub.stats();
+        let level = s.level();
+        format!(
+            "clients {} | level {:6.1} dBFS (peak {:6.1}) | {} sent",
+            s.clients.load(Ordering::Relaxed),
+            level.rms_dbfs,
+            level.peak_dbfs,
+            human_bytes(s.bytes_queued.load(Ordering::Relaxed))
+        )
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("stopping");
+        token.cancel();
+    });
+    server.wait().await?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn record(args: RecordArgs) -> anyhow::Result<()> {
+    let settings = settings()?;
+    let host = settings.host(args.net.host.as_deref(), config::DEFAULT_RECORD_HOST)?;
+    let port = settings.port(args.net.port)?;
+    let checkcode = settings.checkcode(args.net.checkcode)?;
+    let duration = match args.duration {
+        None => None,
+        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
+        Some(d) => {
+            return Err(usage(format!(
+                "invalid --duration {d}: expected a positive number of seconds"
+            )));
+        }
+    };
+    let out = args.out.unwrap_or_else(default_file_name);
+    let mut config = RecordConfig::new(config::socket_addr(&host, port), out);
+    config.checkcode = checkcode;
+    config.overwrite = args.force;
+    config.duration = duration;
+    config.reconnect = args.reconnect;
+    config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
+    config.extensions = !args.legacy;
+
+    let stats = Arc::new(RecordStats::default());
+    let token = CancellationToken::new();
+    let started = Instant::now();
+    let ticker_stats = stats.clone();
+    status_ticker(token.clone(), move || {
+        let rate = ticker_stats.sample_rate.load(Ordering::Relaxed).max(1);
+        let samples = ticker_stats.samples.load(Ordering::Relaxed);
+        format!(
+            "elapsed {:.1} s | recorded {:.1} s | {} received | level {:6.1} dBFS",
+            started.elapsed().as_secs_f64(),
+            samples as f64 / f64::from(rate),
+            human_bytes(ticker_stats.bytes_received.load(Ordering::Relaxed)),
+            ticker_stats.rms_dbfs()
+        )
+    });
+    let signal_token = token.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        signal_token.cancel();
+    });
+    let outcome = receiver::record(config, stats, None, token.clone()).await;
+    token.cancel();
+    let s = &outcome.summary;
+    if let Some(path) = &s.path {
+        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        eprintln!(
+            "saved {}: {:.3} s ({} samples at {} Hz), {} bytes, {:.3} s of gaps filled",
+            path.display(),
+            s.seconds(),
+            s.samples,
+            s.sample_rate,
+            bytes,
+            s.gap_samples as f64 / f64::from(s.sample_rate.max(1))
+        );
+    }
+    Ok(outcome.result?)
+}
+
+/// `audiomi-YYYYMMDD-HHMMSS.wav` (UTC) in the current directory.
+fn default_file_name() -> PathBuf {
+    PathBuf::from(format!("audiomi-{}.wav", timestamp()))
+}
+
+/// The current UTC time as `YYYYMMDD-HHMMSS`.
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days, Howard Hinnant's algorithm (http://howardhinnant.github.io/date_algorithms.html).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_the_documented_shape() {
+        let t = timestamp();
+        assert_eq!(t.len(), 15, "{t}");
+        assert_eq!(&t[8..9], "-");
+        assert!(
+            t[..8].chars().all(|c| c.is_ascii_digit())
+                && t[9..].chars().all(|c| c.is_ascii_digit())
+        );
+        assert!(t.starts_with("20"), "{t}");
+    }
+
+    #[test]
+    fn cli_parses_the_documented_surface() {
+        let cli = Cli::try_parse_from([
+            "audiomi",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "1234",
+            "--checkcode",
+            "-5",
+            "--source",
+            "tone:440",
+            "--rate",
+            "16000",
+            "--chunk-ms",
+            "10",
+            "--max-clients",
+            "3",
+            "--max-lag-ms",
+            "500",
+        ])
+        .expect("serve parses");
+        assert!(
+            matches!(cli.command, Some(Command::Serve(ref a)) if a.net.checkcode == Some(-5) && a.chunk_ms == 10)
+        );
+        let cli = Cli::try_parse_from([
+            "audiomi",
+            "record",
+            "--out",
+            "x.wav",
+            "--duration",
+            "5",
+            "--reconnect",
+            "--force",
+        ])
+        .expect("record parses");
+        assert!(
+            matches!(cli.command, Some(Command::Record(ref a)) if a.reconnect && a.force && a.duration == Some(5.0))
+        );
+        assert!(Cli::try_parse_from(["audiomi", "serve", "--port", "70000"]).is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! The engine's error type.
+
+use std::path::PathBuf;
+
+/// Shorthand for `Result<T, engine::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the engine, with enough context to tell a user what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value (flag, environment variable or `.env` entry) is invalid.
+    #[error("invalid {name} {value:?}: {reason}")]
+    Config {
+        /// Where the value came from, e.g. `PORT` or `--chunk-ms`.
+        name: String,
+        /// The offending value as given.
+        value: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The `.env` file exists but cannot be read or parsed.
+    #[error("cannot read {path}: {source}")]
+    DotEnv {
+        /// The `.env` file.
+        path: PathBuf,
+        /// The parse or I/O error.
+        #[source]
+        source: dotenvy::Error,
+    },
+    /// The server cannot listen on the address (port in use, no permission, bad address).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address as given.
+        addr: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The receiver cannot reach the server.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address as given.
+        addr: String,
+        /// The underlying error (refused, unreachable, name not resolved).
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server did not accept the connection in time.
+    #[error("timed out connecting to {addr} after {ms} ms")]
+    ConnectTimeout {
+        /// The address as given.
+        addr: String,
+        /// The timeout in milliseconds.
+        ms: u64,
+    },
+    /// The peer broke the protocol (wrong checkcode, impossible size, unknown command).
+    #[error("protocol error from {peer}: {source}")]
+    Protocol {
+        /// The peer's address.
+        peer: String,
+        /// What was wrong.
+        #[source]
+        source: wire::Error,
+    },
+    /// The server told a stream format this receiver cannot record.
+    #[error("the server announced an unusable stream format: {reason}")]
+    BadFormat {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The server answered PING with a non-zero status.
+    #[error("the server answered PING with status {status} (0 means OK)")]
+    AckStatus {
+        /// The status byte received.
+        status: u8,
+    },
+    /// The server closed the connection (or it was lost) and reconnecting was not requested.
+    #[error("connection to {addr} lost: {reason}")]
+    ConnectionLost {
+        /// The server's address.
+        addr: String,
+        /// What happened, in words.
+        reason: String,
+    },
+    /// A network read or write failed.
+    #[error("network I/O with {peer} failed: {source}")]
+    Net {
+        /// The peer's address.
+        peer: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output file exists and overwriting was not allowed.
+    #[error("{path} already exists; choose another file or pass --force to overwrite it")]
+    FileExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Creating, writing or finalizing a WAV file failed (disk full, file removed, no permission).
+    #[error("cannot write {path}: {source}")]
+    WavWrite {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: hound::Error,
+    },
+    /// A WAV file used as a source cannot be opened or read.
+    #[error("cannot read WAV file {path}: {source}")]
+    WavRead {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: hound::Error,
+    },
+    /// The stream's format changed between connections, so one WAV file cannot hold both.
+    #[error(
+        "the stream format changed from {old_rate} Hz/{old_channels} ch to {new_rate} Hz/{new_channels} ch"
+    )]
+    FormatChanged {
+        /// Sample rate in Hz written so far.
+        old_rate: u32,
+        /// Channels written so far.
+        old_channels: u16,
+        /// The new sample rate in Hz.
+        new_rate: u32,
+        /// The new channel count.
+        new_channels: u16,
+    },
+    /// libsamplerate refused the conversion.
+    #[error("resampler error: {0}")]
+    Resampler(#[source] samplerate::Error),
+    /// A source specification or an audio device cannot be used.
+    #[error("audio source {spec}: {reason}")]
+    Source {
+        /// The source as given (e.g. `loopback:ID`).
+        spec: String,
+        /// Why it cannot be used, in words.
+        reason: String,
+    },
+    /// A worker thread could not be started.
+    #[error("cannot start thread {name}: {source}")]
+    Thread {
+        /// The thread's name.
+        name: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A [`Error::Config`] for `name` = `value`.
+    pub fn config(
+        name: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::Config {
+            name: name.into(),
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}

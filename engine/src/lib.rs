@@ -1,0 +1,25 @@
+//! The audioMi engine: everything but the user interface.
+//!
+//! - [`source`]: where audio comes from (test tone, WAV file; sound cards in [`capture`]).
+//! - [`dsp`]: downmix, resampling with libsamplerate, PCM16 conversion, level metering.
+//! - [`pipeline`]: a named worker thread that turns a source into fixed-size 16 kHz (by default)
+//!   mono PCM16 chunks on a wall-clock schedule.
+//! - [`server`]: the TCP broadcast server (one encode per chunk, one bounded queue per client).
+//! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
+//! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
+//! - [`config`]: flags > environment > `.env` > defaults.
+//!
+//! No GUI types live here: front ends drive the engine through its handles and event channels.
+
+pub mod capture;
+pub mod codec;
+pub mod config;
+pub mod dsp;
+pub mod error;
+pub mod pipeline;
+pub mod receiver;
+pub mod server;
+pub mod source;
+pub mod wav;
+
+pub use error::{Error, Result};

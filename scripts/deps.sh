@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages audioMi needs to build and to run its whole test suite.
+# Does nothing when they are all present. Uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+  # build: the samplerate crate compiles libsamplerate with cmake; cpal links ALSA.
+  cmake pkg-config libasound2-dev build-essential
+  # tests: a private sound server, real sound, a virtual display, screenshots.
+  pulseaudio pulseaudio-utils sox espeak-ng xvfb imagemagick xdotool
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

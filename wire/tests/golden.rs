@@ -1,0 +1,315 @@
+//! Golden bytes: these literals are the protocol. Every frame is checked encoded, decoded whole,
+//! decoded one byte at a time, and with the next frame's bytes already behind it in the buffer.
+
+use bytes::{Bytes, BytesMut};
+use wire::{ClientFrame, Codec, Error, MAX_PAYLOAD, ServerFrame, StreamFormat};
+
+const PING: [u8; 8] = [0x26, 0x01, 0x35, 0x01, 0x63, 0x00, 0x00, 0x00];
+const ACK: [u8; 9] = [0x26, 0x01, 0x35, 0x01, 0x63, 0x00, 0x00, 0x00, 0x00];
+const AUDIO_1_MINUS_1: [u8; 16] = [
+    0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00, 0xff, 0xff,
+];
+const EXT_HELLO: [u8; 8] = [0x26, 0x01, 0x35, 0x01, 0x64, 0x00, 0x00, 0x00];
+const EXT_FORMAT_16K_MONO: [u8; 24] = [
+    0x26, 0x01, 0x35, 0x01, 0x65, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, // header, size 12
+    0x80, 0x3e, 0x00, 0x00, // 16000 Hz
+    0x01, 0x00, // 1 channel
+    0x10, 0x00, // 16 bits
+    0x04, 0x03, 0x02, 0x01, // stream id 0x01020304
+];
+const EXT_AUDIO_AT_5: [u8; 24] = [
+    0x26, 0x01, 0x35, 0x01, 0x66, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, // header, size 12
+    0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // position 5
+    0x01, 0x00, 0xff, 0xff, // samples [1, -1]
+];
+
+fn codec() -> Codec {
+    Codec::new(20_250_918)
+}
+
+fn check_client(frame: ClientFrame, golden: &[u8]) {
+    let c = codec();
+    let mut out = BytesMut::new();
+    c.encode_client(&frame, &mut out);
+    assert_eq!(&out[..], golden, "encoding {frame:?}");
+
+    let mut whole = BytesMut::from(golden);
+    assert_eq!(c.decode_client(&mut whole), Ok(Some(frame)));
+    assert!(whole.is_empty());
+
+    let mut buf = BytesMut::new();
+    for (i, b) in golden.iter().enumerate() {
+        assert_eq!(c.decode_client(&mut buf), Ok(None), "after {i} bytes");
+        buf.extend_from_slice(&[*b]);
+    }
+    assert_eq!(c.decode_client(&mut buf), Ok(Some(frame)));
+    assert!(buf.is_empty());
+
+    let mut trailing = BytesMut::from(golden);
+    trailing.extend_from_slice(&PING[..3]);
+    assert_eq!(c.decode_client(&mut trailing), Ok(Some(frame)));
+    assert_eq!(
+        &trailing[..],
+        &PING[..3],
+        "trailing bytes stay in the buffer"
+    );
+}
+
+fn check_server(frame: ServerFrame, golden: &[u8]) {
+    let c = codec();
+    let mut out = BytesMut::new();
+    c.encode_server(&frame, &mut out);
+    assert_eq!(&out[..], golden, "encoding {frame:?}");
+
+    let mut whole = BytesMut::from(golden);
+    assert_eq!(c.decode_server(&mut whole), Ok(Some(frame.clone())));
+    assert!(whole.is_empty());
+
+    let mut buf = BytesMut::new();
+    for (i, b) in golden.iter().enumerate() {
+        assert_eq!(c.decode_server(&mut buf), Ok(None), "after {i} bytes");
+        assert_eq!(buf.len(), i, "an incomplete frame is not consumed");
+        buf.extend_from_slice(&[*b]);
+    }
+    assert_eq!(c.decode_server(&mut buf), Ok(Some(frame.clone())));
+    assert!(buf.is_empty());
+
+    let mut trailing = BytesMut::from(golden);
+    trailing.extend_from_slice(&AUDIO_1_MINUS_1[..5]);
+    assert_eq!(c.decode_server(&mut trailing), Ok(Some(frame)));
+    assert_eq!(&trailing[..], &AUDIO_1_MINUS_1[..5]);
+}
+
+#[test]
+fn ping_golden() {
+    check_client(ClientFrame::Ping, &PING);
+}
+
+#[test]
+fn ext_hello_golden() {
+    check_client(ClientFrame::ExtHello, &EXT_HELLO);
+}
+
+#[test]
+fn unknown_client_command_is_an_8_byte_header() {
+    check_client(
+        ClientFrame::Other(7),
+        &[0x26, 0x01, 0x35, 0x01, 0x07, 0x00, 0x00, 0x00],
+    );
+}
+
+#[test]
+fn ack_golden() {
+    check_server(ServerFrame::Ack { status: 0 }, &ACK);
+}
+
+#[test]
+fn audio_golden() {
+    check_server(
+        ServerFrame::Audio(Bytes::from_static(&[0x01, 0x00, 0xff, 0xff])),
+        &AUDIO_1_MINUS_1,
+    );
+    assert_eq!(
+        wire::pcm16_to_bytes(&[1, -1]),
+        Bytes::from_static(&AUDIO_1_MINUS_1[12..])
+    );
+    assert_eq!(wire::bytes_to_pcm16(&AUDIO_1_MINUS_1[12..]), vec![1, -1]);
+}
+
+#[test]
+fn empty_audio_frame_is_valid() {
+    check_server(
+        ServerFrame::Audio(Bytes::new()),
+        &[
+            0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ],
+    );
+}
+
+#[test]
+fn ext_format_golden() {
+    check_server(
+        ServerFrame::Format(StreamFormat {
+            sample_rate: 16_000,
+            channels: 1,
+            bits_per_sample: 16,
+            stream_id: 0x0102_0304,
+        }),
+        &EXT_FORMAT_16K_MONO,
+    );
+}
+
+#[test]
+fn ext_audio_at_golden() {
+    check_server(
+        ServerFrame::AudioAt {
+            position: 5,
+            pcm: Bytes::from_static(&[0x01, 0x00, 0xff, 0xff]),
+        },
+        &EXT_AUDIO_AT_5,
+    );
+}
+
+#[test]
+fn longer_format_payload_from_a_newer_server_is_accepted() {
+    let mut bytes = EXT_FORMAT_16K_MONO.to_vec();
+    bytes[8] = 0x10; // size 16: four more bytes than version 1 knows
+    bytes.extend_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
+    bytes.extend_from_slice(&ACK);
+    let mut buf = BytesMut::from(&bytes[..]);
+    let c = codec();
+    assert!(
+        matches!(c.decode_server(&mut buf), Ok(Some(ServerFrame::Format(f))) if f.sample_rate == 16_000)
+    );
+    assert_eq!(
+        c.decode_server(&mut buf),
+        Ok(Some(ServerFrame::Ack { status: 0 }))
+    );
+}
+
+#[test]
+fn wrong_checkcode_is_an_error_in_both_directions() {
+    let c = Codec::new(12345);
+    let wrong = Error::WrongCheckcode {
+        expected: 12345,
+        got: 20_250_918,
+    };
+    assert_eq!(
+        c.decode_client(&mut BytesMut::from(&PING[..])),
+        Err(wrong.clone())
+    );
+    assert_eq!(
+        c.decode_server(&mut BytesMut::from(&ACK[..])),
+        Err(wrong.clone())
+    );
+    assert_eq!(
+        c.decode_server(&mut BytesMut::from(&AUDIO_1_MINUS_1[..])),
+        Err(wrong)
+    );
+}
+
+#[test]
+fn negative_size_is_rejected_before_allocating() {
+    let mut buf = BytesMut::from(
+        &[
+            0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff,
+        ][..],
+    );
+    let cap = buf.capacity();
+    assert_eq!(
+        codec().decode_server(&mut buf),
+        Err(Error::NegativeSize { cmd: 1, size: -2 })
+    );
+    assert_eq!(buf.capacity(), cap);
+}
+
+#[test]
+fn odd_size_is_rejected() {
+    let mut buf = BytesMut::from(
+        &[
+            0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,
+        ][..],
+    );
+    assert_eq!(
+        codec().decode_server(&mut buf),
+        Err(Error::OddSize { cmd: 1, size: 3 })
+    );
+    // AUDIO_AT: 8 position bytes + 3 PCM bytes.
+    let mut buf = BytesMut::from(
+        &[
+            0x26, 0x01, 0x35, 0x01, 0x66, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x00, 0x00,
+        ][..],
+    );
+    assert_eq!(
+        codec().decode_server(&mut buf),
+        Err(Error::OddSize { cmd: 102, size: 11 })
+    );
+}
+
+#[test]
+fn oversize_claims_are_rejected_before_allocating() {
+    // A 2 GB claim (0x7fff_fffe bytes), then one byte over MAX_PAYLOAD.
+    for size in [0x7fff_fffe_i32, (MAX_PAYLOAD + 2) as i32] {
+        let mut bytes = vec![0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00];
+        bytes.extend_from_slice(&size.to_le_bytes());
+        let mut buf = BytesMut::from(&bytes[..]);
+        let cap = buf.capacity();
+        assert_eq!(
+            codec().decode_server(&mut buf),
+            Err(Error::Oversize {
+                cmd: 1,
+                size,
+                max: MAX_PAYLOAD
+            })
+        );
+        assert_eq!(buf.capacity(), cap, "nothing reserved for a size of {size}");
+    }
+    // Exactly MAX_PAYLOAD is allowed: the decoder waits for it.
+    let mut bytes = vec![0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00];
+    bytes.extend_from_slice(&(MAX_PAYLOAD as i32).to_le_bytes());
+    let mut buf = BytesMut::from(&bytes[..]);
+    assert_eq!(codec().decode_server(&mut buf), Ok(None));
+    // FORMAT is capped far lower.
+    let mut buf = BytesMut::from(
+        &[
+            0x26, 0x01, 0x35, 0x01, 0x65, 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00,
+        ][..],
+    );
+    assert_eq!(
+        codec().decode_server(&mut buf),
+        Err(Error::Oversize {
+            cmd: 101,
+            size: 4096,
+            max: wire::MAX_FORMAT_LEN
+        })
+    );
+}
+
+#[test]
+fn undersize_extension_frames_are_rejected() {
+    let mut buf = BytesMut::from(
+        &[
+            0x26, 0x01, 0x35, 0x01, 0x65, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00,
+        ][..],
+    );
+    assert_eq!(
+        codec().decode_server(&mut buf),
+        Err(Error::Undersize {
+            cmd: 101,
+            size: 4,
+            min: 12
+        })
+    );
+}
+
+#[test]
+fn unknown_server_command_is_an_error() {
+    let mut buf = BytesMut::from(&[0x26, 0x01, 0x35, 0x01, 0x07, 0x00, 0x00, 0x00][..]);
+    assert_eq!(
+        codec().decode_server(&mut buf),
+        Err(Error::UnknownCommand { cmd: 7 })
+    );
+}
+
+#[test]
+fn a_stream_of_mixed_frames_split_anywhere_decodes_the_same() {
+    let mut stream = Vec::new();
+    stream.extend_from_slice(&AUDIO_1_MINUS_1);
+    stream.extend_from_slice(&ACK);
+    stream.extend_from_slice(&EXT_FORMAT_16K_MONO);
+    stream.extend_from_slice(&EXT_AUDIO_AT_5);
+    let c = codec();
+    for split in 0..=stream.len() {
+        let mut buf = BytesMut::from(&stream[..split]);
+        let mut frames = Vec::new();
+        while let Some(f) = c.decode_server(&mut buf).expect("valid stream") {
+            frames.push(f);
+        }
+        buf.extend_from_slice(&stream[split..]);
+        while let Some(f) = c.decode_server(&mut buf).expect("valid stream") {
+            frames.push(f);
+        }
+        assert_eq!(frames.len(), 4, "split at {split}");
+        assert_eq!(frames[1], ServerFrame::Ack { status: 0 });
+    }
+}
