@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+# End-to-end tests run the audiomi binary: build it in the same profile first.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked "$@"

@@ -203,7 +203,8 @@ pub async fn record(
         last_audio_at: None,
     };
     let result = rec.run(&shutdown).await;
-    let result = match (result, rec.finish()) {
+    let finished = rec.finish(result.is_ok());
+    let result = match (result, finished) {
         (Err(e), _) | (Ok(()), Err(e)) => Err(e),
         (Ok(()), Ok(())) => Ok(()),
     };
@@ -233,9 +234,10 @@ impl Recorder {
         }
     }
 
-    fn finish(&mut self) -> Result<()> {
-        if self.sink.is_none() {
-            // Nothing arrived: still leave a valid (empty) file where the user asked for one.
+    /// Finalizes the file. When nothing arrived, a recording that ended as asked (`ok`) still
+    /// leaves a valid empty file; a failed one leaves none.
+    fn finish(&mut self, ok: bool) -> Result<()> {
+        if self.sink.is_none() && ok {
             let format = self.format.unwrap_or(StreamFormat::legacy(0));
             if let Err(e) = self.open_sink(format)
                 && !matches!(e, Error::FileExists { .. })
@@ -372,6 +374,7 @@ impl Recorder {
         self.emit(RecordEvent::Connected { addr: peer.clone() });
         info!(addr = %peer, "connected");
         let mut flush = tokio::time::interval(FLUSH_INTERVAL);
+        let mut answered = false;
         loop {
             let frame = tokio::select! {
                 () = shutdown.cancelled() => return Ok(Step::Done),
@@ -387,13 +390,18 @@ impl Recorder {
                 None => {
                     return Err(Error::ConnectionLost {
                         addr: peer.clone(),
-                        reason: "the server closed the connection".into(),
+                        reason: if answered {
+                            "the server closed the connection".into()
+                        } else {
+                            "the server closed the connection without answering; is the checkcode right?".into()
+                        },
                     });
                 }
                 Some(Err(CodecError::Io(e))) => return Err(net(e)),
                 Some(Err(e)) => return Err(codec_err(&peer, e)),
                 Some(Ok(f)) => f,
             };
+            answered = true;
             let step = match frame {
                 ServerFrame::Ack { status } => {
                     if status != 0 {

@@ -32,6 +32,11 @@ use crate::dsp::Level;
 use crate::pipeline::{Chunk, Input, Notice, Output, Pipeline, PipelineConfig};
 use crate::{Error, Result};
 
+/// Requested `SO_SNDBUF` of every client socket: 16 KiB (Linux doubles it to 32 KiB, about 1 s of
+/// 16 kHz mono PCM16). Fixing it turns off the kernel's send-buffer autotuning, which would
+/// otherwise let a stalled client absorb megabytes (minutes of audio) before its queue fills.
+pub const SEND_BUFFER_BYTES: usize = 16 * 1024;
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -390,6 +395,11 @@ async fn connection(
     shutdown: CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
+    // A small, fixed send buffer keeps the audio a stalled client can hide in the kernel small, so
+    // lag is seen in our queue (and the client dropped) instead of hiding in autotuned buffers.
+    if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES) {
+        debug!(%addr, error = %e, "cannot set the send buffer size");
+    }
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(hub.queue_frames);
     let (kick_tx, kick_rx) = oneshot::channel();

@@ -1,0 +1,356 @@
+//! `audiomi serve` and `audiomi record` as real processes, the way a user runs them.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use audiomi_tests::{
+    Proc, audiomi, dominant_frequency, free_port, longest_zero_run, ramp_break, read_wav,
+    wait_for_port, write_ramp,
+};
+
+const SIGKILL: i32 = 9;
+const SIGTERM: i32 = 15;
+
+fn serve(dir: &Path, port: u16, source: &str, log: &str) -> Proc {
+    let mut cmd = audiomi(dir);
+    cmd.args([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--source",
+        source,
+        "--loop",
+    ]);
+    let p = Proc::spawn(cmd, &dir.join(log));
+    wait_for_port(port, Duration::from_secs(10));
+    p
+}
+
+fn record_cmd(dir: &Path, port: u16, out: &str) -> Command {
+    let mut cmd = audiomi(dir);
+    cmd.args(["record", "--port", &port.to_string(), "--out", out]);
+    cmd
+}
+
+fn log(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_default()
+}
+
+/// The "done when": a 440 Hz tone served and recorded for exactly 5 s.
+#[test]
+fn tone_is_recorded_for_exactly_the_requested_duration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = serve(dir.path(), port, "tone:440", "serve.log");
+    let out = record_cmd(dir.path(), port, "t.wav")
+        .args(["--duration", "5"])
+        .output()
+        .expect("run record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "record failed: {stderr}");
+    assert!(
+        stderr.contains("saved") && stderr.contains("5.000 s"),
+        "summary: {stderr}"
+    );
+    let (spec, samples) = read_wav(&dir.path().join("t.wav"));
+    assert_eq!(
+        (spec.sample_rate, spec.channels, spec.bits_per_sample),
+        (16_000, 1, 16)
+    );
+    assert_eq!(samples.len(), 80_000, "5.000 s at 16 kHz");
+    let f = dominant_frequency(&samples, 16_000);
+    assert!((f - 440.0).abs() <= 1.0, "dominant frequency {f} Hz");
+    let level = audiomi_tests::rms_dbfs(&samples);
+    assert!(
+        (level - (-15.05)).abs() < 0.2,
+        "a -12 dBFS peak sine has -15.05 dBFS RMS, got {level}"
+    );
+}
+
+/// A 16 kHz mono PCM16 file at --rate 16000 goes out bit for bit.
+#[test]
+fn ramp_file_passes_bit_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_ramp(&dir.path().join("ramp.wav"));
+    let port = free_port();
+    let _server = serve(dir.path(), port, "file:ramp.wav", "serve.log");
+    let out = record_cmd(dir.path(), port, "r.wav")
+        .args(["--duration", "2"])
+        .output()
+        .expect("run record");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, samples) = read_wav(&dir.path().join("r.wav"));
+    assert_eq!(samples.len(), 32_000);
+    assert_eq!(
+        ramp_break(&samples),
+        None,
+        "samples are unchanged and contiguous"
+    );
+}
+
+/// SIGKILL leaves a WAV that hound and sox read, missing at most the last second.
+#[test]
+fn record_killed_with_sigkill_leaves_a_playable_wav() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = serve(dir.path(), port, "tone:1000", "serve.log");
+    let mut rec = Proc::spawn(
+        record_cmd(dir.path(), port, "k.wav"),
+        &dir.path().join("rec.log"),
+    );
+    let path = dir.path().join("k.wav");
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "file created: {}",
+            log(dir.path(), "rec.log")
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let created = Instant::now();
+    std::thread::sleep(Duration::from_millis(3500));
+    rec.signal(SIGKILL);
+    let elapsed = created.elapsed().as_secs_f64();
+    assert_eq!(rec.wait(Duration::from_secs(5)), None, "killed by a signal");
+    let (_, samples) = read_wav(&path);
+    let seconds = samples.len() as f64 / 16_000.0;
+    assert!(
+        seconds >= elapsed - 1.0 - 0.05 && seconds <= elapsed + 0.1,
+        "{seconds} s recorded of {elapsed} s"
+    );
+    let sox = Command::new("sox")
+        .arg("--i")
+        .arg(&path)
+        .output()
+        .expect("sox is installed (scripts/deps.sh)");
+    let info = String::from_utf8_lossy(&sox.stdout);
+    assert!(
+        sox.status.success() && info.contains("16000"),
+        "sox --i: {info}"
+    );
+}
+
+/// SIGTERM finalizes the file and prints a summary; the exit code is 0.
+#[test]
+fn sigterm_stops_both_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut server = serve(dir.path(), port, "tone:440", "serve.log");
+    let mut rec = Proc::spawn(
+        record_cmd(dir.path(), port, "s.wav"),
+        &dir.path().join("rec.log"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    rec.signal(SIGTERM);
+    assert_eq!(
+        rec.wait(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        log(dir.path(), "rec.log")
+    );
+    assert!(log(dir.path(), "rec.log").contains("saved"));
+    let (_, samples) = read_wav(&dir.path().join("s.wav"));
+    assert!(samples.len() > 16_000, "{} samples", samples.len());
+    server.signal(SIGTERM);
+    assert_eq!(
+        server.wait(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        log(dir.path(), "serve.log")
+    );
+}
+
+/// --reconnect survives a server restart and fills the outage with silence of the right length.
+#[test]
+fn reconnect_survives_a_server_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut first = serve(dir.path(), port, "tone:440", "serve1.log");
+    let mut rec_cmd = record_cmd(dir.path(), port, "re.wav");
+    rec_cmd.arg("--reconnect");
+    let mut rec = Proc::spawn(rec_cmd, &dir.path().join("rec.log"));
+    std::thread::sleep(Duration::from_millis(1500));
+    first.signal(SIGTERM);
+    assert_eq!(first.wait(Duration::from_secs(5)), Some(0));
+    let down = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _second = serve(dir.path(), port, "tone:440", "serve2.log");
+    let outage = down.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(1500));
+    rec.signal(SIGTERM);
+    assert_eq!(
+        rec.wait(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        log(dir.path(), "rec.log")
+    );
+    let rec_log = log(dir.path(), "rec.log");
+    assert!(rec_log.contains("filling a gap"), "{rec_log}");
+    let (_, samples) = read_wav(&dir.path().join("re.wav"));
+    let silence = longest_zero_run(&samples) as f64 / 16_000.0;
+    // The outage as seen by the receiver also includes its reconnect delay (≤ 1 s between tries).
+    assert!(
+        silence >= outage - 0.3 && silence <= outage + 1.2,
+        "silence {silence:.3} s for an outage of {outage:.3} s"
+    );
+    let total = samples.len() as f64 / 16_000.0;
+    assert!(total > 4.0, "{total} s");
+}
+
+#[test]
+fn invalid_configuration_exits_2_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = audiomi(dir.path())
+        .args(["serve", "--source", "tone:440"])
+        .env("PORT", "abc")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("PORT") && stderr.contains("abc"),
+        "{stderr}"
+    );
+
+    std::fs::write(dir.path().join(".env"), "CHECKCODE=twelve\n").expect("write .env");
+    let out = audiomi(dir.path())
+        .args(["record", "--duration", "1"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("CHECKCODE") && stderr.contains("twelve"),
+        "{stderr}"
+    );
+
+    let out = audiomi(dir.path())
+        .args(["serve", "--source", "speaker"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let out = audiomi(dir.path())
+        .args(["serve", "--port", "99999"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap rejects an out-of-range port"
+    );
+}
+
+/// HOST/PORT/CHECKCODE from .env are used by both ends; the environment overrides .env.
+#[test]
+fn dotenv_configures_both_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    std::fs::write(
+        dir.path().join(".env"),
+        format!("HOST=127.0.0.1\nPORT={port}\nCHECKCODE=777\n"),
+    )
+    .expect(".env");
+    let mut cmd = audiomi(dir.path());
+    cmd.args(["serve", "--source", "tone:440"]);
+    let _server = Proc::spawn(cmd, &dir.path().join("serve.log"));
+    wait_for_port(port, Duration::from_secs(10));
+    let out = audiomi(dir.path())
+        .args(["record", "--duration", "0.5", "--out", "e.wav"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(read_wav(&dir.path().join("e.wav")).1.len(), 8000);
+    // The environment wins over .env: a wrong checkcode is a protocol error.
+    let out = audiomi(dir.path())
+        .args(["record", "--duration", "0.5", "--out", "w.wav"])
+        .env("CHECKCODE", "778")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("checkcode"), "{stderr}");
+}
+
+#[test]
+fn existing_files_are_never_overwritten_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("keep.wav"), b"precious").expect("write");
+    let out = record_cmd(dir.path(), free_port(), "keep.wav")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("keep.wav")).expect("read"),
+        b"precious"
+    );
+}
+
+#[test]
+fn unreachable_server_and_busy_port_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let out = record_cmd(dir.path(), port, "x.wav").output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect") && stderr.contains(&port.to_string()),
+        "{stderr}"
+    );
+
+    let _server = serve(dir.path(), port, "tone:440", "serve.log");
+    let out = audiomi(dir.path())
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--source",
+            "tone:440",
+        ])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+}
+
+/// Without --reconnect, losing the server ends the recording with a clear message, a valid file
+/// and a non-zero exit code.
+#[test]
+fn losing_the_server_without_reconnect_keeps_a_valid_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let server = serve(dir.path(), port, "tone:440", "serve.log");
+    let mut rec = Proc::spawn(
+        record_cmd(dir.path(), port, "l.wav"),
+        &dir.path().join("rec.log"),
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    server.signal(SIGTERM);
+    assert_eq!(rec.wait(Duration::from_secs(5)), Some(1));
+    let rec_log = log(dir.path(), "rec.log");
+    assert!(
+        rec_log.contains("lost") && rec_log.contains("saved"),
+        "{rec_log}"
+    );
+    let (_, samples) = read_wav(&dir.path().join("l.wav"));
+    assert!(samples.len() >= 14_000, "{} samples", samples.len());
+}
