@@ -34,6 +34,19 @@ pub enum Command {
     Serve(ServeArgs),
     /// Connect to a server and record its stream to a WAV file.
     Record(RecordArgs),
+    /// List capture sources (loopback first, then microphones) with the ids --source accepts.
+    Devices(DevicesArgs),
+}
+
+/// `audiomi devices`.
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    /// Print JSON (an array of objects) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// List playback devices (for --output-device) instead of capture sources.
+    #[arg(long)]
+    outputs: bool,
 }
 
 /// Network options shared by `serve` and `record`.
@@ -136,6 +149,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Record(args)) => runtime.block_on(record(args)),
+        Some(Command::Devices(args)) => devices(&args),
         None => Err(usage(
             "the GUI is not part of this build yet; run `audiomi serve` or `audiomi record` (see --help)",
         )),
@@ -152,11 +166,24 @@ pub fn main(cli: Cli) -> ExitCode {
             } else {
                 1
             };
-            error!("{e:#}");
-            eprintln!("audiomi: {e:#}");
+            let message = describe(&e);
+            error!("{message}");
+            eprintln!("audiomi: {message}");
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and those of its causes whose text it does not already include, joined by ": ".
+fn describe(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !message.contains(&c) {
+            message = format!("{message}: {c}");
+        }
+    }
+    message
 }
 
 fn settings() -> anyhow::Result<Settings> {
@@ -236,7 +263,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         chunk: Duration::from_millis(args.chunk_ms),
         ..PipelineConfig::default()
     };
-    let input = spec.open(args.looping, args.rate)?;
+    let input = spec.open(args.looping, &pipeline)?;
     let server = Server::start(ServeOptions {
         listen: config::socket_addr(&host, port),
         input,
@@ -333,6 +360,62 @@ async fn record(args: RecordArgs) -> anyhow::Result<()> {
         );
     }
     Ok(outcome.result?)
+}
+
+#[derive(serde::Serialize)]
+struct DeviceRow<'a> {
+    kind: &'a str,
+    id: &'a str,
+    spec: String,
+    name: &'a str,
+    default: bool,
+    sample_rate: u32,
+    channels: u16,
+}
+
+fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
+    let list = if args.outputs {
+        engine::capture::list_outputs()?
+    } else {
+        engine::capture::list_sources()?
+    };
+    let rows: Vec<DeviceRow<'_>> = list
+        .iter()
+        .map(|d| DeviceRow {
+            kind: d.kind.as_str(),
+            id: &d.id,
+            spec: d.spec(),
+            name: &d.name,
+            default: d.is_default,
+            sample_rate: d.sample_rate,
+            channels: d.channels,
+        })
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        eprintln!("no devices found");
+        return Ok(());
+    }
+    let width = rows.iter().map(|r| r.spec.len()).max().unwrap_or(0).max(6);
+    println!(
+        "{:<8}  {:<7}  {:>6}  {:>2}  {:<width$}  NAME",
+        "KIND", "DEFAULT", "RATE", "CH", "SOURCE"
+    );
+    for r in &rows {
+        println!(
+            "{:<8}  {:<7}  {:>6}  {:>2}  {:<width$}  {}",
+            r.kind,
+            if r.default { "*" } else { "" },
+            r.sample_rate,
+            r.channels,
+            r.spec,
+            r.name
+        );
+    }
+    Ok(())
 }
 
 /// `audiomi-YYYYMMDD-HHMMSS.wav` (UTC) in the current directory.

@@ -14,10 +14,11 @@ fn main() -> ExitCode {
     cli::main(args)
 }
 
-/// Logs go to stderr; `RUST_LOG` overrides the default level (`info`).
+/// Logs go to stderr; `RUST_LOG` overrides the default filter (`info`, PulseAudio client quiet).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The PulseAudio client logs every connection it opens and closes: keep that out by default.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,pulseaudio=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

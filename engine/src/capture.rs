@@ -1,17 +1,405 @@
-//! Sound-card capture (loopback and microphones).
+//! Sound cards through cpal: listing devices, capturing loopback and microphones.
+//!
+//! cpal has no loopback API of its own. What "loopback" means per platform:
+//! - **Linux** (PulseAudio, or PipeWire through pipewire-pulse): every sink has a *monitor
+//!   source* (`<sink>.monitor`, "Monitor of …") that cpal lists as an input device. The default
+//!   loopback is the monitor of the default sink. The default *input* is the default source,
+//!   usually a microphone, not the monitor.
+//! - **Windows** (WASAPI) and **macOS 14.6+** (CoreAudio process tap): an input stream built on an
+//!   *output* device records what it plays, with the output device's default config.
+//! - Plain ALSA has no monitor; a loopback needs `snd-aloop` or a sound server.
+//!
+//! The capture callback only converts samples to `f32` and pushes them into a lock-free ring
+//! (`rtrb`): it never blocks, allocates, locks or logs. Samples that do not fit are counted as
+//! overruns. The pipeline's worker thread does everything else.
 
-use crate::pipeline::Input;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
+
+use crate::pipeline::{Input, Pushed};
 use crate::source::SourceSpec;
 use crate::{Error, Result};
 
-/// Opens a sound-card source.
+/// How long cpal may take to open a stream: 5 s.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Capacity of the capture ring: 2 s of audio at the device's rate and channel count.
+pub const RING_SECONDS: u32 = 2;
+
+/// What a device is to audioMi.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeviceKind {
+    /// Captures what an output plays (`loopback:ID`).
+    Loopback,
+    /// A capture device: microphone, line in (`mic:ID`).
+    Microphone,
+    /// A playback device (for live listening).
+    Output,
+}
+
+impl DeviceKind {
+    /// `loopback`, `mic` or `output`: the prefix used in source specs and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loopback => "loopback",
+            Self::Microphone => "mic",
+            Self::Output => "output",
+        }
+    }
+}
+
+/// One device as listed by `audiomi devices`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// What it is.
+    pub kind: DeviceKind,
+    /// The id `--source loopback:ID` / `mic:ID` / `--output-device ID` accepts (cpal's device id,
+    /// e.g. `pulseaudio:virt.monitor`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Whether it is the default of its kind.
+    pub is_default: bool,
+    /// Native sample rate in Hz (0 if unknown).
+    pub sample_rate: u32,
+    /// Native channel count (0 if unknown).
+    pub channels: u16,
+}
+
+impl DeviceInfo {
+    /// The source spec that selects this device (`loopback:ID`, `mic:ID`), or the id for outputs.
+    pub fn spec(&self) -> String {
+        match self.kind {
+            DeviceKind::Output => self.id.clone(),
+            k => format!("{}:{}", k.as_str(), self.id),
+        }
+    }
+}
+
+fn device_error(spec: &str, e: impl std::fmt::Display) -> Error {
+    Error::Source {
+        spec: spec.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn is_pulse(host: &cpal::Host) -> bool {
+    host.id().name().eq_ignore_ascii_case("pulseaudio")
+}
+
+fn is_monitor(id: &str) -> bool {
+    id.ends_with(".monitor")
+}
+
+fn id_of(device: &cpal::Device) -> String {
+    device.id().map(|i| i.to_string()).unwrap_or_default()
+}
+
+fn name_of(device: &cpal::Device) -> String {
+    device
+        .description()
+        .map(|d| d.name().to_string())
+        .unwrap_or_else(|_| device.to_string())
+}
+
+/// The monitor of the default sink (Linux sound servers) or the default output (elsewhere).
+fn default_loopback(host: &cpal::Host) -> Option<(cpal::Device, bool)> {
+    let output = host.default_output_device()?;
+    if is_pulse(host) {
+        let want = format!("{}.monitor", id_of(&output));
+        let monitor = host.input_devices().ok()?.find(|d| id_of(d) == want)?;
+        Some((monitor, false))
+    } else if cfg!(target_os = "linux") {
+        None
+    } else {
+        Some((output, true))
+    }
+}
+
+fn config_of(device: &cpal::Device, via_output: bool) -> Option<SupportedStreamConfig> {
+    if via_output {
+        device.default_output_config().ok()
+    } else {
+        device.default_input_config().ok()
+    }
+}
+
+/// Lists capture sources: loopback sources first (the default one first), then microphones
+/// (the default one first), each with its native rate and channels.
 ///
 /// # Errors
-/// [`Error::Source`]: sound-card capture is not part of this build yet.
-pub fn open(spec: &SourceSpec) -> Result<Input> {
-    Err(Error::Source {
-        spec: spec.to_string(),
-        reason: "sound-card capture is not available in this build yet; use file:PATH or tone:HZ"
-            .into(),
+/// [`Error::Source`] if the audio system cannot be queried at all.
+pub fn list_sources() -> Result<Vec<DeviceInfo>> {
+    let host = cpal::default_host();
+    let mut out = Vec::new();
+    let default_loop = default_loopback(&host).map(|(d, _)| id_of(&d));
+    let default_mic = host.default_input_device().map(|d| id_of(&d));
+    let inputs: Vec<cpal::Device> = host
+        .input_devices()
+        .map_err(|e| device_error("devices", e))?
+        .collect();
+    if is_pulse(&host) || cfg!(target_os = "linux") {
+        for d in &inputs {
+            let id = id_of(d);
+            let is_default_mic = default_mic.as_deref() == Some(id.as_str());
+            if is_monitor(&id) {
+                let is_default = default_loop.as_deref() == Some(id.as_str());
+                out.push(info(d, DeviceKind::Loopback, is_default, false));
+            }
+            // The default source is what `mic` opens, even where it is a monitor.
+            if !is_monitor(&id) || is_default_mic {
+                out.push(info(d, DeviceKind::Microphone, is_default_mic, false));
+            }
+        }
+    } else {
+        let default_out = host.default_output_device().map(|d| id_of(&d));
+        for d in host
+            .output_devices()
+            .map_err(|e| device_error("devices", e))?
+        {
+            let is_default = default_out.as_deref() == Some(id_of(&d).as_str());
+            out.push(info(&d, DeviceKind::Loopback, is_default, true));
+        }
+        for d in &inputs {
+            let is_default = default_mic.as_deref() == Some(id_of(d).as_str());
+            out.push(info(d, DeviceKind::Microphone, is_default, false));
+        }
+    }
+    out.sort_by(|a, b| (a.kind, !a.is_default, &a.id).cmp(&(b.kind, !b.is_default, &b.id)));
+    Ok(out)
+}
+
+/// Lists playback devices (the default one first).
+///
+/// # Errors
+/// [`Error::Source`] if the audio system cannot be queried.
+pub fn list_outputs() -> Result<Vec<DeviceInfo>> {
+    let host = cpal::default_host();
+    let default_out = host.default_output_device().map(|d| id_of(&d));
+    let mut out: Vec<DeviceInfo> = host
+        .output_devices()
+        .map_err(|e| device_error("devices", e))?
+        .map(|d| {
+            let is_default = default_out.as_deref() == Some(id_of(&d).as_str());
+            info(&d, DeviceKind::Output, is_default, true)
+        })
+        .collect();
+    out.sort_by(|a, b| (!a.is_default, &a.id).cmp(&(!b.is_default, &b.id)));
+    Ok(out)
+}
+
+fn info(d: &cpal::Device, kind: DeviceKind, is_default: bool, via_output: bool) -> DeviceInfo {
+    let config = config_of(d, via_output);
+    DeviceInfo {
+        kind,
+        id: id_of(d),
+        name: name_of(d),
+        is_default,
+        sample_rate: config
+            .as_ref()
+            .map_or(0, SupportedStreamConfig::sample_rate),
+        channels: config.as_ref().map_or(0, SupportedStreamConfig::channels),
+    }
+}
+
+/// Finds a device by cpal id (`pulseaudio:virt.monitor`), by the part after the host
+/// (`virt.monitor`) or by its name.
+fn find(devices: impl Iterator<Item = cpal::Device>, id: &str) -> Option<cpal::Device> {
+    let devices: Vec<cpal::Device> = devices.collect();
+    let exact = devices.iter().position(|d| id_of(d) == id);
+    let suffix = || {
+        devices
+            .iter()
+            .position(|d| id_of(d).split_once(':').is_some_and(|(_, rest)| rest == id))
+    };
+    let named = || devices.iter().position(|d| name_of(d) == id);
+    let i = exact.or_else(suffix).or_else(named)?;
+    devices.into_iter().nth(i)
+}
+
+/// Resolves a loopback or microphone spec to a device and whether it is captured through its
+/// output side (WASAPI/CoreAudio loopback).
+fn resolve(host: &cpal::Host, spec: &SourceSpec) -> Result<(cpal::Device, bool)> {
+    let text = spec.to_string();
+    let inputs = || host.input_devices().map_err(|e| device_error(&text, e));
+    match spec {
+        SourceSpec::Loopback(None) => default_loopback(host).ok_or_else(|| {
+            device_error(
+                &text,
+                if cfg!(target_os = "linux") {
+                    "no monitor source of the default output was found; is PulseAudio or PipeWire (pipewire-pulse) running? Run `audiomi devices` to see the sources"
+                } else if cfg!(target_os = "macos") {
+                    "no output device to tap; loopback needs macOS 14.6 or later (on older macOS, install a virtual device such as BlackHole and use it as mic:ID)"
+                } else {
+                    "no default output device"
+                },
+            )
+        }),
+        SourceSpec::Loopback(Some(id)) => {
+            if is_pulse(host) || cfg!(target_os = "linux") {
+                let monitor = if is_monitor(id) { id.clone() } else { format!("{id}.monitor") };
+                find(inputs()?, &monitor)
+                    .or_else(|| find(inputs().ok()?, id))
+                    .map(|d| (d, false))
+                    .ok_or_else(|| device_error(&text, "no such loopback source; run `audiomi devices` to list them"))
+            } else {
+                let outputs = host.output_devices().map_err(|e| device_error(&text, e))?;
+                find(outputs, id)
+                    .map(|d| (d, true))
+                    .ok_or_else(|| device_error(&text, "no such output device; run `audiomi devices` to list them"))
+            }
+        }
+        SourceSpec::Mic(None) => host
+            .default_input_device()
+            .map(|d| (d, false))
+            .ok_or_else(|| device_error(&text, "no default input device (microphone)")),
+        SourceSpec::Mic(Some(id)) => find(inputs()?, id)
+            .map(|d| (d, false))
+            .ok_or_else(|| device_error(&text, "no such input device; run `audiomi devices` to list them")),
+        SourceSpec::File(_) | SourceSpec::Tone(_) => Err(device_error(&text, "not a sound-card source")),
+    }
+}
+
+/// Opens a sound-card source for the pipeline. The device is opened on the pipeline's worker
+/// thread, and reopened there (with backoff) if it fails while running.
+///
+/// # Errors
+/// Never here: errors opening the device are returned by the pipeline's start.
+pub fn open(spec: &SourceSpec, chunk: Duration) -> Result<Input> {
+    let spec = spec.clone();
+    Ok(Input::Pushed(Box::new(move || open_capture(&spec, chunk))))
+}
+
+/// Opens `spec` now and starts capturing into a ring.
+///
+/// # Errors
+/// [`Error::Source`] if the device does not exist, has no usable configuration, uses a sample
+/// format audioMi cannot read (DSD), or cannot be started.
+pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
+    let text = spec.to_string();
+    let host = cpal::default_host();
+    let (device, via_output) = resolve(&host, spec)?;
+    let supported = config_of(&device, via_output)
+        .ok_or_else(|| device_error(&text, "the device reports no usable configuration"))?;
+    let rate = supported.sample_rate();
+    let channels = supported.channels();
+    let format = supported.sample_format();
+    let ring_len = (rate * u32::from(channels) * RING_SECONDS) as usize;
+    let failure = Arc::new(Mutex::new(None::<String>));
+    let overruns = Arc::new(AtomicU64::new(0));
+    // Ask for about one chunk per callback: PulseAudio's default is 250 ms (2 s via pipewire-pulse).
+    let frames = ((u128::from(rate) * chunk.as_micros() / 1_000_000) as u32).max(64);
+    let mut config = supported.config();
+    config.buffer_size = cpal::BufferSize::Fixed(frames);
+    let attempt = |config: StreamConfig| {
+        let (producer, consumer) = rtrb::RingBuffer::<f32>::new(ring_len.max(1024));
+        build_input(
+            &device,
+            config,
+            format,
+            producer,
+            overruns.clone(),
+            failure.clone(),
+        )
+        .map(|s| (s, consumer))
+    };
+    let (stream, consumer) = match attempt(config) {
+        Ok(x) => x,
+        Err(_) => {
+            config.buffer_size = cpal::BufferSize::Default;
+            attempt(config).map_err(|e| device_error(&text, e))?
+        }
+    };
+    stream.play().map_err(|e| device_error(&text, e))?;
+    tracing::info!(
+        source = %text,
+        device = %name_of(&device),
+        id = %id_of(&device),
+        rate,
+        channels,
+        format = %format,
+        "capturing"
+    );
+    Ok(Pushed {
+        consumer,
+        rate,
+        channels,
+        keepalive: Box::new(stream),
+        failure,
+        overruns,
     })
+}
+
+fn build_input(
+    device: &cpal::Device,
+    config: StreamConfig,
+    format: SampleFormat,
+    producer: rtrb::Producer<f32>,
+    overruns: Arc<AtomicU64>,
+    failure: Arc<Mutex<Option<String>>>,
+) -> std::result::Result<cpal::Stream, String> {
+    macro_rules! typed {
+        ($t:ty) => {
+            build_typed::<$t>(device, config, producer, overruns, failure)
+        };
+    }
+    match format {
+        SampleFormat::I8 => typed!(i8),
+        SampleFormat::I16 => typed!(i16),
+        SampleFormat::I24 => typed!(cpal::I24),
+        SampleFormat::I32 => typed!(i32),
+        SampleFormat::I64 => typed!(i64),
+        SampleFormat::U8 => typed!(u8),
+        SampleFormat::U16 => typed!(u16),
+        SampleFormat::U24 => typed!(cpal::U24),
+        SampleFormat::U32 => typed!(u32),
+        SampleFormat::U64 => typed!(u64),
+        SampleFormat::F32 => typed!(f32),
+        SampleFormat::F64 => typed!(f64),
+        other => Err(format!(
+            "sample format {other} is not supported (DSD is not PCM)"
+        )),
+    }
+}
+
+/// The capture callback: converts to `f32` and pushes into the ring; never blocks, allocates,
+/// locks or logs. Fatal stream errors are recorded for the worker thread (which reopens).
+fn build_typed<T>(
+    device: &cpal::Device,
+    config: StreamConfig,
+    mut producer: rtrb::Producer<f32>,
+    overruns: Arc<AtomicU64>,
+    failure: Arc<Mutex<Option<String>>>,
+) -> std::result::Result<cpal::Stream, String>
+where
+    T: SizedSample + Send + 'static,
+    f32: FromSample<T>,
+{
+    device
+        .build_input_stream::<T, _, _>(
+            config,
+            move |data: &[T], _info| {
+                let n = data.len().min(producer.slots());
+                if n < data.len() {
+                    overruns.fetch_add((data.len() - n) as u64, Ordering::Relaxed);
+                }
+                if let Ok(chunk) = producer.write_chunk_uninit(n) {
+                    chunk.fill_from_iter(data[..n].iter().map(|s| f32::from_sample_(*s)));
+                }
+            },
+            move |err| {
+                if matches!(
+                    err.kind(),
+                    cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied
+                ) {
+                    return;
+                }
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+            },
+            Some(OPEN_TIMEOUT),
+        )
+        .map_err(|e| e.to_string())
 }

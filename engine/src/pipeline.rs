@@ -4,11 +4,11 @@
 //! Every chunk has exactly `rate × chunk_ms / 1000` samples and a running `position` (samples since
 //! the stream started). The stream is continuous in wall-clock time: a generated source is asked
 //! for exactly the frames that are due, a source that has ended yields silence, and a pushed
-//! source (a sound card) that goes quiet is filled with silence once it falls more than
-//! [`MAX_SILENT_GAP`] behind the clock.
+//! source (a sound card) that delivers nothing for [`STALL_AFTER`] or longer is filled with
+//! silence for as long as it stays silent.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,16 @@ use crate::dsp::{self, Chain, Level};
 use crate::source::Generator;
 use crate::{Error, Result};
 
-/// How far (in time) a pushed source may fall behind the clock before silence is inserted: 100 ms.
-pub const MAX_SILENT_GAP: Duration = Duration::from_millis(100);
+/// How long a pushed source must deliver nothing at all before it counts as stalled and silence
+/// is inserted, at the least: 300 ms. The threshold grows to twice the longest pause seen between
+/// two deliveries (at most [`MAX_STALL_AFTER`]), because sound servers deliver in bursts: a
+/// PulseAudio null sink whose client asked for 2 s of latency feeds its monitor in bursts up to
+/// a second apart. Such a source is late, not silent, and inserted silence would push its audio
+/// aside. WASAPI loopback, which stops calling back while nothing plays, delivers every ~10 ms
+/// while it plays, so its stalls are still caught after 300 ms.
+pub const STALL_AFTER: Duration = Duration::from_millis(300);
+/// Upper bound of the adaptive stall threshold: 5 s.
+pub const MAX_STALL_AFTER: Duration = Duration::from_secs(5);
 
 /// How the pipeline runs.
 #[derive(Debug, Clone, Copy)]
@@ -70,8 +78,11 @@ pub enum Notice {
     SourceEnded(String),
     /// The source failed; silence follows.
     SourceFailed(String),
-    /// Silence was inserted because a pushed source delivered nothing (samples at the stream rate).
+    /// A pushed source stopped delivering: silence stands in for it from now on (samples inserted
+    /// at once, at the stream rate, for the time it has already been silent).
     SilenceInserted(u64),
+    /// A failed device was opened again and capture resumed.
+    SourceRestored(String),
 }
 
 /// Something the pipeline hands to its consumer.
@@ -93,15 +104,24 @@ pub struct Pushed {
     pub channels: u16,
     /// Anything that must stay alive (on the worker thread) while capturing, e.g. the device stream.
     pub keepalive: Box<dyn std::any::Any>,
+    /// Set by the device's error callback when the stream has failed (device removed, sound
+    /// server gone); the worker then drops the device and reopens it.
+    pub failure: Arc<Mutex<Option<String>>>,
+    /// Samples the device delivered that did not fit in the ring.
+    pub overruns: Arc<AtomicU64>,
 }
+
+/// Longest wait between attempts to reopen a failed device: 5 s.
+pub const MAX_REOPEN_DELAY: Duration = Duration::from_secs(5);
 
 /// Where the pipeline gets its audio.
 pub enum Input {
     /// Pulled on the pipeline's clock.
     Generated(Box<dyn Generator>),
     /// Pushed by a device on its own clock. The closure runs on the worker thread and opens the
-    /// device there (some device handles may not move between threads).
-    Pushed(Box<dyn FnOnce() -> Result<Pushed> + Send>),
+    /// device there (some device handles may not move between threads); it is called again to
+    /// reopen the device after a failure.
+    Pushed(Box<dyn FnMut() -> Result<Pushed> + Send>),
 }
 
 /// Counters shared with the worker thread.
@@ -111,6 +131,8 @@ pub struct PipelineStats {
     pub chunks: AtomicU64,
     /// Samples of silence inserted because a pushed source was silent.
     pub silence_inserted: AtomicU64,
+    /// Samples a device delivered that did not fit in the capture ring.
+    pub overruns: AtomicU64,
 }
 
 /// A running pipeline; dropping it stops the worker thread and waits for it.
@@ -194,7 +216,11 @@ enum Running {
         ended: bool,
     },
     Pushed {
-        pushed: Pushed,
+        open: Box<dyn FnMut() -> Result<Pushed> + Send>,
+        /// None while the device is failed and being reopened.
+        pushed: Option<Pushed>,
+        retry_at: Instant,
+        retry_delay: Duration,
     },
 }
 
@@ -215,11 +241,21 @@ fn worker(
                 pulled: 0,
                 ended: false,
             },
-            Input::Pushed(open) => Running::Pushed { pushed: open()? },
+            Input::Pushed(mut open) => {
+                let pushed = open()?;
+                Running::Pushed {
+                    open,
+                    pushed: Some(pushed),
+                    retry_at: Instant::now(),
+                    retry_delay: Duration::from_millis(250),
+                }
+            }
         };
         let (rate, channels) = match &running {
             Running::Generated { rate, channels, .. } => (*rate, *channels as u16),
-            Running::Pushed { pushed } => (pushed.rate, pushed.channels),
+            Running::Pushed { pushed, .. } => pushed
+                .as_ref()
+                .map_or((config.rate, 1), |p| (p.rate, p.channels)),
         };
         let chain = Chain::new(channels, rate, config.rate, config.converter)?;
         Ok((running, chain))
@@ -237,13 +273,15 @@ fn worker(
 
     let chunk_samples = config.chunk_samples();
     let out_rate = f64::from(config.rate);
-    let max_gap = (MAX_SILENT_GAP.as_secs_f64() * out_rate) as u64;
     let mut input_buf: Vec<f32> = Vec::new();
     let mut fifo: Vec<f32> = Vec::with_capacity(chunk_samples * 4);
     let mut pcm = Vec::with_capacity(chunk_samples * 2);
     let mut position: u64 = 0;
     let mut failed = false;
     let start = Instant::now();
+    let mut last_input_at: Option<Instant> = None;
+    let mut stall_after = STALL_AFTER;
+    let mut stall_filled: u64 = 0;
     let mut tick: u32 = 0;
 
     while !stop.load(Ordering::Acquire) {
@@ -294,17 +332,60 @@ fn worker(
                     input_buf.resize(input_buf.len() + (want - got) * *channels, 0.0);
                 }
             }
-            Running::Pushed { pushed } => {
+            Running::Pushed {
+                open,
+                pushed,
+                retry_at,
+                retry_delay,
+            } => {
                 pushed_source = true;
-                let n = pushed.consumer.slots();
-                if let Ok(chunk) = pushed.consumer.read_chunk(n) {
-                    let (a, b) = chunk.as_slices();
-                    input_buf.extend_from_slice(a);
-                    input_buf.extend_from_slice(b);
-                    chunk.commit_all();
+                let failed_now = pushed.as_ref().and_then(|p| {
+                    p.failure
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take()
+                });
+                if let Some(why) = failed_now {
+                    *pushed = None;
+                    *retry_at = Instant::now() + *retry_delay;
+                    sink(Output::Notice(Notice::SourceFailed(format!(
+                        "{why}; reopening the device"
+                    ))));
                 }
-                let ch = usize::from(pushed.channels);
-                input_buf.truncate(input_buf.len() - input_buf.len() % ch);
+                if pushed.is_none() && Instant::now() >= *retry_at {
+                    match open() {
+                        Ok(p) => {
+                            match Chain::new(p.channels, p.rate, config.rate, config.converter) {
+                                Ok(c) => chain = c,
+                                Err(e) => sink(Output::Notice(Notice::SourceFailed(e.to_string()))),
+                            }
+                            sink(Output::Notice(Notice::SourceRestored(format!(
+                                "{} Hz, {} ch",
+                                p.rate, p.channels
+                            ))));
+                            *pushed = Some(p);
+                            *retry_delay = Duration::from_millis(250);
+                        }
+                        Err(_) => {
+                            *retry_delay = (*retry_delay * 2).min(MAX_REOPEN_DELAY);
+                            *retry_at = Instant::now() + *retry_delay;
+                        }
+                    }
+                }
+                if let Some(p) = pushed.as_mut() {
+                    let n = p.consumer.slots();
+                    if let Ok(chunk) = p.consumer.read_chunk(n) {
+                        let (a, b) = chunk.as_slices();
+                        input_buf.extend_from_slice(a);
+                        input_buf.extend_from_slice(b);
+                        chunk.commit_all();
+                    }
+                    let ch = usize::from(p.channels.max(1));
+                    input_buf.truncate(input_buf.len() - input_buf.len() % ch);
+                    stats
+                        .overruns
+                        .store(p.overruns.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
             }
         }
         if let Err(e) = chain.process(&input_buf, &mut fifo)
@@ -313,16 +394,27 @@ fn worker(
             failed = true;
             sink(Output::Notice(Notice::SourceFailed(e.to_string())));
         }
-        if pushed_source {
-            // Keep the stream continuous when the device delivers nothing.
-            let expected = (elapsed * out_rate) as u64;
-            let have = position + fifo.len() as u64;
-            if have + max_gap < expected {
-                let fill = (expected - have).saturating_sub(chunk_samples as u64);
-                fifo.resize(fifo.len() + fill as usize, 0.0);
-                stats.silence_inserted.fetch_add(fill, Ordering::Relaxed);
+        if !input_buf.is_empty() {
+            let now = Instant::now();
+            if let Some(last) = last_input_at {
+                stall_after = stall_after.max((now - last) * 2).min(MAX_STALL_AFTER);
+            }
+            last_input_at = Some(now);
+            stall_filled = 0;
+        }
+        let silent_for = last_input_at.unwrap_or(start).elapsed();
+        if pushed_source && silent_for >= stall_after {
+            // The device delivers nothing (WASAPI loopback while nothing plays, a suspended
+            // sink, a failed device): stand in for it with silence, in real time. Only the time
+            // it has been silent is filled, never a lag it built up while delivering late.
+            let due = (silent_for.as_secs_f64() * out_rate) as u64;
+            let fill = due.saturating_sub(stall_filled);
+            if stall_filled == 0 {
                 sink(Output::Notice(Notice::SilenceInserted(fill)));
             }
+            fifo.resize(fifo.len() + fill as usize, 0.0);
+            stall_filled += fill;
+            stats.silence_inserted.fetch_add(fill, Ordering::Relaxed);
         }
         let mut consumed = 0;
         while fifo.len() - consumed >= chunk_samples {
@@ -385,6 +477,8 @@ mod tests {
                 rate: 48_000,
                 channels: 2,
                 keepalive: Box::new(()),
+                failure: Arc::default(),
+                overruns: Arc::default(),
             })
         };
         let p = Pipeline::spawn(
@@ -402,7 +496,8 @@ mod tests {
         p.stop();
         let n = *chunks.lock().expect("lock");
         assert!(inserted > 0);
-        // The stream lags the clock by at most MAX_SILENT_GAP plus a chunk.
-        assert!(n >= (600 - 100 - 20 - 40) / 20, "{n} chunks");
+        // From STALL_AFTER on, silence covers all the time the device was silent: the stream
+        // keeps up with the clock (less a chunk in the making and scheduling slack).
+        assert!(n >= (600 - 20 - 40) / 20, "{n} chunks");
     }
 }

@@ -303,6 +303,7 @@ impl Hub {
             Notice::SilenceInserted(n) => debug!(samples = n, "source silent: inserted silence"),
             Notice::SourceEnded(what) => info!(source = %what, "source ended; streaming silence"),
             Notice::SourceFailed(why) => warn!(error = %why, "source failed; streaming silence"),
+            Notice::SourceRestored(what) => info!(format = %what, "source restored"),
         }
         self.emit(ServerEvent::Source(notice));
     }

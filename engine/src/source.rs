@@ -271,16 +271,21 @@ impl Generator for WavFile {
 }
 
 impl SourceSpec {
-    /// Opens the source for a stream at `rate` Hz. `looping` applies to `file:` sources.
+    /// Opens the source for a pipeline running with `config`. `looping` applies to `file:`
+    /// sources. Sound cards are opened when the pipeline starts (on its thread).
     ///
     /// # Errors
-    /// [`Error::Source`] or [`Error::WavRead`] if it cannot be opened.
-    pub fn open(&self, looping: bool, rate: u32) -> Result<crate::pipeline::Input> {
+    /// [`Error::Source`] or [`Error::WavRead`] if a tone or file cannot be opened.
+    pub fn open(
+        &self,
+        looping: bool,
+        config: &crate::pipeline::PipelineConfig,
+    ) -> Result<crate::pipeline::Input> {
         use crate::pipeline::Input;
         match self {
-            Self::Tone(hz) => Ok(Input::Generated(Box::new(Tone::new(*hz, rate)?))),
+            Self::Tone(hz) => Ok(Input::Generated(Box::new(Tone::new(*hz, config.rate)?))),
             Self::File(path) => Ok(Input::Generated(Box::new(WavFile::open(path, looping)?))),
-            Self::Loopback(_) | Self::Mic(_) => crate::capture::open(self),
+            Self::Loopback(_) | Self::Mic(_) => crate::capture::open(self, config.chunk),
         }
     }
 }

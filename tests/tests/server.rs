@@ -30,7 +30,7 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         write_ramp(&path);
     }
     let input = SourceSpec::File(path)
-        .open(true, 16_000)
+        .open(true, &PipelineConfig::default())
         .expect("open ramp");
     let mut server = ServerConfig::default();
     tweak(&mut server);
