@@ -32,8 +32,10 @@ pub struct Cli {
 pub enum Command {
     /// Capture a source and stream it to every receiver that connects.
     Serve(ServeArgs),
-    /// Connect to a server and record its stream to a WAV file.
+    /// Connect to a server and record its stream to a WAV file (--play also plays it).
     Record(RecordArgs),
+    /// Connect to a server and play its stream live (no file).
+    Listen(ListenArgs),
     /// List capture sources (loopback first, then microphones) with the ids --source accepts.
     Devices(DevicesArgs),
 }
@@ -92,29 +94,52 @@ pub struct ServeArgs {
     grace_ms: u64,
 }
 
-/// `audiomi record`.
+/// Options shared by `record` and `listen`.
 #[derive(Debug, Args)]
-pub struct RecordArgs {
+pub struct ReceiveArgs {
     #[command(flatten)]
     net: NetArgs,
-    /// WAV file to write [default: audiomi-YYYYMMDD-HHMMSS.wav in the current directory].
-    #[arg(long)]
-    out: Option<PathBuf>,
     /// Stop after this many seconds of audio (exactly, to the sample).
     #[arg(long)]
     duration: Option<f64>,
     /// Keep reconnecting when the server goes away; fill the gap with silence.
     #[arg(long)]
     reconnect: bool,
-    /// Overwrite the output file if it exists.
-    #[arg(long)]
-    force: bool,
     /// Connection timeout in milliseconds.
     #[arg(long, default_value_t = 5000)]
     connect_timeout_ms: u64,
+    /// Play on this output device (an id from `audiomi devices --outputs`) [default: the default output].
+    #[arg(long)]
+    output_device: Option<String>,
+    /// Jitter buffer for live playback, in milliseconds.
+    #[arg(long, default_value_t = 60)]
+    jitter_ms: u64,
+}
+
+/// `audiomi record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    rx: ReceiveArgs,
+    /// WAV file to write [default: audiomi-YYYYMMDD-HHMMSS.wav in the current directory].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Also play the stream live while recording.
+    #[arg(long)]
+    play: bool,
     /// Behave like the original client: no protocol extensions (records 16 kHz mono).
     #[arg(long, hide = true)]
     legacy: bool,
+}
+
+/// `audiomi listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    rx: ReceiveArgs,
 }
 
 /// A configuration error: reported with exit code 2.
@@ -149,6 +174,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Record(args)) => runtime.block_on(record(args)),
+        Some(Command::Listen(args)) => runtime.block_on(receive(args.rx, None, false, true, false)),
         Some(Command::Devices(args)) => devices(&args),
         None => Err(usage(
             "the GUI is not part of this build yet; run `audiomi serve` or `audiomi record` (see --help)",
@@ -302,6 +328,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn record(args: RecordArgs) -> anyhow::Result<()> {
+    let out = args.out.unwrap_or_else(default_file_name);
+    receive(args.rx, Some(out), args.force, args.play, args.legacy).await
+}
+
+/// Whether `host` names this machine.
+fn is_local(host: &str) -> bool {
+    let h = host.trim_matches(|c| c == '[' || c == ']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+async fn receive(
+    args: ReceiveArgs,
+    out: Option<PathBuf>,
+    force: bool,
+    play: bool,
+    legacy: bool,
+) -> anyhow::Result<()> {
     let settings = settings()?;
     let host = settings.host(args.net.host.as_deref(), config::DEFAULT_RECORD_HOST)?;
     let port = settings.port(args.net.port)?;
@@ -315,14 +360,36 @@ async fn record(args: RecordArgs) -> anyhow::Result<()> {
             )));
         }
     };
-    let out = args.out.unwrap_or_else(default_file_name);
-    let mut config = RecordConfig::new(config::socket_addr(&host, port), out);
+    let mut config = RecordConfig::new(config::socket_addr(&host, port), PathBuf::new());
+    config.out = out;
     config.checkcode = checkcode;
-    config.overwrite = args.force;
+    config.overwrite = force;
     config.duration = duration;
     config.reconnect = args.reconnect;
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
-    config.extensions = !args.legacy;
+    config.extensions = !legacy;
+    if let Some(path) = &config.out
+        && !force
+        && path.exists()
+    {
+        return Err(engine::Error::FileExists { path: path.clone() }.into());
+    }
+    let player = if play {
+        if args.output_device.is_none() && is_local(&host) {
+            tracing::warn!(
+                "playing on this machine's default output while receiving from this machine: if the server captures that output's loopback, this makes a feedback loop (use --output-device)"
+            );
+        }
+        let player = engine::playback::Player::start(engine::playback::PlaybackConfig {
+            device: args.output_device.clone(),
+            target: Duration::from_millis(args.jitter_ms.clamp(10, 2000)),
+            ..Default::default()
+        })?;
+        info!(device = %player.device_name(), "listening");
+        Some(Arc::new(player))
+    } else {
+        None
+    };
 
     let stats = Arc::new(RecordStats::default());
     let token = CancellationToken::new();
@@ -344,7 +411,15 @@ async fn record(args: RecordArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         signal_token.cancel();
     });
-    let outcome = receiver::record(config, stats, None, token.clone()).await;
+    let outcome = receiver::record(config, stats, None, player.clone(), token.clone()).await;
+    if let Some(p) = &player {
+        let s = p.stats();
+        info!(
+            underruns = s.underruns.load(Ordering::Relaxed),
+            dropped_samples = s.dropped.load(Ordering::Relaxed),
+            "playback finished"
+        );
+    }
     token.cancel();
     let s = &outcome.summary;
     if let Some(path) = &s.path {
@@ -511,7 +586,7 @@ mod tests {
         ])
         .expect("record parses");
         assert!(
-            matches!(cli.command, Some(Command::Record(ref a)) if a.reconnect && a.force && a.duration == Some(5.0))
+            matches!(cli.command, Some(Command::Record(ref a)) if a.rx.reconnect && a.force && a.rx.duration == Some(5.0))
         );
         assert!(Cli::try_parse_from(["audiomi", "serve", "--port", "70000"]).is_err());
     }

@@ -313,7 +313,24 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
             attempt(config).map_err(|e| device_error(&text, e))?
         }
     };
-    stream.play().map_err(|e| device_error(&text, e))?;
+    // With PulseAudio, play() waits for the stream's first data, which a monitor of an idle sink
+    // may not deliver for a long time. Start it on its own thread so the pipeline keeps its
+    // clock (and streams silence) meanwhile; a failure to start is reported like any other.
+    let stream = Arc::new(stream);
+    {
+        let (stream, failure) = (stream.clone(), failure.clone());
+        std::thread::Builder::new()
+            .name("audiomi-capture-start".into())
+            .spawn(move || {
+                if let Err(e) = stream.play() {
+                    *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                }
+            })
+            .map_err(|source| Error::Thread {
+                name: "audiomi-capture-start".into(),
+                source,
+            })?;
+    }
     tracing::info!(
         source = %text,
         device = %name_of(&device),

@@ -6,6 +6,8 @@
 //!   mono PCM16 chunks on a wall-clock schedule.
 //! - [`server`]: the TCP broadcast server (one encode per chunk, one bounded queue per client).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
+//! - [`playback`]: live listening through a jitter buffer.
+//! - [`capture`]: sound cards through cpal (loopback, microphones, device lists).
 //! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
 //! - [`config`]: flags > environment > `.env` > defaults.
 //!
@@ -17,6 +19,7 @@ pub mod config;
 pub mod dsp;
 pub mod error;
 pub mod pipeline;
+pub mod playback;
 pub mod receiver;
 pub mod server;
 pub mod source;

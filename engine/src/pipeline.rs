@@ -81,6 +81,8 @@ pub enum Notice {
     /// A pushed source stopped delivering: silence stands in for it from now on (samples inserted
     /// at once, at the stream rate, for the time it has already been silent).
     SilenceInserted(u64),
+    /// A pushed source delivers audio: for the first time, or again after a stall.
+    SourceActive,
     /// A failed device was opened again and capture resumed.
     SourceRestored(String),
 }
@@ -396,6 +398,9 @@ fn worker(
         }
         if !input_buf.is_empty() {
             let now = Instant::now();
+            if last_input_at.is_none() || stall_filled > 0 {
+                sink(Output::Notice(Notice::SourceActive));
+            }
             if let Some(last) = last_input_at {
                 stall_after = stall_after.max((now - last) * 2).min(MAX_STALL_AFTER);
             }

@@ -21,6 +21,7 @@ use wire::{ClientFrame, ServerFrame, StreamFormat};
 
 use crate::codec::{ClientSide, CodecError};
 use crate::dsp::{Level, pcm16_to_f32};
+use crate::playback::Player;
 use crate::wav::{FLUSH_INTERVAL, WavSink};
 use crate::{Error, Result};
 
@@ -34,8 +35,8 @@ pub struct RecordConfig {
     pub addr: String,
     /// The checkcode.
     pub checkcode: i32,
-    /// The WAV file to write.
-    pub out: PathBuf,
+    /// The WAV file to write; `None` only listens (with a player) or counts.
+    pub out: Option<PathBuf>,
     /// Overwrite `out` if it exists (otherwise that is an error before connecting).
     pub overwrite: bool,
     /// Stop after exactly this much audio (rounded to whole samples at the stream's rate).
@@ -55,7 +56,7 @@ impl RecordConfig {
         Self {
             addr: addr.into(),
             checkcode: wire::DEFAULT_CHECKCODE,
-            out: out.into(),
+            out: Some(out.into()),
             overwrite: false,
             duration: None,
             reconnect: false,
@@ -167,8 +168,10 @@ struct Recorder {
     config: RecordConfig,
     stats: Arc<RecordStats>,
     events: Option<mpsc::UnboundedSender<RecordEvent>>,
-    sink: Option<WavSink>,
+    /// Set once the stream's format is known and audio arrives.
+    output: Option<Output>,
     limit: Option<u64>,
+    player: Option<Arc<Player>>,
     /// Format from the current connection (if the server told it).
     format: Option<StreamFormat>,
     /// Where the next sample should be, for the stream it belongs to (extensions only).
@@ -178,25 +181,37 @@ struct Recorder {
     last_audio_at: Option<Instant>,
 }
 
+/// Where received audio goes once its format is known.
+struct Output {
+    sample_rate: u32,
+    channels: u16,
+    file: Option<WavSink>,
+    /// Samples written or counted, all channels.
+    written: u64,
+}
+
 enum Step {
     Continue,
     Done,
 }
 
 /// Records until the duration is reached, `shutdown` is cancelled, or (without reconnecting) the
-/// connection ends. The file is valid whatever happens; see [`Outcome`].
+/// connection ends. The file is valid whatever happens; see [`Outcome`]. Every audio frame is
+/// also fed to `player`, if any (live listening).
 pub async fn record(
     config: RecordConfig,
     stats: Arc<RecordStats>,
     events: Option<mpsc::UnboundedSender<RecordEvent>>,
+    player: Option<Arc<Player>>,
     shutdown: CancellationToken,
 ) -> Outcome {
     let mut rec = Recorder {
         config,
         stats,
         events,
-        sink: None,
+        output: None,
         limit: None,
+        player,
         format: None,
         expected: None,
         lost_at: None,
@@ -222,13 +237,13 @@ impl Recorder {
     }
 
     fn summary(&self) -> Summary {
+        let out = self.output.as_ref();
         Summary {
-            path: self.sink.as_ref().map(|s| s.path().to_path_buf()),
-            samples: self
-                .sink
-                .as_ref()
-                .map_or(0, |s| s.samples() / u64::from(s.channels().max(1))),
-            sample_rate: self.sink.as_ref().map_or(0, WavSink::sample_rate),
+            path: out
+                .and_then(|o| o.file.as_ref())
+                .map(|f| f.path().to_path_buf()),
+            samples: out.map_or(0, |o| o.written / u64::from(o.channels.max(1))),
+            sample_rate: out.map_or(0, |o| o.sample_rate),
             gap_samples: self.stats.gap_samples.load(Ordering::Relaxed),
             bytes_received: self.stats.bytes_received.load(Ordering::Relaxed),
         }
@@ -237,27 +252,35 @@ impl Recorder {
     /// Finalizes the file. When nothing arrived, a recording that ended as asked (`ok`) still
     /// leaves a valid empty file; a failed one leaves none.
     fn finish(&mut self, ok: bool) -> Result<()> {
-        if self.sink.is_none() && ok {
+        if self.output.is_none() && ok {
             let format = self.format.unwrap_or(StreamFormat::legacy(0));
-            if let Err(e) = self.open_sink(format)
+            if let Err(e) = self.open_output(format)
                 && !matches!(e, Error::FileExists { .. })
             {
                 return Err(e);
             }
         }
-        match self.sink.as_mut() {
-            Some(s) => s.finalize(),
+        match self.output.as_mut().and_then(|o| o.file.as_mut()) {
+            Some(f) => f.finalize(),
             None => Ok(()),
         }
     }
 
-    fn open_sink(&mut self, format: StreamFormat) -> Result<()> {
-        let sink = WavSink::create(
-            &self.config.out,
-            format.sample_rate,
-            format.channels,
-            self.config.overwrite,
-        )?;
+    fn open_output(&mut self, format: StreamFormat) -> Result<()> {
+        let file = match &self.config.out {
+            Some(path) => {
+                let file = WavSink::create(
+                    path,
+                    format.sample_rate,
+                    format.channels,
+                    self.config.overwrite,
+                )?;
+                self.emit(RecordEvent::FileCreated { path: path.clone() });
+                info!(path = %path.display(), rate = format.sample_rate, channels = format.channels, "recording");
+                Some(file)
+            }
+            None => None,
+        };
         self.limit = self.config.duration.map(|d| {
             (d.as_secs_f64() * f64::from(format.sample_rate)).round() as u64
                 * u64::from(format.channels)
@@ -265,19 +288,21 @@ impl Recorder {
         self.stats
             .sample_rate
             .store(format.sample_rate, Ordering::Relaxed);
-        self.emit(RecordEvent::FileCreated {
-            path: self.config.out.clone(),
+        self.output = Some(Output {
+            sample_rate: format.sample_rate,
+            channels: format.channels,
+            file,
+            written: 0,
         });
-        info!(path = %self.config.out.display(), rate = format.sample_rate, channels = format.channels, "recording");
-        self.sink = Some(sink);
         Ok(())
     }
 
     async fn run(&mut self, shutdown: &CancellationToken) -> Result<()> {
-        if !self.config.overwrite && self.config.out.exists() {
-            return Err(Error::FileExists {
-                path: self.config.out.clone(),
-            });
+        if let Some(out) = &self.config.out
+            && !self.config.overwrite
+            && out.exists()
+        {
+            return Err(Error::FileExists { path: out.clone() });
         }
         let mut attempt = 0u32;
         let mut delay = Duration::from_millis(100);
@@ -379,8 +404,8 @@ impl Recorder {
             let frame = tokio::select! {
                 () = shutdown.cancelled() => return Ok(Step::Done),
                 _ = flush.tick() => {
-                    if let Some(s) = self.sink.as_mut() {
-                        s.flush_if_due()?;
+                    if let Some(f) = self.output.as_mut().and_then(|o| o.file.as_mut()) {
+                        f.flush_if_due()?;
                     }
                     continue;
                 }
@@ -434,12 +459,12 @@ impl Recorder {
                 ),
             });
         }
-        if let Some(s) = &self.sink
-            && (s.sample_rate() != f.sample_rate || s.channels() != f.channels)
+        if let Some(o) = &self.output
+            && (o.sample_rate != f.sample_rate || o.channels != f.channels)
         {
             return Err(Error::FormatChanged {
-                old_rate: s.sample_rate(),
-                old_channels: s.channels(),
+                old_rate: o.sample_rate,
+                old_channels: o.channels,
                 new_rate: f.sample_rate,
                 new_channels: f.channels,
             });
@@ -456,11 +481,11 @@ impl Recorder {
     }
 
     fn write_gap(&mut self, samples: u64, reason: String) -> Result<Step> {
-        let Some(sink) = self.sink.as_ref() else {
+        let Some(out) = self.output.as_ref() else {
             return Ok(Step::Continue);
         };
-        let rate = f64::from(sink.sample_rate());
-        let channels = u64::from(sink.channels());
+        let rate = f64::from(out.sample_rate);
+        let channels = u64::from(out.channels);
         let seconds = samples as f64 / rate;
         warn!(samples, seconds, %reason, "filling a gap with silence");
         self.emit(RecordEvent::Gap {
@@ -475,21 +500,29 @@ impl Recorder {
 
     /// Writes `pcm` (or `silence` zero samples when `pcm` is None), stopping at the limit.
     fn write(&mut self, pcm: Option<&[u8]>, silence: u64) -> Result<Step> {
-        let Some(sink) = self.sink.as_mut() else {
+        let Some(out) = self.output.as_mut() else {
             return Ok(Step::Continue);
         };
         let offered = pcm.map_or(silence, |p| (p.len() / 2) as u64);
         let room = self
             .limit
-            .map_or(u64::MAX, |l| l.saturating_sub(sink.samples()));
+            .map_or(u64::MAX, |l| l.saturating_sub(out.written));
         let n = offered.min(room);
-        match pcm {
-            Some(p) => sink.write_pcm16_le(&p[..(n as usize) * 2])?,
-            None => sink.write_silence(n)?,
+        if let Some(file) = out.file.as_mut() {
+            match pcm {
+                Some(p) => file.write_pcm16_le(&p[..(n as usize) * 2])?,
+                None => file.write_silence(n)?,
+            }
         }
-        self.stats.samples.store(sink.samples(), Ordering::Relaxed);
-        if self.limit.is_some_and(|l| sink.samples() >= l) {
-            sink.flush()?;
+        if let (Some(player), Some(p)) = (&self.player, pcm) {
+            player.feed(&p[..(n as usize) * 2]);
+        }
+        out.written += n;
+        self.stats.samples.store(out.written, Ordering::Relaxed);
+        if self.limit.is_some_and(|l| out.written >= l) {
+            if let Some(file) = out.file.as_mut() {
+                file.flush()?;
+            }
             return Ok(Step::Done);
         }
         Ok(Step::Continue)
@@ -500,9 +533,9 @@ impl Recorder {
         self.stats
             .bytes_received
             .fetch_add(pcm.len() as u64, Ordering::Relaxed);
-        if self.sink.is_none() {
+        if self.output.is_none() {
             let format = self.format.unwrap_or(StreamFormat::legacy(0));
-            self.open_sink(format)?;
+            self.open_output(format)?;
         }
         let samples: Vec<f32> = pcm
             .chunks_exact(2)
@@ -513,9 +546,9 @@ impl Recorder {
             Ordering::Relaxed,
         );
         let rate = self
-            .sink
+            .output
             .as_ref()
-            .map_or(wire::DEFAULT_SAMPLE_RATE, WavSink::sample_rate);
+            .map_or(wire::DEFAULT_SAMPLE_RATE, |o| o.sample_rate);
         let channels = u64::from(self.format.map_or(1, |f| f.channels.max(1)));
         let frames = (pcm.len() / 2) as u64 / channels;
         let stream_id = self.format.map(|f| f.stream_id);

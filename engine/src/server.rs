@@ -300,7 +300,10 @@ impl Hub {
     /// Reports a notice from the source stage.
     pub fn notice(&self, notice: Notice) {
         match &notice {
-            Notice::SilenceInserted(n) => debug!(samples = n, "source silent: inserted silence"),
+            Notice::SilenceInserted(n) => {
+                info!(samples = n, "source delivers nothing: streaming silence")
+            }
+            Notice::SourceActive => info!("source delivering audio"),
             Notice::SourceEnded(what) => info!(source = %what, "source ended; streaming silence"),
             Notice::SourceFailed(why) => warn!(error = %why, "source failed; streaming silence"),
             Notice::SourceRestored(what) => info!(format = %what, "source restored"),

@@ -63,6 +63,26 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     }
 }
 
+/// Waits until the file at `path` contains `text` (e.g. a log line).
+///
+/// # Panics
+/// After `timeout`, showing the file.
+pub fn wait_for_text(path: &Path, text: &str, timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        let content = std::fs::read_to_string(path).unwrap_or_default();
+        if content.contains(text) {
+            return;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{text:?} not in {} after {timeout:?}:\n{content}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A child process that is killed (SIGKILL) and reaped when dropped.
 pub struct Proc {
     /// The child.
@@ -210,4 +230,111 @@ pub fn longest_zero_run(samples: &[i16]) -> usize {
         }
     }
     best
+}
+
+/// A private PulseAudio server (`scripts/pulse.sh`) for one test: its own socket, null sinks
+/// `virt` (the default sink), `mic_sink` (whose remapped monitor `vmic` is the default source) and
+/// `out2`. Stopped, by PID, when dropped.
+pub struct Pulse {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+fn pulse_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pulse.sh")
+}
+
+impl Pulse {
+    /// Starts the server.
+    ///
+    /// # Panics
+    /// If it does not start (is `pulseaudio` installed? `scripts/deps.sh` installs it).
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new("bash")
+            .arg(pulse_script())
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .expect("run scripts/pulse.sh (bash)");
+        assert!(
+            out.status.success(),
+            "scripts/pulse.sh start failed (are pulseaudio and pulseaudio-utils installed? scripts/deps.sh installs them): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8_lossy(&out.stdout).to_string();
+        let env = line
+            .trim()
+            .trim_start_matches("export ")
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            .collect::<Vec<_>>();
+        assert!(
+            env.iter().any(|(k, _)| k == "PULSE_SERVER"),
+            "unexpected output: {line}"
+        );
+        Self { dir, env }
+    }
+
+    /// Points `cmd` at this server.
+    pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    /// A shell command (`sh -c`) run against this server.
+    pub fn sh(&self, script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(script).stdin(Stdio::null());
+        self.apply(&mut c);
+        c
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(pulse_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The best normalised cross-correlation of `reference` inside `recorded`, and the lag (samples)
+/// where it is found: a coarse search on 1 kHz envelopes, then a fine one at the full rate.
+pub fn best_ncc(recorded: &[i16], reference: &[i16]) -> (f64, usize) {
+    const DECIMATE: usize = 16;
+    let x: Vec<f64> = recorded.iter().map(|&s| f64::from(s)).collect();
+    let y: Vec<f64> = reference.iter().map(|&s| f64::from(s)).collect();
+    if y.is_empty() || x.len() < y.len() {
+        return (0.0, 0);
+    }
+    let envelope = |v: &[f64]| -> Vec<f64> {
+        v.chunks(DECIMATE)
+            .map(|c| c.iter().map(|s| s.abs()).sum::<f64>() / c.len() as f64)
+            .collect()
+    };
+    let (ex, ey) = (envelope(&x), envelope(&y));
+    let coarse = (0..=ex.len().saturating_sub(ey.len()))
+        .max_by(|&a, &b| {
+            let da: f64 = ey.iter().zip(&ex[a..]).map(|(p, q)| p * q).sum();
+            let db: f64 = ey.iter().zip(&ex[b..]).map(|(p, q)| p * q).sum();
+            da.total_cmp(&db)
+        })
+        .unwrap_or(0)
+        * DECIMATE;
+    let ncc = |lag: usize| -> f64 {
+        let seg = &x[lag..lag + y.len()];
+        let dot: f64 = seg.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let ex: f64 = seg.iter().map(|a| a * a).sum();
+        let ey: f64 = y.iter().map(|b| b * b).sum();
+        dot / (ex * ey).sqrt().max(1e-12)
+    };
+    let lo = coarse.saturating_sub(4 * DECIMATE);
+    let hi = (coarse + 4 * DECIMATE).min(x.len() - y.len());
+    (lo..=hi)
+        .map(|lag| (ncc(lag), lag))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap_or((0.0, 0))
 }

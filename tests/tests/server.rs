@@ -424,6 +424,7 @@ async fn reconnect_to_the_same_stream_fills_the_exact_gap() {
         config,
         stats.clone(),
         Some(tx),
+        None,
         token.clone(),
     ));
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -525,6 +526,7 @@ async fn records_from_a_legacy_server_and_keeps_data_on_protocol_errors() {
             RecordConfig::new(addr.to_string(), &out),
             Arc::new(RecordStats::default()),
             None,
+            None,
             CancellationToken::new(),
         )
         .await;
@@ -557,6 +559,7 @@ async fn the_extension_request_is_a_single_8_byte_header() {
     let outcome = receiver::record(
         config,
         Arc::new(RecordStats::default()),
+        None,
         None,
         CancellationToken::new(),
     )

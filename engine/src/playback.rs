@@ -1,0 +1,342 @@
+//! Live playback ("Listen"): plays the incoming stream on an output device through a jitter buffer.
+//!
+//! The receiver hands PCM16 frames to [`Player::feed`] (never blocking). A named worker thread
+//! converts them to `f32`, resamples them with libsamplerate from the stream's rate to the
+//! device's, copies mono to every device channel and pushes them into a lock-free ring. The cpal
+//! output callback waits until the ring holds the target latency (the jitter buffer), then plays;
+//! when the ring runs dry it plays silence, counts an underrun and waits for the target again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use bytes::Bytes;
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
+use samplerate::ConverterType;
+
+use crate::dsp::{self, Resampler};
+use crate::{Error, Result};
+
+/// Default jitter-buffer target: 60 ms.
+pub const DEFAULT_TARGET: Duration = Duration::from_millis(60);
+/// Audio queued beyond the target by more than this is dropped to keep latency bounded: 250 ms.
+pub const MAX_EXCESS: Duration = Duration::from_millis(250);
+
+/// How to play.
+#[derive(Debug, Clone)]
+pub struct PlaybackConfig {
+    /// Output device id (as `audiomi devices --outputs` lists it); `None` is the default output.
+    pub device: Option<String>,
+    /// Jitter-buffer target: audio held before playing starts (and after each underrun).
+    pub target: Duration,
+    /// The incoming stream's sample rate in Hz (mono PCM16).
+    pub stream_rate: u32,
+    /// libsamplerate converter from the stream's rate to the device's.
+    pub converter: ConverterType,
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        Self {
+            device: None,
+            target: DEFAULT_TARGET,
+            stream_rate: wire::DEFAULT_SAMPLE_RATE,
+            converter: ConverterType::SincMediumQuality,
+        }
+    }
+}
+
+/// Live counters.
+#[derive(Debug, Default)]
+pub struct PlaybackStats {
+    /// Times the jitter buffer ran dry (each followed by silence until it refills).
+    pub underruns: AtomicU64,
+    /// Samples dropped because the queue was full or too far ahead.
+    pub dropped: AtomicU64,
+    /// Device frames played from the stream (silence not counted).
+    pub frames_played: AtomicU64,
+}
+
+/// A running player; dropping it stops playback.
+pub struct Player {
+    tx: SyncSender<Bytes>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    stats: Arc<PlaybackStats>,
+    device: String,
+}
+
+impl Player {
+    /// Opens the output device and starts the worker thread `audiomi-playback`.
+    ///
+    /// # Errors
+    /// [`Error::Source`] if the device does not exist or cannot be opened; [`Error::Thread`].
+    pub fn start(config: PlaybackConfig) -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(256);
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<String>>(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(PlaybackStats::default());
+        let name = "audiomi-playback".to_string();
+        let thread = {
+            let (stop, stats) = (stop.clone(), stats.clone());
+            thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || worker(config, rx, ready_tx, stop, stats))
+                .map_err(|source| Error::Thread { name, source })?
+        };
+        let device = ready_rx.recv().unwrap_or_else(|_| {
+            Err(Error::Source {
+                spec: "output".into(),
+                reason: "the playback thread stopped while opening the device".into(),
+            })
+        });
+        let mut player = Self {
+            tx,
+            stop,
+            thread: Some(thread),
+            stats,
+            device: String::new(),
+        };
+        player.device = device?;
+        Ok(player)
+    }
+
+    /// The output device's name.
+    pub fn device_name(&self) -> &str {
+        &self.device
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Arc<PlaybackStats> {
+        &self.stats
+    }
+
+    /// Queues PCM16 LE mono bytes for playback; never blocks (drops and counts when full).
+    pub fn feed(&self, pcm: &[u8]) {
+        match self.tx.try_send(Bytes::copy_from_slice(pcm)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
+                self.stats
+                    .dropped
+                    .fetch_add((b.len() / 2) as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn open_device(config: &PlaybackConfig) -> Result<cpal::Device> {
+    let host = cpal::default_host();
+    let err = |reason: String| Error::Source {
+        spec: config
+            .device
+            .clone()
+            .unwrap_or_else(|| "default output".into()),
+        reason,
+    };
+    match &config.device {
+        None => host
+            .default_output_device()
+            .ok_or_else(|| err("no default output device".into())),
+        Some(id) => {
+            let devices: Vec<cpal::Device> = host
+                .output_devices()
+                .map_err(|e| err(e.to_string()))?
+                .collect();
+            devices
+                .into_iter()
+                .find(|d| {
+                    let full = d.id().map(|i| i.to_string()).unwrap_or_default();
+                    full == *id
+                        || full.split_once(':').is_some_and(|(_, rest)| rest == id)
+                        || d.description().map(|x| x.name() == id).unwrap_or(false)
+                })
+                .ok_or_else(|| err("no such output device; run `audiomi devices --outputs`".into()))
+        }
+    }
+}
+
+fn worker(
+    config: PlaybackConfig,
+    rx: Receiver<Bytes>,
+    ready: SyncSender<Result<String>>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<PlaybackStats>,
+) {
+    let opened = (|| -> Result<(cpal::Stream, rtrb::Producer<f32>, u32, usize, Resampler, String)> {
+        let device = open_device(&config)?;
+        let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| device.to_string());
+        let err = |e: String| Error::Source {
+            spec: name.clone(),
+            reason: e,
+        };
+        let supported = device.default_output_config().map_err(|e| err(e.to_string()))?;
+        let rate = supported.sample_rate();
+        let channels = usize::from(supported.channels());
+        let target = (config.target.as_secs_f64() * f64::from(rate)) as usize * channels;
+        let open = |buffer_size: cpal::BufferSize| {
+            let (producer, consumer) = rtrb::RingBuffer::<f32>::new(rate as usize * channels * 2);
+            let state = CallbackState {
+                consumer,
+                target,
+                channels,
+                primed: false,
+                stats: stats.clone(),
+            };
+            let mut stream_config = supported.config();
+            stream_config.buffer_size = buffer_size;
+            build_output(&device, stream_config, supported.sample_format(), state).map(|s| (s, producer))
+        };
+        // About 10 ms per callback; fall back to the device's default where that is refused.
+        let (stream, producer) = open(cpal::BufferSize::Fixed((rate / 100).max(64)))
+            .or_else(|_| open(cpal::BufferSize::Default))
+            .map_err(err)?;
+        stream.play().map_err(|e| err(e.to_string()))?;
+        let resampler = Resampler::new(config.stream_rate, rate, config.converter)?;
+        tracing::info!(device = %name, rate, channels, target_ms = config.target.as_millis() as u64, "playing");
+        Ok((stream, producer, rate, channels, resampler, name))
+    })();
+    let (_stream, mut producer, rate, channels, mut resampler, name) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(name));
+    let max_queued =
+        ((config.target + MAX_EXCESS).as_secs_f64() * f64::from(rate)) as usize * channels;
+    let mut mono = Vec::new();
+    let mut resampled = Vec::new();
+    while !stop.load(Ordering::Acquire) {
+        let pcm = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(p) => p,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        mono.clear();
+        mono.extend(
+            pcm.chunks_exact(2)
+                .map(|b| dsp::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
+        );
+        resampled.clear();
+        if resampler.process(&mono, &mut resampled).is_err() {
+            continue;
+        }
+        let queued = producer.buffer().capacity() - producer.slots();
+        let want = resampled.len() * channels;
+        if queued + want > max_queued || producer.slots() < want {
+            stats
+                .dropped
+                .fetch_add(mono.len() as u64, Ordering::Relaxed);
+            continue;
+        }
+        if let Ok(chunk) = producer.write_chunk_uninit(want) {
+            chunk.fill_from_iter(
+                resampled
+                    .iter()
+                    .flat_map(|&v| std::iter::repeat_n(v, channels)),
+            );
+        }
+    }
+}
+
+struct CallbackState {
+    consumer: rtrb::Consumer<f32>,
+    /// Samples (all channels) to hold before playing.
+    target: usize,
+    channels: usize,
+    primed: bool,
+    stats: Arc<PlaybackStats>,
+}
+
+impl CallbackState {
+    /// Fills `out`; never blocks, allocates, locks or logs.
+    fn fill<T: Sample + FromSample<f32>>(&mut self, out: &mut [T]) {
+        let available = self.consumer.slots();
+        if !self.primed {
+            if available >= self.target {
+                self.primed = true;
+            } else {
+                out.fill(T::EQUILIBRIUM);
+                return;
+            }
+        }
+        let n = available.min(out.len());
+        let n = n - n % self.channels;
+        if let Ok(chunk) = self.consumer.read_chunk(n) {
+            let (a, b) = chunk.as_slices();
+            for (o, v) in out.iter_mut().zip(a.iter().chain(b.iter())) {
+                *o = T::from_sample_(*v);
+            }
+            chunk.commit_all();
+        }
+        if n < out.len() {
+            out[n..].fill(T::EQUILIBRIUM);
+            self.primed = false;
+            self.stats.underruns.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats
+            .frames_played
+            .fetch_add((n / self.channels) as u64, Ordering::Relaxed);
+    }
+}
+
+fn build_output(
+    device: &cpal::Device,
+    config: StreamConfig,
+    format: SampleFormat,
+    state: CallbackState,
+) -> std::result::Result<cpal::Stream, String> {
+    macro_rules! typed {
+        ($t:ty) => {
+            build_typed::<$t>(device, config, state)
+        };
+    }
+    match format {
+        SampleFormat::I8 => typed!(i8),
+        SampleFormat::I16 => typed!(i16),
+        SampleFormat::I24 => typed!(cpal::I24),
+        SampleFormat::I32 => typed!(i32),
+        SampleFormat::I64 => typed!(i64),
+        SampleFormat::U8 => typed!(u8),
+        SampleFormat::U16 => typed!(u16),
+        SampleFormat::U24 => typed!(cpal::U24),
+        SampleFormat::U32 => typed!(u32),
+        SampleFormat::U64 => typed!(u64),
+        SampleFormat::F32 => typed!(f32),
+        SampleFormat::F64 => typed!(f64),
+        other => Err(format!(
+            "sample format {other} is not supported for playback"
+        )),
+    }
+}
+
+fn build_typed<T>(
+    device: &cpal::Device,
+    config: StreamConfig,
+    mut state: CallbackState,
+) -> std::result::Result<cpal::Stream, String>
+where
+    T: SizedSample + FromSample<f32> + Send + 'static,
+{
+    device
+        .build_output_stream::<T, _, _>(
+            config,
+            move |out: &mut [T], _info| state.fill(out),
+            |_err| {},
+            Some(crate::capture::OPEN_TIMEOUT),
+        )
+        .map_err(|e| e.to_string())
+}
