@@ -277,6 +277,28 @@ impl Pulse {
         Self { dir, env }
     }
 
+    /// Stops the server (as a crash or restart of the sound server would) and starts a new one
+    /// on the same socket.
+    pub fn restart(&self, down_for: Duration) {
+        let _ = Command::new("bash")
+            .arg(pulse_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+        std::thread::sleep(down_for);
+        let out = Command::new("bash")
+            .arg(pulse_script())
+            .arg("start")
+            .arg(self.dir.path())
+            .output()
+            .expect("run scripts/pulse.sh");
+        assert!(
+            out.status.success(),
+            "restart failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Points `cmd` at this server.
     pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

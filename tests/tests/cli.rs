@@ -354,3 +354,47 @@ fn losing_the_server_without_reconnect_keeps_a_valid_file() {
     let (_, samples) = read_wav(&dir.path().join("l.wav"));
     assert!(samples.len() >= 14_000, "{} samples", samples.len());
 }
+
+/// A full disk stops the recording with a clear message; what was written stays a valid WAV.
+/// Uses a 128 KiB tmpfs where this user may mount one (root, as in CI), else /dev/full.
+#[test]
+fn a_full_disk_stops_recording_with_a_clear_error_and_a_valid_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _server = serve(dir.path(), port, "tone:440", "serve.log");
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).expect("mkdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .is_ok_and(|s| s.success());
+    let out_path = if mounted {
+        mount.join("full.wav")
+    } else {
+        "/dev/full".into()
+    };
+    let out = audiomi(dir.path())
+        .args(["record", "--port", &port.to_string(), "--force", "--out"])
+        .arg(&out_path)
+        .output()
+        .expect("run record");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device") && stderr.contains("cannot write"),
+        "{stderr}"
+    );
+    if mounted {
+        let (_, samples) = read_wav(&out_path);
+        let _ = Command::new("umount").arg(&mount).status();
+        // 128 KiB hold 4.1 s of 16 kHz PCM16; at most the last second may be lost.
+        assert!(
+            samples.len() >= 3 * 16_000,
+            "{} samples kept",
+            samples.len()
+        );
+    } else {
+        eprintln!("tmpfs not mountable here: checked the message with /dev/full only");
+    }
+}

@@ -238,6 +238,20 @@ async fn a_stalled_client_is_dropped_without_delaying_the_others() {
     let healthy: Vec<_> = (0..10)
         .map(|_| tokio::spawn(receive(addr, true, 150)))
         .collect();
+    // Memory stays bounded meanwhile: no client's queue ever holds more than max_lag of audio.
+    let hub = server.hub().clone();
+    let watcher = tokio::spawn(async move {
+        let mut worst = Duration::ZERO;
+        for _ in 0..400 {
+            worst = hub
+                .clients()
+                .iter()
+                .map(|c| c.lag)
+                .fold(worst, Duration::max);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        worst
+    });
 
     // The stalled client is dropped: its socket buffers fill, then its queue (max_lag).
     let dropped = tokio::time::timeout(Duration::from_secs(20), async {
@@ -273,6 +287,15 @@ async fn a_stalled_client_is_dropped_without_delaying_the_others() {
             "a healthy receiver was delayed by {delay:.1} ms"
         );
     }
+    let worst = watcher.await.expect("watcher");
+    assert!(
+        worst <= Duration::from_millis(500),
+        "a queue held {worst:?} of audio"
+    );
+    assert!(
+        worst >= Duration::from_millis(400),
+        "the stalled client's queue did fill ({worst:?})"
+    );
     // Reading now drains what the kernel held, then the connection is closed.
     let mut buf = vec![0u8; 1 << 16];
     let closed = tokio::time::timeout(Duration::from_secs(5), async {

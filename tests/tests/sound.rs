@@ -321,3 +321,67 @@ fn missing_devices_are_clear_errors() {
         "{stderr}"
     );
 }
+
+/// The sound server goes away and comes back: the server reports it, keeps its receivers
+/// (silence meanwhile) and resumes capturing on its own.
+#[test]
+fn capture_resumes_after_the_sound_server_restarts() {
+    let pulse = Pulse::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let port = free_port();
+    let _server = serve(&pulse, d, "loopback", port);
+    let mut rec = audiomi(d);
+    rec.args([
+        "record",
+        "--port",
+        &port.to_string(),
+        "--out",
+        "restart.wav",
+    ]);
+    pulse.apply(&mut rec);
+    let rec = Proc::spawn(rec, &d.join("rec.log"));
+    std::thread::sleep(Duration::from_millis(800));
+    pulse.restart(Duration::from_millis(1000));
+    let log_path = d.join(format!("serve-{port}.log"));
+    wait_for_text(&log_path, "source failed", Duration::from_secs(10));
+    wait_for_text(&log_path, "source restored", Duration::from_secs(20));
+    let _player = play_sine(&pulse, d, "virt", 1000, 0.5, 2, 30);
+    // Wait until the new device delivers (the second "delivering" of this run), then let the
+    // tone play into the recording.
+    let start = std::time::Instant::now();
+    while log(d, &format!("serve-{port}.log"))
+        .matches("source delivering audio")
+        .count()
+        < 2
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            log(d, &format!("serve-{port}.log"))
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    rec.signal(15);
+    let mut rec = rec;
+    assert_eq!(
+        rec.wait(Duration::from_secs(5)),
+        Some(0),
+        "{}",
+        log(d, "rec.log")
+    );
+    let rec_log = log(d, "rec.log");
+    assert!(
+        !rec_log.contains("lost"),
+        "the receiver stayed connected: {rec_log}"
+    );
+    let (_, samples) = read_wav(&d.join("restart.wav"));
+    // The end of the recording holds the tone played after the restart.
+    let tail = &samples[samples.len() - 8000..];
+    let f = dominant_frequency(tail, 16_000);
+    assert!(
+        (f - 1000.0).abs() <= 5.0,
+        "dominant frequency after the restart: {f} Hz"
+    );
+}
