@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
 # The whole test suite, as README.md and CI run it: installs what is missing, then runs every
-# test of the workspace (unit, golden-byte, property and end-to-end tests).
+# test of the workspace (unit, golden-byte, property, end-to-end tests on real sound, headless GUI
+# tests) and the real window under Xvfb. Ends with one line: "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 # End-to-end tests run the audiomi binary: build it in the same profile first.
 cargo build --workspace --bins --locked
-cargo test --workspace --locked "$@"
+
+log=$(mktemp)
+shots=$(mktemp -d)
+trap 'rm -rf "$log" "$shots"' EXIT
+
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+
+# The real window under Xvfb: serve with one instance, record with another, check the recording.
+gui=0
+if [ "$status" -eq 0 ]; then
+  if scripts/screenshot.sh "$shots"; then gui=1; else status=1; fi
+fi
+
+passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
+failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$log")
+if [ "$gui" -eq 1 ]; then passed=$((passed + 1)); elif [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "tests: $passed passed, $failed failed"
+exit "$status"

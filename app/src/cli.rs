@@ -176,9 +176,18 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Record(args)) => runtime.block_on(record(args)),
         Some(Command::Listen(args)) => runtime.block_on(receive(args.rx, None, false, true, false)),
         Some(Command::Devices(args)) => devices(&args),
-        None => Err(usage(
-            "the GUI is not part of this build yet; run `audiomi serve` or `audiomi record` (see --help)",
-        )),
+        None => {
+            drop(runtime);
+            return match crate::gui::run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!(
+                        "audiomi: cannot open the window: {e} (without a display, use `audiomi serve` / `audiomi record`; see --help)"
+                    );
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -523,7 +532,8 @@ pub fn timestamp() -> String {
     )
 }
 
-fn human_bytes(n: u64) -> String {
+/// `n` bytes in B, kB, MB or GB (powers of 1000).
+pub fn human_bytes(n: u64) -> String {
     match n {
         0..1_000 => format!("{n} B"),
         1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),

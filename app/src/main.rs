@@ -3,6 +3,7 @@
 //! With no subcommand it opens the GUI; `serve`, `record` and friends run headless.
 
 mod cli;
+mod gui;
 
 use std::process::ExitCode;
 

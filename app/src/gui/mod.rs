@@ -1,0 +1,317 @@
+//! The window: a Server tab and a Receiver tab, each its own module with its own `Message`,
+//! `update` and `view`. The GUI holds no audio or network logic: it drives the engine and turns
+//! its events (bridged with `Subscription`s) and counters into labels.
+
+pub mod receiver_tab;
+pub mod server_tab;
+pub mod settings;
+pub mod widgets;
+
+use std::time::Duration;
+
+use iced::widget::{button, column, container, row, rule, text};
+use iced::{Element, Length, Subscription, Task, keyboard};
+
+use settings::Settings;
+
+/// The application id, shared with the desktop entry and the metainfo.
+pub const APP_ID: &str = "org.audiomi.AudioMi";
+
+/// The font every text uses: Fira Sans, embedded in the binary, so the window (and its snapshot
+/// tests) look the same on every machine.
+pub const FONT: iced::Font = iced::Font::with_name("Fira Sans");
+
+/// The tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Serve this computer's sound.
+    Server,
+    /// Record (and listen to) a server.
+    Receiver,
+}
+
+/// The window's messages.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// A tab was chosen.
+    TabSelected(Tab),
+    /// For the Server tab.
+    Server(server_tab::Message),
+    /// For the Receiver tab.
+    Receiver(receiver_tab::Message),
+    /// Tab / Shift+Tab: move the focus.
+    FocusNext(bool),
+}
+
+/// The window's state.
+#[derive(Debug)]
+pub struct App {
+    /// The visible tab.
+    pub tab: Tab,
+    /// The Server tab.
+    pub server: server_tab::ServerTab,
+    /// The Receiver tab.
+    pub receiver: receiver_tab::ReceiverTab,
+    settings_path: Option<std::path::PathBuf>,
+}
+
+impl App {
+    /// The state for `settings`, without side effects (tests use it directly).
+    pub fn with_settings(settings: &Settings, settings_path: Option<std::path::PathBuf>) -> Self {
+        Self {
+            tab: Tab::Server,
+            server: server_tab::ServerTab::new(&settings.server),
+            receiver: receiver_tab::ReceiverTab::new(&settings.receiver),
+            settings_path,
+        }
+    }
+
+    fn boot() -> (Self, Task<Message>) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let env = engine::config::Settings::from_process(&cwd).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "ignoring .env");
+            engine::config::Settings::default()
+        });
+        let path = Settings::path();
+        let settings = Settings::load(path.as_deref(), Settings::with_env(&env));
+        let app = Self::with_settings(&settings, path);
+        (app, server_tab::ServerTab::refresh().map(Message::Server))
+    }
+
+    fn save(&self) {
+        Settings {
+            server: self.server.settings(),
+            receiver: self.receiver.settings(),
+        }
+        .save(self.settings_path.as_deref());
+    }
+
+    /// Handles a message.
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::TabSelected(tab) => {
+                self.tab = tab;
+                Task::none()
+            }
+            Message::Server(m) => {
+                let starting = matches!(m, server_tab::Message::Start);
+                let task = self.server.update(m).map(Message::Server);
+                if starting {
+                    self.save();
+                }
+                task
+            }
+            Message::Receiver(m) => {
+                let starting = matches!(m, receiver_tab::Message::Start);
+                let task = self.receiver.update(m).map(Message::Receiver);
+                if starting {
+                    self.save();
+                }
+                task
+            }
+            Message::FocusNext(true) => iced::widget::operation::focus_next(),
+            Message::FocusNext(false) => iced::widget::operation::focus_previous(),
+        }
+    }
+
+    /// The window title: what is running.
+    pub fn title(&self) -> String {
+        let parts: Vec<String> = [self.server.title(), self.receiver.title()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if parts.is_empty() {
+            "audioMi".into()
+        } else {
+            format!("audioMi — {}", parts.join(" · "))
+        }
+    }
+
+    /// Both tabs' subscriptions (both may run at once) and the Tab key.
+    pub fn subscription(&self) -> Subscription<Message> {
+        Subscription::batch([
+            self.server.subscription().map(Message::Server),
+            self.receiver.subscription().map(Message::Receiver),
+            keyboard::listen().filter_map(|event| match event {
+                keyboard::Event::KeyPressed {
+                    key: keyboard::Key::Named(keyboard::key::Named::Tab),
+                    modifiers,
+                    ..
+                } => Some(Message::FocusNext(!modifiers.shift())),
+                _ => None,
+            }),
+        ])
+    }
+
+    /// The window's content.
+    pub fn view(&self) -> Element<'_, Message> {
+        let tab_button = |label: &'static str, tab: Tab, busy: bool| {
+            let label = if busy {
+                format!("{label} ●")
+            } else {
+                label.to_string()
+            };
+            let b = button(text(label))
+                .padding([6, 16])
+                .on_press(Message::TabSelected(tab));
+            if self.tab == tab {
+                b.style(button::primary)
+            } else {
+                b.style(button::secondary)
+            }
+        };
+        let tabs = row![
+            tab_button("Server", Tab::Server, self.server.running.is_some()),
+            tab_button("Receiver", Tab::Receiver, self.receiver.session.is_some()),
+        ]
+        .spacing(4);
+        let (content, status) = match self.tab {
+            Tab::Server => (
+                self.server.view().map(Message::Server),
+                self.server.status.as_str(),
+            ),
+            Tab::Receiver => (
+                self.receiver.view().map(Message::Receiver),
+                self.receiver.status.as_str(),
+            ),
+        };
+        column![
+            tabs,
+            rule::horizontal(1),
+            container(content).padding(8).height(Length::Fill),
+            rule::horizontal(1),
+            text(status.to_string()).size(13),
+        ]
+        .spacing(8)
+        .padding(12)
+        .into()
+    }
+}
+
+/// Runs the window until it is closed.
+///
+/// # Errors
+/// When no window can be opened (no display) or the renderer fails.
+pub fn run() -> iced::Result {
+    let mut window = iced::window::Settings {
+        size: iced::Size::new(760.0, 640.0),
+        min_size: Some(iced::Size::new(560.0, 480.0)),
+        ..Default::default()
+    };
+    #[cfg(target_os = "linux")]
+    {
+        window.platform_specific.application_id = APP_ID.to_string();
+    }
+    window.icon = icon();
+    iced::application(App::boot, App::update, App::view)
+        .title(App::title)
+        .subscription(App::subscription)
+        .theme(|_: &App| iced::Theme::Dark)
+        .default_font(FONT)
+        .window(window)
+        .run()
+}
+
+/// The window icon, drawn at 64×64: a level meter's bars on the brand colour.
+fn icon() -> Option<iced::window::Icon> {
+    const N: u32 = 64;
+    let mut rgba = vec![0u8; (N * N * 4) as usize];
+    let bars = [0.35, 0.6, 0.9, 0.7, 0.45];
+    for y in 0..N {
+        for x in 0..N {
+            let i = ((y * N + x) * 4) as usize;
+            let (fx, fy) = (x as f32 / N as f32, y as f32 / N as f32);
+            let inside = (fx - 0.5).hypot(fy - 0.5) < 0.48;
+            let bar = ((fx - 0.14) / 0.15).floor();
+            let on_bar = (0.0..5.0).contains(&bar) && (fx - 0.14) % 0.15 < 0.1 && {
+                let h = bars[bar as usize];
+                (0.5 - h / 2.4..0.5 + h / 2.4).contains(&fy)
+            };
+            let px: [u8; 4] = match (inside, on_bar) {
+                (true, true) => [255, 255, 255, 255],
+                (true, false) => [0x2b, 0x6c, 0xe4, 255],
+                _ => [0, 0, 0, 0],
+            };
+            rgba[i..i + 4].copy_from_slice(&px);
+        }
+    }
+    iced::window::icon::from_rgba(rgba, N, N).ok()
+}
+
+/// A text field parsed: its value when valid, its error otherwise.
+#[derive(Debug, Clone)]
+pub struct Field<T> {
+    /// The parsed value.
+    pub value: Option<T>,
+    /// Why it is invalid.
+    pub error: Option<String>,
+}
+
+impl<T> Field<T> {
+    /// Whether the field is valid.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Parses `v` with `f` into a [`Field`].
+pub fn field<T>(v: &str, f: impl Fn(&str) -> Result<T, String>) -> Field<T> {
+    match f(v) {
+        Ok(x) => Field {
+            value: Some(x),
+            error: None,
+        },
+        Err(e) => Field {
+            value: None,
+            error: Some(e),
+        },
+    }
+}
+
+/// A host name or address: not empty, no spaces.
+///
+/// # Errors
+/// A message when empty or containing spaces.
+pub fn validate_host(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        Err("enter a host name or IP address".into())
+    } else if v.contains(char::is_whitespace) {
+        Err("no spaces in a host name".into())
+    } else {
+        Ok(v.to_string())
+    }
+}
+
+/// A TCP port, 1 to 65535.
+///
+/// # Errors
+/// A message otherwise.
+pub fn validate_port(v: &str) -> Result<u16, String> {
+    engine::config::parse_port("port", v)
+        .map_err(|_| "a port is a number from 1 to 65535".to_string())
+}
+
+/// A checkcode: a 32-bit signed integer.
+///
+/// # Errors
+/// A message otherwise.
+pub fn validate_checkcode(v: &str) -> Result<i32, String> {
+    engine::config::parse_checkcode("checkcode", v)
+        .map_err(|_| "a whole number (the same on both ends)".to_string())
+}
+
+/// `1 h 02 min 03 s`, `2 min 03 s` or `3 s`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min {:02} s", s / 3600, s % 3600 / 60, s % 60),
+    }
+}
+
+pub use crate::cli::human_bytes;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,618 @@
+//! The Server tab: pick a source, start serving, watch level and clients.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use engine::capture::DeviceInfo;
+use engine::pipeline::PipelineConfig;
+use engine::server::{ClientInfo, Hub, ServeOptions, Server, ServerConfig, ServerEvent};
+use engine::source::SourceSpec;
+use iced::widget::{button, column, container, pick_list, row, scrollable, text, text_input};
+use iced::{Element, Length, Subscription, Task};
+use tokio::sync::Mutex;
+
+use super::settings::ServerSettings;
+use super::widgets::Meter;
+use super::{
+    Field, field, human_bytes, human_duration, validate_checkcode, validate_host, validate_port,
+};
+
+/// One entry of the source picker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceChoice {
+    /// A sound-card source (loopback or microphone).
+    Device {
+        /// The spec `serve --source` takes.
+        spec: String,
+        /// What the picker shows.
+        label: String,
+    },
+    /// A WAV file, chosen with a file dialog.
+    WavFile(Option<PathBuf>),
+    /// The 440 Hz test tone.
+    Tone,
+}
+
+impl std::fmt::Display for SourceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Device { label, .. } => f.write_str(label),
+            Self::WavFile(None) => f.write_str("WAV file…"),
+            Self::WavFile(Some(p)) => write!(
+                f,
+                "WAV file: {}",
+                p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().to_string()
+                )
+            ),
+            Self::Tone => f.write_str("Test tone (440 Hz, -12 dBFS)"),
+        }
+    }
+}
+
+impl SourceChoice {
+    fn from_device(d: &DeviceInfo) -> Self {
+        let kind = match d.kind {
+            engine::capture::DeviceKind::Loopback => "Loopback",
+            _ => "Microphone",
+        };
+        let default = if d.is_default { " (default)" } else { "" };
+        Self::Device {
+            spec: d.spec(),
+            label: format!("{kind}: {}{default}", d.name),
+        }
+    }
+
+    /// The source spec, if complete (a WAV file needs its path).
+    pub fn spec(&self) -> Option<String> {
+        match self {
+            Self::Device { spec, .. } => Some(spec.clone()),
+            Self::WavFile(Some(p)) => Some(format!("file:{}", p.display())),
+            Self::WavFile(None) => None,
+            Self::Tone => Some("tone:440".into()),
+        }
+    }
+}
+
+/// A running server, shareable through messages.
+#[derive(Clone)]
+pub struct Handle {
+    server: Arc<Mutex<Option<Server>>>,
+    hub: Arc<Hub>,
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Handle({})", self.addr)
+    }
+}
+
+impl Handle {
+    /// Wraps a started server.
+    pub fn new(server: Server) -> Self {
+        Self {
+            hub: server.hub().clone(),
+            addr: server.local_addr(),
+            server: Arc::new(Mutex::new(Some(server))),
+        }
+    }
+}
+
+/// The Server tab's messages.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Re-list devices.
+    Refresh,
+    /// Devices were listed.
+    Listed(Result<Vec<DeviceInfo>, String>),
+    /// A source was picked.
+    SourceSelected(SourceChoice),
+    /// The WAV file dialog closed (None: cancelled).
+    FilePicked(Option<PathBuf>),
+    /// Host field edited.
+    Host(String),
+    /// Port field edited.
+    Port(String),
+    /// Checkcode field edited.
+    Checkcode(String),
+    /// Start serving.
+    Start,
+    /// The server started, or could not.
+    Started(Result<Handle, String>),
+    /// Stop serving.
+    Stop,
+    /// The server stopped.
+    Stopped(Result<(), String>),
+    /// Something happened in the server.
+    Event(ServerEvent),
+    /// Refresh level, clients and counters (~30 times a second while serving).
+    Tick,
+}
+
+/// The Server tab's state.
+#[derive(Debug)]
+pub struct ServerTab {
+    /// Picker entries.
+    pub sources: Vec<SourceChoice>,
+    /// The picked entry.
+    pub selected: Option<SourceChoice>,
+    /// Host field.
+    pub host: String,
+    /// Port field.
+    pub port: String,
+    /// Checkcode field.
+    pub checkcode: String,
+    /// The running server.
+    pub running: Option<Handle>,
+    /// When it started.
+    pub started_at: Option<Instant>,
+    /// A start or stop is under way.
+    pub busy: bool,
+    /// Level meter.
+    pub meter: Meter,
+    /// Connected clients (refreshed on each tick).
+    pub clients: Vec<ClientInfo>,
+    /// Bytes sent so far.
+    pub bytes: u64,
+    /// The latest event or error, in words.
+    pub status: String,
+    wanted_source: Option<String>,
+    label_generation: u32,
+}
+
+impl ServerTab {
+    /// A tab with `settings` in its fields; the device list comes with [`Message::Listed`].
+    pub fn new(settings: &ServerSettings) -> Self {
+        Self {
+            sources: vec![SourceChoice::WavFile(None), SourceChoice::Tone],
+            selected: None,
+            host: settings.host.clone(),
+            port: settings.port.clone(),
+            checkcode: settings.checkcode.clone(),
+            running: None,
+            started_at: None,
+            busy: false,
+            meter: Meter::default(),
+            clients: Vec::new(),
+            bytes: 0,
+            status: "Pick a source and press Start serving.".into(),
+            wanted_source: settings.source.clone(),
+            label_generation: 0,
+        }
+    }
+
+    /// The fields as settings.
+    pub fn settings(&self) -> ServerSettings {
+        ServerSettings {
+            host: self.host.clone(),
+            port: self.port.clone(),
+            checkcode: self.checkcode.clone(),
+            source: self.selected.as_ref().and_then(SourceChoice::spec),
+        }
+    }
+
+    /// Lists devices in the background.
+    pub fn refresh() -> Task<Message> {
+        Task::perform(
+            async { tokio::task::spawn_blocking(engine::capture::list_sources).await },
+            |r| {
+                Message::Listed(match r {
+                    Ok(Ok(list)) => Ok(list),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                })
+            },
+        )
+    }
+
+    fn fields(&self) -> (Field<String>, Field<u16>, Field<i32>) {
+        (
+            field(&self.host, validate_host),
+            field(&self.port, validate_port),
+            field(&self.checkcode, validate_checkcode),
+        )
+    }
+
+    /// Whether Start can be pressed.
+    pub fn can_start(&self) -> bool {
+        let (h, p, c) = self.fields();
+        self.running.is_none()
+            && !self.busy
+            && h.ok()
+            && p.ok()
+            && c.ok()
+            && self
+                .selected
+                .as_ref()
+                .and_then(SourceChoice::spec)
+                .is_some()
+    }
+
+    /// A one-line summary for the window title.
+    pub fn title(&self) -> Option<String> {
+        self.running.as_ref().map(|h| {
+            format!(
+                "serving on port {} ({} clients)",
+                h.addr.port(),
+                self.clients.len()
+            )
+        })
+    }
+
+    /// Handles a message.
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        let before = self.selected.clone();
+        let task = self.handle(message);
+        if self.selected != before {
+            self.label_generation = self.label_generation.wrapping_add(1);
+        }
+        task
+    }
+
+    fn handle(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Refresh => return Self::refresh(),
+            Message::Listed(Ok(list)) => {
+                let keep = self.selected.clone();
+                self.sources = list.iter().map(SourceChoice::from_device).collect();
+                let file = match &keep {
+                    Some(SourceChoice::WavFile(p)) => SourceChoice::WavFile(p.clone()),
+                    _ => SourceChoice::WavFile(None),
+                };
+                self.sources.push(file);
+                self.sources.push(SourceChoice::Tone);
+                let wanted = self.wanted_source.take();
+                self.selected = keep
+                    .filter(|k| self.sources.contains(k))
+                    .or_else(|| {
+                        wanted.and_then(|w| {
+                            self.sources
+                                .iter()
+                                .find(|s| s.spec().as_deref() == Some(w.as_str()))
+                                .cloned()
+                        })
+                    })
+                    .or_else(|| self.sources.first().cloned());
+                if list.is_empty() {
+                    self.status =
+                        "No sound devices found: you can still serve a WAV file or the test tone."
+                            .into();
+                }
+            }
+            Message::Listed(Err(e)) => {
+                self.status = format!("Cannot list sound devices: {e}");
+            }
+            Message::SourceSelected(SourceChoice::WavFile(_)) => {
+                return Task::perform(
+                    async {
+                        rfd::AsyncFileDialog::new()
+                            .add_filter("WAV audio", &["wav", "WAV"])
+                            .set_title("Choose a WAV file to serve")
+                            .pick_file()
+                            .await
+                            .map(|f| f.path().to_path_buf())
+                    },
+                    Message::FilePicked,
+                );
+            }
+            Message::SourceSelected(choice) => self.selected = Some(choice),
+            Message::FilePicked(Some(path)) => {
+                let choice = SourceChoice::WavFile(Some(path));
+                self.sources
+                    .retain(|s| !matches!(s, SourceChoice::WavFile(_)));
+                let at = self.sources.len().saturating_sub(1);
+                self.sources.insert(at, choice.clone());
+                self.selected = Some(choice);
+            }
+            Message::FilePicked(None) => self.status = "No file chosen.".into(),
+            Message::Host(v) => self.host = v,
+            Message::Port(v) => self.port = v,
+            Message::Checkcode(v) => self.checkcode = v,
+            Message::Start => {
+                if !self.can_start() {
+                    return Task::none();
+                }
+                let (h, p, c) = self.fields();
+                let (Some(host), Some(port), Some(checkcode)) = (h.value, p.value, c.value) else {
+                    return Task::none();
+                };
+                let Some(spec) = self.selected.as_ref().and_then(SourceChoice::spec) else {
+                    return Task::none();
+                };
+                self.busy = true;
+                self.status = format!("Starting {spec} on port {port}…");
+                return Task::perform(start(host, port, checkcode, spec), Message::Started);
+            }
+            Message::Started(Ok(handle)) => {
+                self.busy = false;
+                self.status = format!(
+                    "Serving on {}. Receivers connect to this computer's address, port {}.",
+                    handle.addr,
+                    handle.addr.port()
+                );
+                self.started_at = Some(Instant::now());
+                self.bytes = 0;
+                self.clients.clear();
+                self.running = Some(handle);
+            }
+            Message::Started(Err(e)) => {
+                self.busy = false;
+                self.status = e;
+            }
+            Message::Stop => {
+                if let Some(handle) = self.running.take() {
+                    self.busy = true;
+                    self.status = "Stopping…".into();
+                    return Task::perform(
+                        async move {
+                            let server = handle.server.lock().await.take();
+                            match server {
+                                Some(s) => s.stop().await.map_err(|e| e.to_string()),
+                                None => Ok(()),
+                            }
+                        },
+                        Message::Stopped,
+                    );
+                }
+            }
+            Message::Stopped(result) => {
+                self.busy = false;
+                self.started_at = None;
+                self.clients.clear();
+                self.meter = Meter::default();
+                self.status = match result {
+                    Ok(()) => "Stopped.".into(),
+                    Err(e) => format!("Stopped with an error: {e}"),
+                };
+            }
+            Message::Event(event) => self.status = describe(&event),
+            Message::Tick => {
+                if let Some(h) = &self.running {
+                    let stats = h.hub.stats();
+                    self.meter.update(stats.level().rms_dbfs);
+                    self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
+                    self.clients = h.hub.clients();
+                }
+            }
+        }
+        Task::none()
+    }
+
+    /// Events of the running server, and a ~30 Hz tick for the meter.
+    pub fn subscription(&self) -> Subscription<Message> {
+        match &self.running {
+            Some(h) => Subscription::batch([
+                Subscription::run_with(HubRef(h.hub.clone(), h.addr), events).map(Message::Event),
+                iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick),
+            ]),
+            None => Subscription::none(),
+        }
+    }
+
+    /// The tab's content.
+    pub fn view(&self) -> Element<'_, Message> {
+        let (h, p, c) = self.fields();
+        let editable = self.running.is_none() && !self.busy;
+        let input =
+            |placeholder: &str, value: &str, id: &'static str, on: fn(String) -> Message| {
+                let mut t = text_input(placeholder, value).id(id).padding(6);
+                if editable {
+                    t = t.on_input(on).on_submit(Message::Start);
+                }
+                t
+            };
+        let source_row = row![
+            pick_list(
+                self.sources.clone(),
+                self.selected.clone(),
+                Message::SourceSelected
+            )
+            .width(Length::Fill)
+            .style(repaint_on_change(self.label_generation)),
+            button("Refresh").on_press_maybe(editable.then_some(Message::Refresh)),
+        ]
+        .spacing(8);
+        let form = column![
+            text("Source"),
+            source_row,
+            row![
+                column![
+                    text("Host"),
+                    input("0.0.0.0", &self.host, "server-host", Message::Host),
+                    error(&h)
+                ]
+                .spacing(4)
+                .width(Length::FillPortion(3)),
+                column![
+                    text("Port"),
+                    input("26070", &self.port, "server-port", Message::Port),
+                    error(&p)
+                ]
+                .spacing(4)
+                .width(Length::FillPortion(1)),
+                column![
+                    text("Checkcode"),
+                    input(
+                        "20250918",
+                        &self.checkcode,
+                        "server-checkcode",
+                        Message::Checkcode
+                    ),
+                    error(&c)
+                ]
+                .spacing(4)
+                .width(Length::FillPortion(2)),
+            ]
+            .spacing(12),
+        ]
+        .spacing(6);
+        let action = if self.running.is_some() {
+            button("Stop").on_press_maybe((!self.busy).then_some(Message::Stop))
+        } else {
+            button("Start serving").on_press_maybe(self.can_start().then_some(Message::Start))
+        };
+        let uptime = self
+            .started_at
+            .map_or_else(|| "—".to_string(), |t| human_duration(t.elapsed()));
+        let counters = row![
+            text(format!("Clients: {}", self.clients.len())),
+            text(format!("Uptime: {uptime}")),
+            text(format!("Sent: {}", human_bytes(self.bytes))),
+        ]
+        .spacing(24);
+        let clients: Element<'_, Message> = if self.clients.is_empty() {
+            text(if self.running.is_some() {
+                "No receivers yet."
+            } else {
+                "Not serving."
+            })
+            .into()
+        } else {
+            scrollable(column(self.clients.iter().map(|c| {
+                text(format!(
+                    "{}   connected {}   lag {} ms{}",
+                    c.addr,
+                    human_duration(c.connected_for),
+                    c.lag.as_millis(),
+                    if c.extended { "" } else { "   (legacy client)" }
+                ))
+                .into()
+            })))
+            .height(Length::Fixed(120.0))
+            .into()
+        };
+        column![
+            form,
+            action,
+            self.meter.view("Level"),
+            counters,
+            text("Receivers"),
+            container(clients).padding(6).width(Length::Fill),
+        ]
+        .spacing(14)
+        .into()
+    }
+}
+
+/// The default pick-list style, with the background nudged by 1/255 in blue on every other
+/// change of the label (`generation` counts them). iced 0.14's tiny-skia renderer computes the
+/// damage of vertically centred text from its top edge only, so a new label was drawn with its
+/// upper half missing; a changed background makes the whole widget damaged and repainted. The
+/// nudge is invisible.
+fn repaint_on_change(
+    generation: u32,
+) -> impl Fn(&iced::Theme, pick_list::Status) -> pick_list::Style {
+    let nudge = (generation % 2) as f32 / 255.0;
+    move |theme, status| {
+        let mut style = pick_list::default(theme, status);
+        if let iced::Background::Color(c) = &mut style.background {
+            c.b = (c.b + nudge).min(1.0);
+        }
+        style
+    }
+}
+
+fn error<'a>(f: &Field<impl Clone>) -> Element<'a, Message> {
+    match &f.error {
+        Some(e) => text(e.clone()).size(12).style(text::danger).into(),
+        None => text("").size(12).into(),
+    }
+}
+
+/// Starts a server for `spec` on `host:port`; errors are in words for the status bar.
+///
+/// # Errors
+/// A bad source, a busy port (said plainly), any other start failure.
+pub async fn start(
+    host: String,
+    port: u16,
+    checkcode: i32,
+    spec: String,
+) -> Result<Handle, String> {
+    let spec: SourceSpec = spec.parse().map_err(|e: engine::Error| e.to_string())?;
+    let pipeline = PipelineConfig::default();
+    let input = spec.open(true, &pipeline).map_err(|e| e.to_string())?;
+    let server = Server::start(ServeOptions {
+        listen: engine::config::socket_addr(&host, port),
+        input,
+        pipeline,
+        server: ServerConfig {
+            checkcode,
+            ..ServerConfig::default()
+        },
+    })
+    .await
+    .map_err(|e| match &e {
+        engine::Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
+            format!("Port {port} is already in use by another program (another audioMi?). Choose another port or stop the other program.")
+        }
+        _ => e.to_string(),
+    })?;
+    Ok(Handle::new(server))
+}
+
+/// The hub, hashed by the server's address (so a new server restarts the subscription).
+struct HubRef(Arc<Hub>, std::net::SocketAddr);
+
+impl std::hash::Hash for HubRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.1.hash(state);
+        (Arc::as_ptr(&self.0) as usize).hash(state);
+    }
+}
+
+fn events(hub: &HubRef) -> impl futures::Stream<Item = ServerEvent> + use<> {
+    let mut rx = hub.0.subscribe();
+    iced::stream::channel(
+        64,
+        async move |mut out: futures::channel::mpsc::Sender<ServerEvent>| {
+            use futures::SinkExt;
+            loop {
+                match rx.recv().await {
+                    Ok(e) => {
+                        if out.send(e).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        },
+    )
+}
+
+/// A server event in words for the status bar.
+pub fn describe(event: &ServerEvent) -> String {
+    use engine::pipeline::Notice;
+    match event {
+        ServerEvent::Listening { addr } => format!("Listening on {addr}."),
+        ServerEvent::ClientConnected { addr, clients, .. } => {
+            format!("{addr} connected ({clients} connected).")
+        }
+        ServerEvent::ClientDisconnected {
+            addr,
+            clients,
+            reason,
+            ..
+        } => format!("{addr} left: {reason} ({clients} connected)."),
+        ServerEvent::ClientRefused { addr } => format!("Refused {addr}: too many receivers."),
+        ServerEvent::Source(Notice::SourceEnded(what)) => {
+            format!("{what} ended; streaming silence.")
+        }
+        ServerEvent::Source(Notice::SourceFailed(why)) => format!("The source failed: {why}"),
+        ServerEvent::Source(Notice::SourceRestored(what)) => {
+            format!("The source is back ({what}).")
+        }
+        ServerEvent::Source(Notice::SilenceInserted(_)) => {
+            "The source is silent (nothing playing?): streaming silence.".into()
+        }
+        ServerEvent::Source(Notice::SourceActive) => "The source is delivering audio.".into(),
+        ServerEvent::Stopped => "Stopped.".into(),
+    }
+}

@@ -1,0 +1,336 @@
+//! Headless tests of the window with iced_test: typing, validation, Start/Stop states, and events
+//! from a real engine (a server on 127.0.0.1:0 and a receiver connecting to it) turning into the
+//! right labels. Snapshot images of both tabs are compared with the committed PNGs.
+
+use std::time::Duration;
+
+use iced::{Element, Settings, Theme};
+use iced_test::{Simulator, selector};
+
+use super::receiver_tab::{self, ReceiverTab};
+use super::server_tab::{self, ServerTab, SourceChoice};
+use super::settings::{ReceiverSettings, ServerSettings};
+use super::{App, FONT, Message, Tab};
+
+fn ui<'a, M>(element: impl Into<Element<'a, M>>) -> Simulator<'a, M> {
+    Simulator::with_size(
+        Settings {
+            default_font: FONT,
+            ..Settings::default()
+        },
+        (760.0, 640.0),
+        element,
+    )
+}
+
+fn server_settings() -> ServerSettings {
+    ServerSettings {
+        host: "127.0.0.1".into(),
+        port: "26070".into(),
+        checkcode: "20250918".into(),
+        source: None,
+    }
+}
+
+fn receiver_settings() -> ReceiverSettings {
+    ReceiverSettings {
+        host: "localhost".into(),
+        port: "26070".into(),
+        checkcode: "20250918".into(),
+        folder: Some("/home/user/Music".into()),
+        listen: false,
+        reconnect: true,
+    }
+}
+
+fn tone_tab() -> ServerTab {
+    let mut tab = ServerTab::new(&server_settings());
+    let _ = tab.update(server_tab::Message::SourceSelected(SourceChoice::Tone));
+    tab
+}
+
+#[test]
+fn typing_an_invalid_port_shows_why_and_disables_start() {
+    let mut tab = tone_tab();
+    assert!(tab.can_start());
+    let messages: Vec<_> = {
+        let mut ui = ui(tab.view());
+        ui.click(selector::id("server-port")).expect("port field");
+        let _ = ui.typewrite("9");
+        ui.into_messages().collect()
+    };
+    assert!(!messages.is_empty(), "typing produces messages");
+    for m in messages {
+        let _ = tab.update(m);
+    }
+    assert_eq!(tab.port, "260709");
+    assert!(!tab.can_start());
+    let mut ui = ui(tab.view());
+    assert!(ui.find("a port is a number from 1 to 65535").is_ok());
+    // Start does nothing while the form is invalid.
+    let _ = ui.click("Start serving");
+    assert!(
+        ui.into_messages().next().is_none(),
+        "a disabled button sends nothing"
+    );
+
+    let _ = tab.update(server_tab::Message::Port("26070".into()));
+    let _ = tab.update(server_tab::Message::Checkcode("twelve".into()));
+    assert!(!tab.can_start());
+    assert!(ui_find(&tab, "a whole number (the same on both ends)"));
+}
+
+fn ui_find(tab: &ServerTab, label: &str) -> bool {
+    ui(tab.view()).find(label).is_ok()
+}
+
+#[test]
+fn receiver_fields_validate_and_enter_starts() {
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    assert!(tab.can_start());
+    let _ = tab.update(receiver_tab::Message::Duration("-3".into()));
+    assert!(!tab.can_start());
+    assert!(
+        ui(tab.view())
+            .find("a positive number of seconds, or empty")
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Duration("2.5".into()));
+    let _ = tab.update(receiver_tab::Message::Host(String::new()));
+    assert!(
+        ui(tab.view())
+            .find("enter a host name or IP address")
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Host("127.0.0.1".into()));
+    // Enter in a field starts.
+    let mut ui = ui(tab.view());
+    ui.click(selector::id("receiver-host")).expect("host field");
+    let _ = ui.tap_key(iced::keyboard::key::Named::Enter);
+    assert!(
+        ui.into_messages()
+            .any(|m| matches!(m, receiver_tab::Message::Start))
+    );
+}
+
+#[test]
+fn tabs_switch_and_the_title_says_what_runs() {
+    let settings = super::settings::Settings {
+        server: server_settings(),
+        receiver: receiver_settings(),
+    };
+    let mut app = App::with_settings(&settings, None);
+    assert_eq!(app.title(), "audioMi");
+    let messages: Vec<Message> = {
+        let mut ui = ui(app.view());
+        ui.click("Receiver").expect("Receiver tab");
+        ui.into_messages().collect()
+    };
+    for m in messages {
+        let _ = app.update(m);
+    }
+    assert_eq!(app.tab, Tab::Receiver);
+    assert!(ui(app.view()).find("Connect & Record").is_ok());
+}
+
+/// A real server started by the tab's own start function; a real receiver connects; the events
+/// and counters become labels; Stop goes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_tab_shows_a_real_receiver() {
+    let mut tab = tone_tab();
+    let messages: Vec<_> = {
+        let mut ui = ui(tab.view());
+        ui.click("Start serving").expect("Start button");
+        ui.into_messages().collect()
+    };
+    assert!(
+        messages
+            .iter()
+            .any(|m| matches!(m, server_tab::Message::Start))
+    );
+    // What the Start task does, with port 0 so the test never collides.
+    let handle = server_tab::start("127.0.0.1".into(), 0, 20_250_918, "tone:440".into())
+        .await
+        .expect("server starts");
+    let addr = handle.addr;
+    let _ = tab.update(server_tab::Message::Started(Ok(handle)));
+    assert!(
+        tab.title()
+            .is_some_and(|t| t.contains(&addr.port().to_string()))
+    );
+    assert!(ui(tab.view()).find("Stop").is_ok());
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config =
+        engine::receiver::RecordConfig::new(addr.to_string(), dir.path().join("r.wav"));
+    config.duration = Some(Duration::from_secs(1));
+    let token = tokio_util::sync::CancellationToken::new();
+    let stats = std::sync::Arc::new(engine::receiver::RecordStats::default());
+    let rec = tokio::spawn(engine::receiver::record(config, stats, None, None, token));
+    let mut seen = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = tab.update(server_tab::Message::Tick);
+        if tab.clients.len() == 1 {
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the receiver shows up");
+    assert!(ui(tab.view()).find("Clients: 1").is_ok());
+    let _ = tab.update(server_tab::Message::Event(
+        engine::server::ServerEvent::ClientConnected {
+            id: 1,
+            addr: "127.0.0.1:5555".parse().expect("addr"),
+            clients: 1,
+        },
+    ));
+    assert!(
+        tab.status
+            .contains("127.0.0.1:5555 connected (1 connected)"),
+        "{}",
+        tab.status
+    );
+    let outcome = rec.await.expect("receiver");
+    outcome.result.expect("recorded 1 s");
+    assert_eq!(outcome.summary.samples, 16_000);
+
+    let messages: Vec<_> = {
+        let mut ui = ui(tab.view());
+        ui.click("Stop").expect("Stop button");
+        ui.into_messages().collect()
+    };
+    for m in messages {
+        let task = tab.update(m);
+        drop(task);
+    }
+    assert!(tab.running.is_none() && tab.busy);
+    let _ = tab.update(server_tab::Message::Stopped(Ok(())));
+    assert!(ui(tab.view()).find("Start serving").is_ok());
+    assert_eq!(tab.status, "Stopped.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_port_is_said_plainly() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let mut tab = tone_tab();
+    let err = server_tab::start("127.0.0.1".into(), port, 1, "tone:440".into())
+        .await
+        .expect_err("port in use");
+    let _ = tab.update(server_tab::Message::Started(Err(err)));
+    assert!(
+        tab.status
+            .contains(&format!("Port {port} is already in use")),
+        "{}",
+        tab.status
+    );
+    assert!(tab.can_start(), "controls are enabled again");
+    assert!(ui(tab.view()).find("Start serving").is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_said_plainly_and_controls_come_back() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let config =
+        engine::receiver::RecordConfig::new(format!("127.0.0.1:{port}"), dir.path().join("x.wav"));
+    let session = receiver_tab::begin(1, config, false)
+        .await
+        .expect("session");
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    assert!(ui(tab.view()).find("Stop").is_ok());
+    assert!(tab.title().is_some());
+    let (summary, error) = receiver_tab::run(session).await;
+    let _ = tab.update(receiver_tab::Message::Finished(summary, error));
+    assert!(
+        tab.status.contains("connection refused") && tab.status.contains("Is the server started?"),
+        "{}",
+        tab.status
+    );
+    assert!(ui(tab.view()).find("Connect & Record").is_ok());
+    assert!(tab.can_start());
+}
+
+/// A recording against a real server: ACK round-trip, elapsed, samples and the saved file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_tab_shows_a_real_recording() {
+    let handle = server_tab::start("127.0.0.1".into(), 0, 20_250_918, "tone:440".into())
+        .await
+        .expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rec.wav");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let mut config = engine::receiver::RecordConfig::new(handle.addr.to_string(), &out);
+    config.duration = Some(Duration::from_millis(500));
+    let session = receiver_tab::begin(7, config, false)
+        .await
+        .expect("session");
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    let (summary, error) = {
+        let events = session.clone();
+        let run = tokio::spawn(receiver_tab::run(session));
+        // Feed the engine's events into the tab as the subscription would.
+        let rx = events_receiver(&events);
+        let mut rx = rx.expect("events");
+        let result = run.await.expect("run");
+        while let Ok(e) = rx.try_recv() {
+            let _ = tab.update(receiver_tab::Message::Event(e));
+        }
+        let _ = tab.update(receiver_tab::Message::Tick);
+        result
+    };
+    assert!(tab.rtt.is_some(), "the ACK's round trip is shown");
+    assert_eq!(tab.samples, 8_000);
+    assert!(ui(tab.view()).find("Samples: 8000").is_ok());
+    assert!(
+        ui(tab.view())
+            .find(
+                format!(
+                    "Ping: ACK in {:.1} ms",
+                    tab.rtt.map_or(0.0, |r| r.as_secs_f64() * 1000.0)
+                )
+                .as_str()
+            )
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Finished(summary, error));
+    assert!(
+        tab.status.starts_with("Saved") && tab.status.contains("rec.wav"),
+        "{}",
+        tab.status
+    );
+    assert!(ui(tab.view()).find("Open folder").is_ok());
+    assert_eq!(hound::WavReader::open(&out).expect("wav").duration(), 8_000);
+}
+
+fn events_receiver(
+    session: &receiver_tab::Session,
+) -> Option<tokio::sync::mpsc::UnboundedReceiver<engine::receiver::RecordEvent>> {
+    session.take_events()
+}
+
+#[test]
+fn snapshots_of_both_tabs_match() {
+    let tab = tone_tab();
+    let mut ui_server = ui(tab.view());
+    let snap = ui_server.snapshot(&Theme::Dark).expect("snapshot");
+    assert!(
+        snap.matches_image("snapshots/server-tab").expect("compare"),
+        "the Server tab looks as committed"
+    );
+
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    tab.out = "/home/user/Music/audiomi-20260101-120000.wav".into();
+    let mut ui_receiver = ui(tab.view());
+    let snap = ui_receiver.snapshot(&Theme::Dark).expect("snapshot");
+    assert!(
+        snap.matches_image("snapshots/receiver-tab")
+            .expect("compare"),
+        "the Receiver tab looks as committed"
+    );
+}

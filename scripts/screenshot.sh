@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Runs the real app the way a person would, under Xvfb with a private PulseAudio, and checks that
+# it does its main job with only the window:
+#   1. instance A: Server tab, "Start serving" (the loopback of the default output, where a
+#      1 kHz sine is playing);
+#   2. instance B: Receiver tab, "Connect & Record", then "Stop";
+#   3. the WAV that B saved holds the sine.
+# It writes screenshots of both tabs (server.png, receiver.png) to OUTDIR (default docs/images).
+# Any failure (no window, nothing recorded, wrong sound) exits non-zero.
+#
+#   scripts/screenshot.sh [OUTDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out=${1:-docs/images}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+cargo build -p audiomi --locked --quiet
+bin="$root/target/debug/audiomi"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 0.3
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  bash "$root/scripts/pulse.sh" stop "$work/pulse" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+eval "$(bash "$root/scripts/pulse.sh" start "$work/pulse")"
+
+# A free X display.
+display=99
+while [ -e "/tmp/.X11-unix/X$display" ] || [ -e "/tmp/.X$display-lock" ]; do display=$((display + 1)); done
+Xvfb ":$display" -screen 0 1600x900x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+pids+=($!)
+export DISPLAY=":$display"
+for _ in $(seq 1 100); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.05; done
+
+sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth 60 sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
+pids+=($!)
+
+# Starts an instance with its own settings and home folder; sets $launched to its PID.
+launch() {
+  local name=$1
+  mkdir -p "$work/$name"
+  HOME="$work/$name" AUDIOMI_CONFIG_DIR="$work/$name" RUST_LOG=info "$bin" >"$work/$name.log" 2>&1 &
+  launched=$!
+  pids+=("$launched")
+}
+
+# Prints the window of process $1 once it is mapped, moved to x = $2.
+window_of() {
+  local pid=$1 x=$2 wid=""
+  for _ in $(seq 1 200); do
+    for w in $(xdotool search --name '^audioMi' 2>/dev/null || true); do
+      if [ "$(xdotool getwindowpid "$w" 2>/dev/null || true)" = "$pid" ]; then wid=$w; fi
+    done
+    [ -n "$wid" ] && break
+    sleep 0.05
+  done
+  [ -n "$wid" ] || return 1
+  xdotool windowmove "$wid" "$x" 0
+  sleep 0.5
+  echo "$wid"
+}
+
+click() { # window x y
+  xdotool mousemove --window "$1" "$2" "$3" click 1
+  sleep 0.4
+}
+
+launch server
+a=$(window_of "$launched" 0) || { echo "the server instance opened no window" >&2; cat "$work/server.log" >&2; exit 1; }
+sleep 1.5 # the device list arrives
+click "$a" 81 239 # Start serving
+for _ in $(seq 1 100); do grep -q "capturing" "$work/server.log" && break; sleep 0.05; done
+grep -q "capturing" "$work/server.log" || { echo "the server did not start capturing" >&2; cat "$work/server.log" >&2; exit 1; }
+
+launch receiver
+b=$(window_of "$launched" 800) || { echo "the receiver instance opened no window" >&2; cat "$work/receiver.log" >&2; exit 1; }
+click "$b" 150 28  # Receiver tab
+click "$b" 100 305 # Connect & Record
+sleep 3.5
+import -window "$a" "$out/server.png"
+import -window "$b" "$out/receiver.png"
+click "$b" 48 305 # Stop
+sleep 1
+
+wav=$(ls "$work"/receiver/audiomi-*.wav 2>/dev/null | head -n 1 || true)
+if [ -z "$wav" ]; then
+  echo "no recording was saved" >&2
+  cat "$work/receiver.log" >&2
+  exit 1
+fi
+length=$(soxi -D "$wav")
+freq=$(sox "$wav" -n stat 2>&1 | awk '/Rough/ {print $3}')
+echo "recorded $(basename "$wav"): ${length} s, rough frequency ${freq} Hz"
+awk -v l="$length" -v f="$freq" 'BEGIN { exit !(l >= 2.5 && f >= 950 && f <= 1050) }' || {
+  echo "the recording is not the 1 kHz sine that was playing" >&2
+  exit 1
+}
+for img in server receiver; do
+  size=$(identify -format '%wx%h' "$out/$img.png")
+  echo "$out/$img.png: $size"
+done
