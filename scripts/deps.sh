@@ -8,6 +8,8 @@ packages=(
   cmake pkg-config libasound2-dev build-essential
   # tests: a private sound server, real sound, a virtual display, screenshots.
   pulseaudio pulseaudio-utils sox espeak-ng xvfb imagemagick xdotool
+  # packaging checks: desktop entry, AppStream metainfo, the WiX configuration.
+  desktop-file-utils appstream wixl
 )
 
 missing=()

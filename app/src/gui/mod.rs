@@ -212,30 +212,26 @@ pub fn run() -> iced::Result {
         .run()
 }
 
-/// The window icon, drawn at 64×64: a level meter's bars on the brand colour.
+/// The window icon: `assets/icons/audiomi-64.png` (generated from `assets/audiomi.svg` by
+/// `scripts/icons.sh`), embedded in the binary.
 fn icon() -> Option<iced::window::Icon> {
-    const N: u32 = 64;
-    let mut rgba = vec![0u8; (N * N * 4) as usize];
-    let bars = [0.35, 0.6, 0.9, 0.7, 0.45];
-    for y in 0..N {
-        for x in 0..N {
-            let i = ((y * N + x) * 4) as usize;
-            let (fx, fy) = (x as f32 / N as f32, y as f32 / N as f32);
-            let inside = (fx - 0.5).hypot(fy - 0.5) < 0.48;
-            let bar = ((fx - 0.14) / 0.15).floor();
-            let on_bar = (0.0..5.0).contains(&bar) && (fx - 0.14) % 0.15 < 0.1 && {
-                let h = bars[bar as usize];
-                (0.5 - h / 2.4..0.5 + h / 2.4).contains(&fy)
-            };
-            let px: [u8; 4] = match (inside, on_bar) {
-                (true, true) => [255, 255, 255, 255],
-                (true, false) => [0x2b, 0x6c, 0xe4, 255],
-                _ => [0, 0, 0, 0],
-            };
-            rgba[i..i + 4].copy_from_slice(&px);
-        }
+    const PNG: &[u8] = include_bytes!("../../../assets/icons/audiomi-64.png");
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(PNG));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut reader = decoder.read_info().ok()?;
+    let mut rgba = vec![0; reader.output_buffer_size()?];
+    let info = reader.next_frame(&mut rgba).ok()?;
+    rgba.truncate(info.buffer_size());
+    if info.color_type != png::ColorType::Rgba {
+        return None;
     }
-    iced::window::icon::from_rgba(rgba, N, N).ok()
+    iced::window::icon::from_rgba(rgba, info.width, info.height).ok()
+}
+
+#[cfg(test)]
+#[test]
+fn the_window_icon_decodes() {
+    assert!(icon().is_some());
 }
 
 /// A text field parsed: its value when valid, its error otherwise.
