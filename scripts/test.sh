@@ -22,8 +22,15 @@ if [ "$status" -eq 0 ]; then
   if scripts/screenshot.sh "$shots"; then gui=1; else status=1; fi
 fi
 
+# Short fan-out check: 1,000 receivers for 5 s, every stream gap-free and uncorrupted.
+fanout=0
+if [ "$status" -eq 0 ]; then
+  if scripts/bench.sh fanout-check; then fanout=1; else status=1; fi
+fi
+
 passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
 failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^failed/) s += $i } END { print s + 0 }' "$log")
-if [ "$gui" -eq 1 ]; then passed=$((passed + 1)); elif [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+passed=$((passed + gui + fanout))
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "tests: $passed passed, $failed failed"
 exit "$status"
