@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Reproduces the numbers in docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh fanout [N ...]   release build; for each N (default 100 1000 5000 10000):
+#   scripts/bench.sh fanout [N ...]   the shipped build (packaging profile: release, LTO); for
+#                                     each N (default 100 1000 5000 10000):
 #                                     `audiomi serve --source file:ramp.wav --loop` and
 #                                     audiomi-loadgen with N receivers for 20 s; prints the
 #                                     server's CPU (% of one core) and peak RSS beside the
 #                                     loadgen's gap and delay report
+#   scripts/bench.sh dsp              audiomi-dspbench: quality and speed of each converter
 #   scripts/bench.sh fanout-check     the short CI version: debug build, 1,000 receivers, 5 s;
 #                                     fails on any gap, corruption or error
 #
@@ -57,18 +59,22 @@ run_fanout() {
 
 case "$mode" in
   fanout)
-    cargo build --release --locked -p audiomi -p audiomi-tests --bins
+    cargo build --profile packaging --locked -p audiomi -p audiomi-tests --bins
     [ $# -gt 0 ] || set -- 100 1000 5000 10000
     status=0
-    for n in "$@"; do run_fanout target/release "$n" 20 || status=1; done
+    for n in "$@"; do run_fanout target/packaging "$n" 20 || status=1; done
     exit "$status"
     ;;
   fanout-check)
     cargo build --locked -p audiomi -p audiomi-tests --bins --quiet
     run_fanout target/debug 1000 5
     ;;
+  dsp)
+    cargo build --profile packaging --locked -p audiomi-tests --bin audiomi-dspbench
+    target/packaging/audiomi-dspbench
+    ;;
   *)
-    echo "usage: $0 fanout [N ...] | fanout-check" >&2
+    echo "usage: $0 fanout [N ...] | fanout-check | dsp" >&2
     exit 2
     ;;
 esac

@@ -24,6 +24,29 @@ use crate::pipeline::{Input, Pushed};
 use crate::source::SourceSpec;
 use crate::{Error, Result};
 
+/// Calls `$f::<T>(args…)` with `T` the Rust sample type of a cpal [`SampleFormat`] (every PCM
+/// format cpal has); DSD formats, which are not PCM, give `Err(String)`.
+macro_rules! with_sample_type {
+    ($format:expr, $f:ident ( $($arg:expr),* )) => {
+        match $format {
+            SampleFormat::I8 => $f::<i8>($($arg),*),
+            SampleFormat::I16 => $f::<i16>($($arg),*),
+            SampleFormat::I24 => $f::<cpal::I24>($($arg),*),
+            SampleFormat::I32 => $f::<i32>($($arg),*),
+            SampleFormat::I64 => $f::<i64>($($arg),*),
+            SampleFormat::U8 => $f::<u8>($($arg),*),
+            SampleFormat::U16 => $f::<u16>($($arg),*),
+            SampleFormat::U24 => $f::<cpal::U24>($($arg),*),
+            SampleFormat::U32 => $f::<u32>($($arg),*),
+            SampleFormat::U64 => $f::<u64>($($arg),*),
+            SampleFormat::F32 => $f::<f32>($($arg),*),
+            SampleFormat::F64 => $f::<f64>($($arg),*),
+            other => Err(format!("sample format {other} is not supported (DSD is not PCM)")),
+        }
+    };
+}
+pub(crate) use with_sample_type;
+
 /// How long cpal may take to open a stream: 5 s.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Capacity of the capture ring: 2 s of audio at the device's rate and channel count.
@@ -358,28 +381,10 @@ fn build_input(
     overruns: Arc<AtomicU64>,
     failure: Arc<Mutex<Option<String>>>,
 ) -> std::result::Result<cpal::Stream, String> {
-    macro_rules! typed {
-        ($t:ty) => {
-            build_typed::<$t>(device, config, producer, overruns, failure)
-        };
-    }
-    match format {
-        SampleFormat::I8 => typed!(i8),
-        SampleFormat::I16 => typed!(i16),
-        SampleFormat::I24 => typed!(cpal::I24),
-        SampleFormat::I32 => typed!(i32),
-        SampleFormat::I64 => typed!(i64),
-        SampleFormat::U8 => typed!(u8),
-        SampleFormat::U16 => typed!(u16),
-        SampleFormat::U24 => typed!(cpal::U24),
-        SampleFormat::U32 => typed!(u32),
-        SampleFormat::U64 => typed!(u64),
-        SampleFormat::F32 => typed!(f32),
-        SampleFormat::F64 => typed!(f64),
-        other => Err(format!(
-            "sample format {other} is not supported (DSD is not PCM)"
-        )),
-    }
+    with_sample_type!(
+        format,
+        build_typed(device, config, producer, overruns, failure)
+    )
 }
 
 /// The capture callback: converts to `f32` and pushes into the ring; never blocks, allocates,

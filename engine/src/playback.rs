@@ -299,28 +299,7 @@ fn build_output(
     format: SampleFormat,
     state: CallbackState,
 ) -> std::result::Result<cpal::Stream, String> {
-    macro_rules! typed {
-        ($t:ty) => {
-            build_typed::<$t>(device, config, state)
-        };
-    }
-    match format {
-        SampleFormat::I8 => typed!(i8),
-        SampleFormat::I16 => typed!(i16),
-        SampleFormat::I24 => typed!(cpal::I24),
-        SampleFormat::I32 => typed!(i32),
-        SampleFormat::I64 => typed!(i64),
-        SampleFormat::U8 => typed!(u8),
-        SampleFormat::U16 => typed!(u16),
-        SampleFormat::U24 => typed!(cpal::U24),
-        SampleFormat::U32 => typed!(u32),
-        SampleFormat::U64 => typed!(u64),
-        SampleFormat::F32 => typed!(f32),
-        SampleFormat::F64 => typed!(f64),
-        other => Err(format!(
-            "sample format {other} is not supported for playback"
-        )),
-    }
+    crate::capture::with_sample_type!(format, build_typed(device, config, state))
 }
 
 fn build_typed<T>(

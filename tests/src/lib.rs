@@ -39,6 +39,35 @@ pub fn audiomi(dir: &Path) -> Command {
     c
 }
 
+/// `audiomi serve --host 127.0.0.1 --port PORT --source SOURCE`, run in `dir`.
+pub fn serve_command(dir: &Path, port: u16, source: &str) -> Command {
+    let mut cmd = audiomi(dir);
+    cmd.args([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--source",
+        source,
+    ]);
+    cmd
+}
+
+/// Asserts that a finished command exited with `code` and that its stderr contains every one of
+/// `needles`; returns the stderr.
+///
+/// # Panics
+/// Otherwise, showing the stderr.
+pub fn assert_fails(out: &std::process::Output, code: i32, needles: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{n:?} not in: {stderr}");
+    }
+    stderr
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; another process could take it in between,
 /// which is unlikely on a test machine).
 pub fn free_port() -> u16 {

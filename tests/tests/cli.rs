@@ -5,25 +5,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use audiomi_tests::{
-    Proc, audiomi, dominant_frequency, free_port, longest_zero_run, ramp_break, read_wav,
-    wait_for_port, write_ramp,
+    Proc, assert_fails, audiomi, dominant_frequency, free_port, longest_zero_run, ramp_break,
+    read_wav, serve_command, wait_for_port, write_ramp,
 };
 
 const SIGKILL: i32 = 9;
 const SIGTERM: i32 = 15;
 
 fn serve(dir: &Path, port: u16, source: &str, log: &str) -> Proc {
-    let mut cmd = audiomi(dir);
-    cmd.args([
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--source",
-        source,
-        "--loop",
-    ]);
+    let mut cmd = serve_command(dir, port, source);
+    cmd.arg("--loop");
     let p = Proc::spawn(cmd, &dir.join(log));
     wait_for_port(port, Duration::from_secs(10));
     p
@@ -213,24 +204,14 @@ fn invalid_configuration_exits_2_naming_the_variable() {
         .env("PORT", "abc")
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("PORT") && stderr.contains("abc"),
-        "{stderr}"
-    );
+    assert_fails(&out, 2, &["PORT", "abc"]);
 
     std::fs::write(dir.path().join(".env"), "CHECKCODE=twelve\n").expect("write .env");
     let out = audiomi(dir.path())
         .args(["record", "--duration", "1"])
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("CHECKCODE") && stderr.contains("twelve"),
-        "{stderr}"
-    );
+    assert_fails(&out, 2, &["CHECKCODE", "twelve"]);
 
     let out = audiomi(dir.path())
         .args(["serve", "--source", "speaker"])
@@ -278,9 +259,7 @@ fn dotenv_configures_both_ends() {
         .env("CHECKCODE", "778")
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("checkcode"), "{stderr}");
+    assert_fails(&out, 1, &["checkcode"]);
 }
 
 #[test]
@@ -290,12 +269,7 @@ fn existing_files_are_never_overwritten_without_force() {
     let out = record_cmd(dir.path(), free_port(), "keep.wav")
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("already exists") && stderr.contains("--force"),
-        "{stderr}"
-    );
+    assert_fails(&out, 1, &["already exists", "--force"]);
     assert_eq!(
         std::fs::read(dir.path().join("keep.wav")).expect("read"),
         b"precious"
@@ -307,12 +281,7 @@ fn unreachable_server_and_busy_port_are_clear_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let out = record_cmd(dir.path(), port, "x.wav").output().expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("cannot connect") && stderr.contains(&port.to_string()),
-        "{stderr}"
-    );
+    assert_fails(&out, 1, &["cannot connect", &port.to_string()]);
 
     let _server = serve(dir.path(), port, "tone:440", "serve.log");
     let out = audiomi(dir.path())
@@ -327,9 +296,7 @@ fn unreachable_server_and_busy_port_are_clear_errors() {
         ])
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cannot listen"), "{stderr}");
+    assert_fails(&out, 1, &["cannot listen"]);
 }
 
 /// Without --reconnect, losing the server ends the recording with a clear message, a valid file
@@ -379,12 +346,7 @@ fn a_full_disk_stops_recording_with_a_clear_error_and_a_valid_file() {
         .arg(&out_path)
         .output()
         .expect("run record");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("No space left on device") && stderr.contains("cannot write"),
-        "{stderr}"
-    );
+    assert_fails(&out, 1, &["No space left on device", "cannot write"]);
     if mounted {
         let (_, samples) = read_wav(&out_path);
         let _ = Command::new("umount").arg(&mount).status();

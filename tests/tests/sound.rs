@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use audiomi_tests::{
-    Proc, Pulse, audiomi, best_ncc, dominant_frequency, free_port, read_wav, rms_dbfs,
-    wait_for_port, wait_for_text,
+    Proc, Pulse, assert_fails, audiomi, best_ncc, dominant_frequency, free_port, read_wav,
+    rms_dbfs, serve_command, wait_for_port, wait_for_text,
 };
 
 /// Plays a sine of `hz` at `volume` (peak, full scale 1.0) into `sink` for `seconds`, gap-free,
@@ -33,16 +33,7 @@ fn play_sine(
 }
 
 fn serve(pulse: &Pulse, dir: &Path, source: &str, port: u16) -> Proc {
-    let mut cmd = audiomi(dir);
-    cmd.args([
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--source",
-        source,
-    ]);
+    let mut cmd = serve_command(dir, port, source);
     pulse.apply(&mut cmd);
     let log = dir.join(format!("serve-{port}.log"));
     let p = Proc::spawn(cmd, &log);
@@ -314,12 +305,7 @@ fn missing_devices_are_clear_errors() {
     ]);
     pulse.apply(&mut cmd);
     let out = cmd.output().expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("no such loopback source") && stderr.contains("audiomi devices"),
-        "{stderr}"
-    );
+    assert_fails(&out, 1, &["no such loopback source", "audiomi devices"]);
 }
 
 /// The sound server goes away and comes back: the server reports it, keeps its receivers

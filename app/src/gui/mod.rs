@@ -234,6 +234,66 @@ fn the_window_icon_decodes() {
     assert!(icon().is_some());
 }
 
+/// One labelled text field of a form: (label, placeholder, value, widget id, input message, error).
+pub type FormField<'a, M> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'static str,
+    fn(String) -> M,
+    Option<String>,
+);
+
+/// A text input that, when `editable`, sends `on` as it is edited and `submit` on Enter.
+pub fn input<'a, M: Clone + 'a>(
+    placeholder: &str,
+    value: &str,
+    id: &'static str,
+    on: fn(String) -> M,
+    editable: bool,
+    submit: M,
+) -> iced::widget::TextInput<'a, M> {
+    let t = iced::widget::text_input(placeholder, value)
+        .id(id)
+        .padding(6);
+    if editable {
+        t.on_input(on).on_submit(submit)
+    } else {
+        t
+    }
+}
+
+/// A field's error in small red text (an empty line when valid, so the layout does not jump).
+pub fn field_error<'a, M: 'a>(error: Option<String>) -> Element<'a, M> {
+    match error {
+        Some(e) => text(e).size(12).style(text::danger).into(),
+        None => text("").size(12).into(),
+    }
+}
+
+/// A row of labelled fields, each with its error under it; `portions` are their relative widths.
+pub fn form_row<'a, M: Clone + 'a, const N: usize>(
+    fields: [FormField<'a, M>; N],
+    portions: [u16; N],
+    editable: bool,
+    submit: M,
+) -> Element<'a, M> {
+    iced::widget::row(fields.into_iter().zip(portions).map(
+        |((label, placeholder, value, id, on, error), portion)| {
+            column![
+                text(label),
+                input(placeholder, value, id, on, editable, submit.clone()),
+                field_error(error)
+            ]
+            .spacing(4)
+            .width(Length::FillPortion(portion))
+            .into()
+        },
+    ))
+    .spacing(12)
+    .into()
+}
+
 /// A text field parsed: its value when valid, its error otherwise.
 #[derive(Debug, Clone)]
 pub struct Field<T> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use engine::playback::{PlaybackConfig, Player};
 use engine::receiver::{self, RecordConfig, RecordEvent, RecordStats, Summary};
-use iced::widget::{button, canvas, checkbox, column, row, text, text_input};
+use iced::widget::{button, canvas, checkbox, column, row, text};
 use iced::{Element, Length, Subscription, Task};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::settings::{ReceiverSettings, default_recordings_folder};
 use super::widgets::{History, Meter};
 use super::{
-    Field, field, human_bytes, human_duration, validate_checkcode, validate_host, validate_port,
+    Field, field, field_error, form_row, human_bytes, human_duration, input, validate_checkcode,
+    validate_host, validate_port,
 };
 
 /// The Receiver tab's messages.
@@ -414,44 +415,38 @@ impl ReceiverTab {
     pub fn view(&self) -> Element<'_, Message> {
         let (h, p, c, d) = self.fields();
         let editable = self.session.is_none();
-        let input =
-            |placeholder: &str, value: &str, id: &'static str, on: fn(String) -> Message| {
-                let mut t = text_input(placeholder, value).id(id).padding(6);
-                if editable {
-                    t = t.on_input(on).on_submit(Message::Start);
-                }
-                t
-            };
         let form = column![
-            row![
-                column![
-                    text("Server"),
-                    input("localhost", &self.host, "receiver-host", Message::Host),
-                    error(&h)
-                ]
-                .spacing(4)
-                .width(Length::FillPortion(3)),
-                column![
-                    text("Port"),
-                    input("26070", &self.port, "receiver-port", Message::Port),
-                    error(&p)
-                ]
-                .spacing(4)
-                .width(Length::FillPortion(1)),
-                column![
-                    text("Checkcode"),
-                    input(
+            form_row(
+                [
+                    (
+                        "Server",
+                        "localhost",
+                        &self.host,
+                        "receiver-host",
+                        Message::Host,
+                        h.error
+                    ),
+                    (
+                        "Port",
+                        "26070",
+                        &self.port,
+                        "receiver-port",
+                        Message::Port,
+                        p.error
+                    ),
+                    (
+                        "Checkcode",
                         "20250918",
                         &self.checkcode,
                         "receiver-checkcode",
-                        Message::Checkcode
+                        Message::Checkcode,
+                        c.error
                     ),
-                    error(&c)
-                ]
-                .spacing(4)
-                .width(Length::FillPortion(2)),
-            ]
-            .spacing(12),
+                ],
+                [3, 1, 2],
+                editable,
+                Message::Start,
+            ),
             text("Record to"),
             row![
                 text(self.out.display().to_string()).width(Length::Fill),
@@ -464,11 +459,13 @@ impl ReceiverTab {
                     "no limit",
                     &self.duration,
                     "receiver-duration",
-                    Message::Duration
+                    Message::Duration,
+                    editable,
+                    Message::Start
                 )
                 .width(Length::Fixed(90.0)),
                 text("seconds"),
-                error(&d),
+                field_error(d.error),
             ]
             .spacing(8),
             row![
@@ -538,13 +535,6 @@ impl ReceiverTab {
         ]
         .spacing(14)
         .into()
-    }
-}
-
-fn error<'a, T: Clone>(f: &Field<T>) -> Element<'a, Message> {
-    match &f.error {
-        Some(e) => text(e.clone()).size(12).style(text::danger).into(),
-        None => text("").size(12).into(),
     }
 }
 

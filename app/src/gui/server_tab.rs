@@ -9,14 +9,15 @@ use engine::capture::DeviceInfo;
 use engine::pipeline::PipelineConfig;
 use engine::server::{ClientInfo, Hub, ServeOptions, Server, ServerConfig, ServerEvent};
 use engine::source::SourceSpec;
-use iced::widget::{button, column, container, pick_list, row, scrollable, text, text_input};
+use iced::widget::{button, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length, Subscription, Task};
 use tokio::sync::Mutex;
 
 use super::settings::ServerSettings;
 use super::widgets::Meter;
 use super::{
-    Field, field, human_bytes, human_duration, validate_checkcode, validate_host, validate_port,
+    Field, field, form_row, human_bytes, human_duration, validate_checkcode, validate_host,
+    validate_port,
 };
 
 /// One entry of the source picker.
@@ -398,14 +399,6 @@ impl ServerTab {
     pub fn view(&self) -> Element<'_, Message> {
         let (h, p, c) = self.fields();
         let editable = self.running.is_none() && !self.busy;
-        let input =
-            |placeholder: &str, value: &str, id: &'static str, on: fn(String) -> Message| {
-                let mut t = text_input(placeholder, value).id(id).padding(6);
-                if editable {
-                    t = t.on_input(on).on_submit(Message::Start);
-                }
-                t
-            };
         let source_row = row![
             pick_list(
                 self.sources.clone(),
@@ -420,35 +413,37 @@ impl ServerTab {
         let form = column![
             text("Source"),
             source_row,
-            row![
-                column![
-                    text("Host"),
-                    input("0.0.0.0", &self.host, "server-host", Message::Host),
-                    error(&h)
-                ]
-                .spacing(4)
-                .width(Length::FillPortion(3)),
-                column![
-                    text("Port"),
-                    input("26070", &self.port, "server-port", Message::Port),
-                    error(&p)
-                ]
-                .spacing(4)
-                .width(Length::FillPortion(1)),
-                column![
-                    text("Checkcode"),
-                    input(
+            form_row(
+                [
+                    (
+                        "Host",
+                        "0.0.0.0",
+                        &self.host,
+                        "server-host",
+                        Message::Host,
+                        h.error
+                    ),
+                    (
+                        "Port",
+                        "26070",
+                        &self.port,
+                        "server-port",
+                        Message::Port,
+                        p.error
+                    ),
+                    (
+                        "Checkcode",
                         "20250918",
                         &self.checkcode,
                         "server-checkcode",
-                        Message::Checkcode
+                        Message::Checkcode,
+                        c.error
                     ),
-                    error(&c)
-                ]
-                .spacing(4)
-                .width(Length::FillPortion(2)),
-            ]
-            .spacing(12),
+                ],
+                [3, 1, 2],
+                editable,
+                Message::Start,
+            ),
         ]
         .spacing(6);
         let action = if self.running.is_some() {
@@ -514,13 +509,6 @@ fn repaint_on_change(
             c.b = (c.b + nudge).min(1.0);
         }
         style
-    }
-}
-
-fn error<'a>(f: &Field<impl Clone>) -> Element<'a, Message> {
-    match &f.error {
-        Some(e) => text(e.clone()).size(12).style(text::danger).into(),
-        None => text("").size(12).into(),
     }
 }
 
