@@ -284,16 +284,7 @@ fn unreachable_server_and_busy_port_are_clear_errors() {
     assert_fails(&out, 1, &["cannot connect", &port.to_string()]);
 
     let _server = serve(dir.path(), port, "tone:440", "serve.log");
-    let out = audiomi(dir.path())
-        .args([
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--source",
-            "tone:440",
-        ])
+    let out = serve_command(dir.path(), port, "tone:440")
         .output()
         .expect("run");
     assert_fails(&out, 1, &["cannot listen"]);
