@@ -26,7 +26,7 @@ eval "$(bash scripts/pulse.sh start "$work/pulse")"
 grep -q 'loopback:pulseaudio:virt.monitor' "$work/devices.txt"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-(cd "$work" && "$bin" serve --host 127.0.0.1 --port "$port" --source tone:440 2>"$work/serve.log") &
+(cd "$work" && exec "$bin" serve --host 127.0.0.1 --port "$port" --source tone:440 2>"$work/serve.log") &
 server=$!
 for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
 (cd "$work" && "$bin" record --port "$port" --duration 2 --out installed.wav)
