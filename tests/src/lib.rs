@@ -269,8 +269,40 @@ pub struct Pulse {
     env: Vec<(String, String)>,
 }
 
-fn pulse_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pulse.sh")
+/// Runs `scripts/pulse.sh ACTION DIR` and returns its output.
+fn pulse_script(action: &str, dir: &Path) -> std::process::Output {
+    Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pulse.sh"))
+        .arg(action)
+        .arg(dir)
+        .output()
+        .expect("run scripts/pulse.sh (bash)")
+}
+
+/// Starts the server in `dir` and returns the environment it prints.
+///
+/// # Panics
+/// If it does not start.
+fn pulse_start(dir: &Path) -> Vec<(String, String)> {
+    let out = pulse_script("start", dir);
+    assert!(
+        out.status.success(),
+        "scripts/pulse.sh start failed (are pulseaudio and pulseaudio-utils installed? scripts/deps.sh installs them): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let env = line
+        .trim()
+        .trim_start_matches("export ")
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect::<Vec<_>>();
+    assert!(
+        env.iter().any(|(k, _)| k == "PULSE_SERVER"),
+        "unexpected output: {line}"
+    );
+    env
 }
 
 impl Pulse {
@@ -280,52 +312,16 @@ impl Pulse {
     /// If it does not start (is `pulseaudio` installed? `scripts/deps.sh` installs it).
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let out = Command::new("bash")
-            .arg(pulse_script())
-            .arg("start")
-            .arg(dir.path())
-            .output()
-            .expect("run scripts/pulse.sh (bash)");
-        assert!(
-            out.status.success(),
-            "scripts/pulse.sh start failed (are pulseaudio and pulseaudio-utils installed? scripts/deps.sh installs them): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8_lossy(&out.stdout).to_string();
-        let env = line
-            .trim()
-            .trim_start_matches("export ")
-            .split_whitespace()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-            .collect::<Vec<_>>();
-        assert!(
-            env.iter().any(|(k, _)| k == "PULSE_SERVER"),
-            "unexpected output: {line}"
-        );
+        let env = pulse_start(dir.path());
         Self { dir, env }
     }
 
     /// Stops the server (as a crash or restart of the sound server would) and starts a new one
     /// on the same socket.
     pub fn restart(&self, down_for: Duration) {
-        let _ = Command::new("bash")
-            .arg(pulse_script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
+        let _ = pulse_script("stop", self.dir.path());
         std::thread::sleep(down_for);
-        let out = Command::new("bash")
-            .arg(pulse_script())
-            .arg("start")
-            .arg(self.dir.path())
-            .output()
-            .expect("run scripts/pulse.sh");
-        assert!(
-            out.status.success(),
-            "restart failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        pulse_start(self.dir.path());
     }
 
     /// Points `cmd` at this server.
@@ -344,11 +340,7 @@ impl Pulse {
 
 impl Drop for Pulse {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(pulse_script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .status();
+        let _ = pulse_script("stop", self.dir.path());
     }
 }
 
