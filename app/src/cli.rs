@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Hold audio back from a new connection until it pings, or this many milliseconds.
     #[arg(long, default_value_t = 250)]
     grace_ms: u64,
+    /// Socket writes per second for the whole audience; above it, consecutive chunks are joined
+    /// into one write per receiver (fewer system calls, up to 7 chunks more latency). 0: never.
+    #[arg(long, default_value_t = engine::server::DEFAULT_WRITES_PER_SEC)]
+    writes_per_sec: u32,
 }
 
 /// Options shared by `record` and `listen`.
@@ -308,6 +312,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_clients: args.max_clients,
             max_lag: Duration::from_millis(args.max_lag_ms),
             grace: Duration::from_millis(args.grace_ms),
+            writes_per_sec: args.writes_per_sec,
             ..ServerConfig::default()
         },
     })

@@ -3,14 +3,18 @@
 //! Layers, as in mini-redis: the [`wire`] codec → one task per connection → the accept loop
 //! [`run`], which takes a bound listener and a shutdown token. Audio enters through
 //! [`Hub::publish`] (called by the pipeline's thread): each chunk is encoded **once** into a shared
-//! `Bytes` and enqueued on every client's own bounded queue. A client whose queue is full is more
-//! than `max_lag` behind and is disconnected, so a slow or stalled client never delays another and
-//! memory stays bounded: at most `max_lag / chunk` shared frames per client.
+//! `Bytes`. A client that keeps up (nothing waiting in its queue) gets it by one non-blocking
+//! `write` straight from the publishing thread: no copy, no task wake-up, no scheduling. Only what
+//! the socket does not take goes to the client's own bounded queue, which its connection task
+//! drains with vectored writes when the socket becomes writable. A client whose queue holds
+//! `max_lag` of audio is disconnected, so a slow or stalled client never delays another and memory
+//! stays bounded: at most `max_lag / chunk` shared frames per client.
 //!
 //! A new connection gets audio only after its PING has been answered or after `grace` has passed,
 //! so the original client, which reads the 9 bytes after its PING as the ACK, always works.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,9 +22,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, broadcast, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -52,7 +56,26 @@ pub struct ServerConfig {
     pub chunk: Duration,
     /// The stream's format, told to clients that opt in to the extensions.
     pub format: StreamFormat,
+    /// Budget of socket writes per second for the whole audience (0: no budget). While
+    /// `clients × chunks per second` exceeds it, the hub joins `k` consecutive chunks into one
+    /// write per client (`k = ⌈clients × chunks per second / budget⌉`, at most
+    /// [`MAX_CHUNKS_PER_WRITE`]), which adds up to `(k − 1) × chunk` of latency. Default
+    /// [`DEFAULT_WRITES_PER_SEC`].
+    pub writes_per_sec: u32,
 }
+
+/// Default [`ServerConfig::writes_per_sec`]: 60,000 writes/s. One TCP write of a frame costs
+/// about 6 µs of CPU on the project's 2-core benchmark machine over loopback (docs/BENCHMARKS.md:
+/// 125,000 writes/s took 74 % of one core), so the budget keeps fan-out under about 40 % of one
+/// core for any audience. At the default 20 ms chunk, 1,200 receivers get one write per chunk;
+/// 10,000 get one write per 8 chunks (160 ms).
+pub const DEFAULT_WRITES_PER_SEC: u32 = 60_000;
+
+/// Most chunks joined into one write per client (see [`ServerConfig::writes_per_sec`]).
+pub const MAX_CHUNKS_PER_WRITE: usize = 8;
+
+/// Audiences from this size up are written by several threads at once (one per core).
+pub const PARALLEL_FANOUT_FROM: usize = 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -63,6 +86,7 @@ impl Default for ServerConfig {
             grace: Duration::from_millis(250),
             chunk: Duration::from_millis(20),
             format: StreamFormat::legacy(new_stream_id()),
+            writes_per_sec: DEFAULT_WRITES_PER_SEC,
         }
     }
 }
@@ -123,7 +147,8 @@ pub enum ServerEvent {
 pub struct ServerStats {
     /// Clients connected now.
     pub clients: AtomicUsize,
-    /// Bytes handed to client queues (each frame counted once per client).
+    /// Bytes of audio and control frames handed to clients (written to their sockets or put in
+    /// their queues; each frame counted once per client).
     pub bytes_queued: AtomicU64,
     /// Chunks published.
     pub chunks: AtomicU64,
@@ -165,17 +190,116 @@ pub struct ClientInfo {
     pub extended: bool,
 }
 
-struct ClientState {
+/// Frames waiting for one client's socket, oldest first. The first one may be partly written
+/// already (what was written is sliced off).
+#[derive(Default)]
+struct Outbox {
+    /// Bytes to write and how many audio chunks each holds (0 for control frames).
+    frames: VecDeque<(Bytes, usize)>,
+    /// Audio chunks in `frames`.
+    chunks: usize,
+    /// Set when a write failed; the connection task reports it and ends.
+    failed: Option<String>,
+}
+
+impl Outbox {
+    fn push(&mut self, bytes: Bytes, chunks: usize) {
+        self.chunks += chunks;
+        self.frames.push_back((bytes, chunks));
+    }
+
+    /// Drops the first `n` bytes (written to the socket).
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some((front, chunks)) = self.frames.front_mut() else {
+                break;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.chunks -= *chunks;
+                self.frames.pop_front();
+            } else {
+                let rest = front.slice(n..);
+                *front = rest;
+                n = 0;
+            }
+        }
+    }
+}
+
+/// What the hub and a connection task share about one client.
+struct ClientShared {
+    /// The socket's write side: written directly by [`Hub::publish`] while the client keeps up,
+    /// and by the connection task when frames are queued.
+    writer: OwnedWriteHalf,
+    outbox: Mutex<Outbox>,
+    /// Wakes the connection task when frames were queued or a write failed.
+    wake: Notify,
     armed: AtomicBool,
     extended: AtomicBool,
 }
 
+/// What [`ClientShared::send`] did with a frame.
+enum Sent {
+    /// Written to the socket or queued.
+    Ok,
+    /// The queue already holds `queue_frames` frames: the client is too far behind.
+    Full,
+}
+
+impl ClientShared {
+    fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `frame` (holding `chunks` audio chunks, 0 for a control frame) now if nothing is
+    /// queued and the socket takes all of it; queues the rest otherwise. Never blocks. `Full`
+    /// (and nothing queued) if the queue would then hold more than `limit` chunks.
+    fn send(&self, frame: Bytes, chunks: usize, limit: usize) -> Sent {
+        let mut outbox = self.outbox();
+        if outbox.failed.is_some() {
+            return Sent::Ok;
+        }
+        if !outbox.frames.is_empty() {
+            if outbox.chunks + chunks > limit {
+                return Sent::Full;
+            }
+            outbox.push(frame, chunks);
+            return Sent::Ok;
+        }
+        match self.writer.try_write(&frame) {
+            Ok(n) if n == frame.len() => return Sent::Ok,
+            Ok(n) => outbox.push(frame.slice(n..), chunks),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => outbox.push(frame, chunks),
+            Err(e) => outbox.failed = Some(format!("write failed: {e}")),
+        }
+        drop(outbox);
+        self.wake.notify_one();
+        Sent::Ok
+    }
+
+    /// Audio chunks queued now.
+    fn queued(&self) -> usize {
+        self.outbox().chunks
+    }
+}
+
 struct Slot {
     addr: SocketAddr,
-    tx: mpsc::Sender<Bytes>,
-    state: Arc<ClientState>,
+    shared: Arc<ClientShared>,
     kick: Option<oneshot::Sender<String>>,
     connected_at: Instant,
+}
+
+/// Chunks encoded and held back to be written together (see [`ServerConfig::writes_per_sec`]).
+#[derive(Default)]
+struct Pending {
+    /// Legacy AUDIO frames, back to back.
+    legacy: BytesMut,
+    /// AUDIO_AT frames of the same chunks, back to back.
+    extended: BytesMut,
+    /// Chunks held.
+    chunks: usize,
 }
 
 /// The fan-out point between the source stage and the connections.
@@ -184,6 +308,7 @@ pub struct Hub {
     codec: wire::Codec,
     queue_frames: usize,
     clients: Mutex<HashMap<u64, Slot>>,
+    pending: Mutex<Pending>,
     next_id: AtomicU64,
     stats: ServerStats,
     events: broadcast::Sender<ServerEvent>,
@@ -200,6 +325,7 @@ impl Hub {
             config,
             queue_frames,
             clients: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
             next_id: AtomicU64::new(1),
             stats: ServerStats::default(),
             events,
@@ -239,61 +365,117 @@ impl Hub {
                 id: *id,
                 addr: s.addr,
                 connected_for: now - s.connected_at,
-                lag: self.config.chunk * (s.tx.max_capacity() - s.tx.capacity()) as u32,
-                extended: s.state.extended.load(Ordering::Relaxed),
+                lag: self.config.chunk * s.shared.queued() as u32,
+                extended: s.shared.extended.load(Ordering::Relaxed),
             })
             .collect();
         v.sort_by_key(|c| c.id);
         v
     }
 
-    /// Sends `chunk` to every client that is ready for audio. Never blocks on a client: a client
-    /// whose queue is full is disconnected. Callable from any thread.
+    /// Sends `chunk` to every client that is ready for audio: one shared encoding per frame kind
+    /// (legacy AUDIO, extended AUDIO_AT), written directly to each socket that takes it, queued
+    /// for the others. Never blocks on a client: a client whose queue already holds `max_lag` of
+    /// audio is disconnected. Large audiences are written by one thread per core, and above the
+    /// write budget ([`ServerConfig::writes_per_sec`]) several chunks go out in one write.
+    /// Callable from any thread.
     pub fn publish(&self, chunk: &Chunk) {
         self.stats.set_level(chunk.level);
         self.stats.chunks.fetch_add(1, Ordering::Relaxed);
-        let mut legacy = BytesMut::new();
-        self.codec.encode_audio(&chunk.pcm, &mut legacy);
-        let legacy = legacy.freeze();
-        let mut extended: Option<Bytes> = None;
-        let mut lagging = Vec::new();
-        let mut queued = 0u64;
-        let mut clients = self.lock();
-        for (id, slot) in clients.iter() {
-            if !slot.state.armed.load(Ordering::Acquire) {
-                continue;
+        let batch = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            self.codec.encode_audio(&chunk.pcm, &mut pending.legacy);
+            self.codec
+                .encode_audio_at(chunk.position, &chunk.pcm, &mut pending.extended);
+            pending.chunks += 1;
+            if pending.chunks < self.chunks_per_write() {
+                return;
             }
-            let frame = if slot.state.extended.load(Ordering::Acquire) {
-                extended
-                    .get_or_insert_with(|| {
-                        let mut b = BytesMut::new();
-                        self.codec
-                            .encode_audio_at(chunk.position, &chunk.pcm, &mut b);
-                        b.freeze()
-                    })
-                    .clone()
-            } else {
-                legacy.clone()
-            };
-            let len = frame.len() as u64;
-            match slot.tx.try_send(frame) {
-                Ok(()) => queued += len,
-                Err(mpsc::error::TrySendError::Full(_)) => lagging.push(*id),
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
+            let chunks = std::mem::take(&mut pending.chunks);
+            (
+                pending.legacy.split().freeze(),
+                pending.extended.split().freeze(),
+                chunks,
+            )
+        };
+        self.fan_out(batch);
+    }
+
+    /// How many chunks go into one write per client now (1 unless the audience exceeds the
+    /// write budget).
+    fn chunks_per_write(&self) -> usize {
+        let budget = u128::from(self.config.writes_per_sec);
+        if budget == 0 {
+            return 1;
         }
-        for id in lagging {
-            if let Some(mut slot) = clients.remove(&id) {
-                self.stats.lag_drops.fetch_add(1, Ordering::Relaxed);
-                if let Some(kick) = slot.kick.take() {
-                    let _ = kick.send(format!(
-                        "more than {} ms of audio behind (the client stopped reading or its link is too slow)",
-                        self.config.max_lag.as_millis()
-                    ));
+        let clients = self.stats.clients.load(Ordering::Relaxed) as u128;
+        let chunk_us = self.config.chunk.as_micros().max(1);
+        // writes per second = clients × 1e6 / chunk_us; k = ceil(that / budget).
+        let k = (clients * 1_000_000).div_ceil(chunk_us * budget);
+        (k as usize).clamp(1, MAX_CHUNKS_PER_WRITE.min(self.queue_frames.max(1)))
+    }
+
+    fn fan_out(&self, (legacy, extended, chunks): (Bytes, Bytes, usize)) {
+        let targets: Vec<(u64, Arc<ClientShared>)> = self
+            .lock()
+            .iter()
+            .filter(|(_, slot)| slot.shared.armed.load(Ordering::Acquire))
+            .map(|(id, slot)| (*id, slot.shared.clone()))
+            .collect();
+        let send = |part: &[(u64, Arc<ClientShared>)]| {
+            let mut queued = 0u64;
+            let mut lagging = Vec::new();
+            for (id, client) in part {
+                let frame = if client.extended.load(Ordering::Acquire) {
+                    &extended
+                } else {
+                    &legacy
+                };
+                match client.send(frame.clone(), chunks, self.queue_frames) {
+                    Sent::Ok => queued += frame.len() as u64,
+                    Sent::Full => lagging.push(*id),
+                }
+            }
+            (queued, lagging)
+        };
+        let threads = if targets.len() >= PARALLEL_FANOUT_FROM {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            1
+        };
+        let (queued, lagging) = if threads > 1 {
+            let per = targets.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let mut parts = targets.chunks(per);
+                let first = parts.next().unwrap_or_default();
+                let others: Vec<_> = parts.map(|p| scope.spawn(move || send(p))).collect();
+                let (mut queued, mut lagging) = send(first);
+                for handle in others {
+                    if let Ok((q, l)) = handle.join() {
+                        queued += q;
+                        lagging.extend(l);
+                    }
+                }
+                (queued, lagging)
+            })
+        } else {
+            send(&targets)
+        };
+        drop(targets);
+        if !lagging.is_empty() {
+            let mut clients = self.lock();
+            for id in lagging {
+                if let Some(mut slot) = clients.remove(&id) {
+                    self.stats.lag_drops.fetch_add(1, Ordering::Relaxed);
+                    if let Some(kick) = slot.kick.take() {
+                        let _ = kick.send(format!(
+                            "more than {} ms of audio behind (the client stopped reading or its link is too slow)",
+                            self.config.max_lag.as_millis()
+                        ));
+                    }
                 }
             }
         }
-        drop(clients);
         self.stats.bytes_queued.fetch_add(queued, Ordering::Relaxed);
     }
 
@@ -405,9 +587,11 @@ async fn connection(
         debug!(%addr, error = %e, "cannot set the send buffer size");
     }
     let (rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel(hub.queue_frames);
     let (kick_tx, kick_rx) = oneshot::channel();
-    let state = Arc::new(ClientState {
+    let shared = Arc::new(ClientShared {
+        writer: wr,
+        outbox: Mutex::new(Outbox::default()),
+        wake: Notify::new(),
         armed: AtomicBool::new(false),
         extended: AtomicBool::new(false),
     });
@@ -415,60 +599,67 @@ async fn connection(
         addr,
         Slot {
             addr,
-            tx: tx.clone(),
-            state: state.clone(),
+            shared: shared.clone(),
             kick: Some(kick_tx),
             connected_at: Instant::now(),
         },
     );
     let reason = tokio::select! {
-        r = write_loop(wr, rx) => r,
-        r = read_loop(&hub, rd, tx, &state) => r,
+        r = write_loop(&shared) => r,
+        r = read_loop(&hub, rd, &shared) => r,
         r = kick_rx => r.unwrap_or_else(|_| "dropped by the server".into()),
         () = shutdown.cancelled() => "server shutting down".into(),
     };
     hub.unregister(id, addr, reason);
 }
 
-async fn write_loop(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Bytes>,
-) -> String {
-    let mut batch: Vec<Bytes> = Vec::with_capacity(32);
-    let mut joined = BytesMut::new();
+/// Most frames handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// Drains the client's queue whenever [`Hub::publish`] or the read loop left frames in it, with
+/// vectored writes of everything queued (no copies). Returns why the connection ends.
+async fn write_loop(client: &ClientShared) -> String {
     loop {
-        batch.clear();
-        if rx.recv_many(&mut batch, 32).await == 0 {
-            return "queue closed".into();
-        }
-        let result = if batch.len() == 1 {
-            wr.write_all(&batch[0]).await
-        } else {
-            joined.clear();
-            for b in &batch {
-                joined.extend_from_slice(b);
+        let idle = {
+            let mut outbox = client.outbox();
+            if let Some(why) = outbox.failed.take() {
+                return why;
             }
-            wr.write_all(&joined).await
+            outbox.frames.is_empty()
         };
-        if let Err(e) = result {
+        if idle {
+            client.wake.notified().await;
+            continue;
+        }
+        if let Err(e) = client.writer.writable().await {
             return format!("write failed: {e}");
+        }
+        let mut outbox = client.outbox();
+        let slices: Vec<IoSlice<'_>> = outbox
+            .frames
+            .iter()
+            .take(MAX_IOVECS)
+            .map(|(b, _)| IoSlice::new(b))
+            .collect();
+        match client.writer.try_write_vectored(&slices) {
+            Ok(n) => {
+                drop(slices);
+                outbox.consume(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return format!("write failed: {e}"),
         }
     }
 }
 
-async fn read_loop(
-    hub: &Hub,
-    rd: tokio::net::tcp::OwnedReadHalf,
-    tx: mpsc::Sender<Bytes>,
-    state: &ClientState,
-) -> String {
+async fn read_loop(hub: &Hub, rd: tokio::net::tcp::OwnedReadHalf, state: &ClientShared) -> String {
     let mut frames = FramedRead::new(rd, ServerSide(hub.codec));
     let grace = tokio::time::sleep(hub.config.grace);
     tokio::pin!(grace);
     let control = |frame: ServerFrame| {
         let mut b = BytesMut::new();
         hub.codec.encode_server(&frame, &mut b);
-        tx.try_send(b.freeze()).is_ok()
+        matches!(state.send(b.freeze(), 0, hub.queue_frames), Sent::Ok)
     };
     loop {
         tokio::select! {

@@ -593,3 +593,34 @@ async fn the_extension_request_is_a_single_8_byte_header() {
     assert_eq!(&first[8..], &PING);
     assert_eq!(read_wav(&out).1, vec![9; 16]);
 }
+
+/// Over the write budget the hub joins consecutive chunks into one write: a budget of 20 writes/s
+/// with two receivers and 20 ms chunks means 5 chunks per write. Frames still arrive whole,
+/// gap-free and in order (legacy and extended alike); they just arrive 5 at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_write_budget_chunks_are_joined_but_stay_whole_and_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = ramp_server(dir.path(), |c| c.writes_per_sec = 20).await;
+    let addr = server.local_addr();
+    let (legacy, extended) = tokio::join!(receive(addr, false, 40), receive(addr, true, 40));
+    for (what, rx) in [("legacy", &legacy), ("extended", &extended)] {
+        assert_eq!(ramp_break(&rx.all_samples()), None, "{what}: ramp broken");
+        assert!(rx.frames.iter().all(|f| f.2.len() == 320), "{what}");
+        // Frames of one write arrive together; a new write starts every 5 chunks (100 ms).
+        let bursts = rx
+            .frames
+            .windows(2)
+            .filter(|w| w[1].1.duration_since(w[0].1) > Duration::from_millis(50))
+            .count();
+        assert!(
+            (5..=12).contains(&bursts),
+            "{what}: 40 frames in 5-chunk writes arrive in about 8 bursts, saw {bursts}"
+        );
+    }
+    let positions: Vec<u64> = extended.frames.iter().filter_map(|f| f.0).collect();
+    assert!(
+        positions.windows(2).all(|w| w[1] == w[0] + 320),
+        "{positions:?}"
+    );
+    server.stop().await.expect("stop");
+}
