@@ -8,6 +8,12 @@
 #                                     server's CPU (% of one core) and peak RSS beside the
 #                                     loadgen's gap and delay report
 #   scripts/bench.sh dsp              audiomi-dspbench: quality and speed of each converter
+#   scripts/bench.sh latency          audiomi-latency: source stage → receiver socket, p50/p99 at
+#                                     1, 100 and 1,000 receivers, 20 and 10 ms chunks
+#   scripts/bench.sh idle [SECS]      CPU of `audiomi serve --source loopback` with one
+#                                     `audiomi record` over SECS (default 60) on a private
+#                                     PulseAudio playing a sine; then the GUI with both tabs
+#                                     running (scripts/screenshot.sh with MEASURE_SECS)
 #   scripts/bench.sh fanout-check     the short CI version: debug build, 1,000 receivers, 5 s;
 #                                     fails on any gap, corruption or error
 #
@@ -73,8 +79,41 @@ case "$mode" in
     cargo build --profile packaging --locked -p audiomi-tests --bin audiomi-dspbench
     target/packaging/audiomi-dspbench
     ;;
+  latency)
+    cargo build --profile packaging --locked -p audiomi-tests --bin audiomi-latency
+    target/packaging/audiomi-latency --clients 1,100,1000 --chunk-ms 20,10 --seconds 10
+    ;;
+  idle)
+    secs=${1:-60}
+    cargo build --profile packaging --locked -p audiomi
+    bin=target/packaging/audiomi
+    eval "$(bash scripts/pulse.sh start "$work/pulse")"
+    trap 'kill $(jobs -p) 2>/dev/null || true; bash scripts/pulse.sh stop "$work/pulse" || true; cleanup' EXIT
+    sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth $((secs + 30)) sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
+    port=$(free_port)
+    "$bin" serve --host 127.0.0.1 --port "$port" --source loopback 2>"$work/serve.log" &
+    server=$!
+    for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+    "$bin" record --host 127.0.0.1 --port "$port" --out "$work/idle.wav" --duration $((secs + 5)) 2>"$work/record.log" &
+    rec=$!
+    sleep 3
+    clk=$(getconf CLK_TCK)
+    s0=$(awk '{print $14 + $15}' "/proc/$server/stat"); r0=$(awk '{print $14 + $15}' "/proc/$rec/stat"); t0=$(date +%s.%N)
+    sleep "$secs"
+    s1=$(awk '{print $14 + $15}' "/proc/$server/stat"); r1=$(awk '{print $14 + $15}' "/proc/$rec/stat"); t1=$(date +%s.%N)
+    awk -v a="$s0" -v b="$s1" -v c="$r0" -v d="$r1" -v k="$clk" -v s="$t0" -v e="$t1" 'BEGIN {
+      printf "CLI CPU over %.0f s (%% of one core): serve --source loopback %.2f %%, record %.2f %%\n",
+        e - s, 100 * (b - a) / k / (e - s), 100 * (d - c) / k / (e - s) }'
+    echo "serve peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$server/status") KiB"
+    wait "$rec" || { echo "record failed" >&2; cat "$work/record.log" >&2; exit 1; }
+    freq=$(sox "$work/idle.wav" -n stat 2>&1 | awk '/Rough/ {print $3}')
+    echo "recorded $(soxi -D "$work/idle.wav") s, rough frequency $freq Hz"
+    kill "$server"; wait "$server" 2>/dev/null || true; server=""
+    bash scripts/pulse.sh stop "$work/pulse"
+    AUDIOMI_BIN="$PWD/$bin" MEASURE_SECS="$secs" bash scripts/screenshot.sh "$work/shots"
+    ;;
   *)
-    echo "usage: $0 fanout [N ...] | fanout-check | dsp" >&2
+    echo "usage: $0 fanout [N ...] | fanout-check | dsp | latency | idle [SECS]" >&2
     exit 2
     ;;
 esac

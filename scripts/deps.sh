@@ -10,6 +10,8 @@ packages=(
   pulseaudio pulseaudio-utils sox espeak-ng xvfb imagemagick xdotool
   # packaging checks: desktop entry, AppStream metainfo, the WiX configuration.
   desktop-file-utils appstream wixl
+  # scripts/reliability.sh: network namespaces and link faults.
+  iproute2 nftables
 )
 
 missing=()

@@ -9,6 +9,9 @@
 # Any failure (no window, nothing recorded, wrong sound) exits non-zero.
 #
 #   scripts/screenshot.sh [OUTDIR]
+#
+# Environment: AUDIOMI_BIN=PATH runs that binary instead of a debug build; MEASURE_SECS=N also
+# measures the CPU of both instances (% of one core) over N seconds while both tabs run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -16,8 +19,12 @@ out=${1:-docs/images}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-cargo build -p audiomi --locked --quiet
-bin="$root/target/debug/audiomi"
+if [ -n "${AUDIOMI_BIN:-}" ]; then
+  bin=$AUDIOMI_BIN
+else
+  cargo build -p audiomi --locked --quiet
+  bin="$root/target/debug/audiomi"
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -40,7 +47,7 @@ pids+=($!)
 export DISPLAY=":$display"
 for _ in $(seq 1 100); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.05; done
 
-sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth 60 sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
+sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth $((60 + ${MEASURE_SECS:-0})) sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
 pids+=($!)
 
 # Starts an instance with its own settings and home folder; sets $launched to its PID.
@@ -74,6 +81,7 @@ click() { # window x y
 }
 
 launch server
+server_pid=$launched
 a=$(window_of "$launched" 0) || { echo "the server instance opened no window" >&2; cat "$work/server.log" >&2; exit 1; }
 sleep 1.5 # the device list arrives
 click "$a" 81 239 # Start serving
@@ -85,6 +93,16 @@ b=$(window_of "$launched" 800) || { echo "the receiver instance opened no window
 click "$b" 150 28  # Receiver tab
 click "$b" 100 305 # Connect & Record
 sleep 3.5
+if [ -n "${MEASURE_SECS:-}" ]; then
+  ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  clk=$(getconf CLK_TCK)
+  sa=$(ticks "$server_pid"); sb=$(ticks "$launched"); t0=$(date +%s.%N)
+  sleep "$MEASURE_SECS"
+  ea=$(ticks "$server_pid"); eb=$(ticks "$launched"); t1=$(date +%s.%N)
+  awk -v a="$sa" -v b="$ea" -v c="$sb" -v d="$eb" -v k="$clk" -v s="$t0" -v e="$t1" 'BEGIN {
+    printf "GUI CPU over %.0f s (%% of one core): server tab serving %.1f %%, receiver tab recording %.1f %%\n",
+      e - s, 100 * (b - a) / k / (e - s), 100 * (d - c) / k / (e - s) }'
+fi
 import -window "$a" "$out/server.png"
 import -window "$b" "$out/receiver.png"
 click "$b" 48 305 # Stop

@@ -46,6 +46,11 @@ pub struct RecordConfig {
     pub reconnect: bool,
     /// How long one connection attempt may take.
     pub connect_timeout: Duration,
+    /// A connection to an audioMi server (one that answered the extension request, and so streams
+    /// continuously, silence included) that delivers nothing for this long is treated as lost
+    /// (a pulled cable or a vanished host sends no FIN). Legacy servers may pause while nothing
+    /// plays, so they are never timed out. Checked once per second; default 5 s.
+    pub stall_timeout: Duration,
     /// Ask for the protocol extensions (true unless emulating a legacy client).
     pub extensions: bool,
 }
@@ -61,6 +66,7 @@ impl RecordConfig {
             duration: None,
             reconnect: false,
             connect_timeout: Duration::from_secs(5),
+            stall_timeout: Duration::from_secs(5),
             extensions: true,
         }
     }
@@ -400,6 +406,7 @@ impl Recorder {
         info!(addr = %peer, "connected");
         let mut flush = tokio::time::interval(FLUSH_INTERVAL);
         let mut answered = false;
+        let mut last_frame_at = Instant::now();
         loop {
             let frame = tokio::select! {
                 () = shutdown.cancelled() => return Ok(Step::Done),
@@ -407,10 +414,20 @@ impl Recorder {
                     if let Some(f) = self.output.as_mut().and_then(|o| o.file.as_mut()) {
                         f.flush_if_due()?;
                     }
+                    if self.format.is_some() && last_frame_at.elapsed() > self.config.stall_timeout {
+                        return Err(Error::ConnectionLost {
+                            addr: peer.clone(),
+                            reason: format!(
+                                "nothing received for {} ms (the server or the network is gone)",
+                                self.config.stall_timeout.as_millis()
+                            ),
+                        });
+                    }
                     continue;
                 }
                 f = framed.next() => f,
             };
+            last_frame_at = Instant::now();
             let frame = match frame {
                 None => {
                     return Err(Error::ConnectionLost {

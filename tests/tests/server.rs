@@ -624,3 +624,74 @@ async fn over_the_write_budget_chunks_are_joined_but_stay_whole_and_in_order() {
     );
     server.stop().await.expect("stop");
 }
+
+/// A pulled cable sends no FIN: an audioMi server (it answered the extension request, so it
+/// streams continuously) that goes quiet is treated as lost after `stall_timeout`, and what was
+/// received is kept. A legacy server that pauses is not timed out.
+#[tokio::test]
+async fn a_silent_audiomi_server_is_detected_as_lost_but_a_pausing_legacy_one_is_not() {
+    let mut format = bytes::BytesMut::new();
+    wire::Codec::default().encode_server(
+        &ServerFrame::Format(wire::StreamFormat::legacy(7)),
+        &mut format,
+    );
+    // audioMi server: FORMAT, ACK, audio, then silence on the wire (the fake holds the socket 5 s).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = fake_server(vec![format.to_vec(), ACK.to_vec(), audio_frame(&[1, 2, 3])]).await;
+    let out = dir.path().join("stalled.wav");
+    let mut config = RecordConfig::new(addr.to_string(), &out);
+    config.stall_timeout = Duration::from_millis(1500);
+    let start = Instant::now();
+    let outcome = receiver::record(
+        config,
+        Arc::new(RecordStats::default()),
+        None,
+        None,
+        CancellationToken::new(),
+    )
+    .await;
+    let err = outcome.result.expect_err("a stall is an error").to_string();
+    assert!(err.contains("nothing received for 1500 ms"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(read_wav(&out).1, [1, 2, 3]);
+
+    // Legacy server: ACK, audio, a 2.5 s pause, more audio, then it closes.
+    let addr = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut hello_and_ping = [0u8; 16];
+            s.read_exact(&mut hello_and_ping)
+                .await
+                .expect("EXT_HELLO + PING");
+            s.write_all(&ACK).await.expect("ack");
+            s.write_all(&audio_frame(&[1, 2])).await.expect("audio");
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            s.write_all(&audio_frame(&[3, 4])).await.expect("audio");
+        });
+        addr
+    };
+    let out = dir.path().join("legacy.wav");
+    let mut config = RecordConfig::new(addr.to_string(), &out);
+    config.stall_timeout = Duration::from_millis(1500);
+    let outcome = receiver::record(
+        config,
+        Arc::new(RecordStats::default()),
+        None,
+        None,
+        CancellationToken::new(),
+    )
+    .await;
+    let err = outcome.result.expect_err("the server closed").to_string();
+    assert!(err.contains("closed the connection"), "{err}");
+    assert_eq!(
+        read_wav(&out).1,
+        [1, 2, 3, 4],
+        "the pause did not end the recording"
+    );
+}

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The slow fault tests; results in docs/RELIABILITY.md. (The fast ones run in the test suite:
+# tests/tests/server.rs, cli.rs, sound.rs and wire/tests.) Each mode prints what it measured and
+# exits non-zero if the server or receiver misbehaved.
+#
+#   scripts/reliability.sh hostile      1,000 healthy receivers (audiomi-loadgen, gap check) next
+#                                       to 100 stalled clients and one each of: random bytes,
+#                                       wrong checkcode, 2 GB size claim, silent, half-open; 20 s
+#   scripts/reliability.sh storm        5,000 connect/PING/ACK/close cycles; the server's open
+#                                       file descriptors and RSS before and after
+#   scripts/reliability.sh netem        needs root: server and `record --reconnect` in two network
+#                                       namespaces joined by a veth pair; 50 ms ± 10 ms delay,
+#                                       2 % loss, 25 % reordering (tc netem; where the kernel has
+#                                       no netem, 2 % loss with nftables) for 30 s; then the link
+#                                       is down for 5 s in the middle of another 30 s recording
+#   scripts/reliability.sh fuzz [SECS]  cargo fuzz (installed if missing; RUSTC_BOOTSTRAP=1 on the
+#                                       stable toolchain, no sanitizer: the code has no unsafe) on
+#                                       both decoders for SECS each (default 300)
+#   scripts/reliability.sh all          hostile, storm, netem, fuzz 60
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+mode=${1:-all}
+shift || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+work=$(mktemp -d)
+pids=()
+netns=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+bins() {
+  cargo build --locked -p audiomi -p audiomi-tests --bins --quiet
+  bin=$root/target/debug
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_server [ip netns exec NS] -- HOST PORT EXTRA...: a ramp server; sets $server (its PID).
+start_server() {
+  local prefix=()
+  while [ "$1" != "--" ]; do prefix+=("$1"); shift; done
+  shift
+  local host=$1 port=$2
+  shift 2
+  [ -f "$work/ramp.wav" ] || "$bin/audiomi-loadgen" --write-ramp "$work/ramp.wav" >/dev/null
+  RUST_LOG=info "${prefix[@]}" "$bin/audiomi" serve --host "$host" --port "$port" \
+    --source "file:$work/ramp.wav" --loop "$@" 2>"$work/serve.log" &
+  server=$!
+  pids+=("$server")
+  for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+  grep -q listening "$work/serve.log" || { cat "$work/serve.log" >&2; return 1; }
+}
+
+fds() { ls "/proc/$1/fd" | wc -l; }
+rss_kib() { awk "/$2/ {print \$2}" "/proc/$1/status"; }
+
+hostile() {
+  bins
+  local port rc=0
+  port=$(free_port)
+  start_server -- 127.0.0.1 "$port" --max-clients 2000
+  "$bin/audiomi-faults" bad-clients --port "$port" --stalled 100 --seconds 15 >"$work/bad.txt" &
+  local bad=$!
+  "$bin/audiomi-loadgen" --port "$port" --clients 1000 --seconds 20 >"$work/healthy.txt" || rc=1
+  wait "$bad" || rc=1
+  echo "healthy: $(head -n 2 "$work/healthy.txt" | tr '\n' ' ')"
+  sed 's/^/bad: /' "$work/bad.txt"
+  echo "server: peak RSS $(($(rss_kib "$server" VmHWM) / 1024)) MiB, open fds now $(fds "$server")"
+  echo "server log, why connections ended (count):"
+  grep -o 'reason=.*' "$work/serve.log" | sort | uniq -c | sort -rn | sed 's/^/  /'
+  local lagged
+  lagged=$(grep -c 'more than 2000 ms of audio behind' "$work/serve.log" || true)
+  [ "$lagged" -ge 101 ] || { echo "expected the 100 stalled and the silent client dropped for lagging, saw $lagged" >&2; rc=1; }
+  kill "$server"; wait "$server" 2>/dev/null || true
+  return "$rc"
+}
+
+storm() {
+  bins
+  local port rc=0
+  port=$(free_port)
+  start_server -- 127.0.0.1 "$port"
+  "$bin/audiomi-faults" storm --port "$port" --cycles 500 >/dev/null || rc=1 # warm-up
+  sleep 1
+  local fd0 rss0 fd1 rss1
+  fd0=$(fds "$server"); rss0=$(rss_kib "$server" VmRSS)
+  "$bin/audiomi-faults" storm --port "$port" --cycles 5000 --parallel 50 || rc=1
+  sleep 1
+  fd1=$(fds "$server"); rss1=$(rss_kib "$server" VmRSS)
+  echo "server open fds: $fd0 before, $fd1 after; RSS: $rss0 KiB before, $rss1 KiB after (peak $(rss_kib "$server" VmHWM) KiB)"
+  [ "$fd1" -le "$fd0" ] || { echo "file descriptors leaked" >&2; rc=1; }
+  [ "$rss1" -le $((rss0 + 2048)) ] || { echo "RSS grew by more than 2 MiB" >&2; rc=1; }
+  kill "$server"; wait "$server" 2>/dev/null || true
+  return "$rc"
+}
+
+netem() {
+  bins
+  local a="ami-srv-$$" b="ami-rx-$$" rc=0
+  ip netns add "$a" && netns+=("$a")
+  ip netns add "$b" && netns+=("$b")
+  ip link add "vs$$" type veth peer name "vr$$"
+  ip link set "vs$$" netns "$a"
+  ip link set "vr$$" netns "$b"
+  ip -n "$a" addr add 10.78.0.1/24 dev "vs$$"
+  ip -n "$b" addr add 10.78.0.2/24 dev "vr$$"
+  for n in "$a" "$b"; do ip -n "$n" link set lo up; done
+  ip -n "$a" link set "vs$$" up
+  ip -n "$b" link set "vr$$" up
+  local impaired="50 ms ± 10 ms delay, 2 % loss, 25 % reordering (tc netem)"
+  for pair in "$a vs$$" "$b vr$$"; do
+    set -- $pair
+    if ! ip netns exec "$1" tc qdisc add dev "$2" root netem delay 50ms 10ms loss 2% reorder 25% 50% 2>/dev/null; then
+      # Kernels without sch_netem: drop 2 % of the packets leaving each namespace (nftables).
+      impaired="2 % loss each way (nftables; this kernel has no netem, so no delay or reordering)"
+      ip netns exec "$1" nft add table inet ami
+      ip netns exec "$1" nft 'add chain inet ami out { type filter hook output priority 0; }'
+      ip netns exec "$1" nft add rule inet ami out oifname "$2" numgen random mod 100 '<' 2 drop
+    fi
+  done
+  echo "link: $impaired"
+  start_server ip netns exec "$a" -- 10.78.0.1 26070
+
+  echo "-- 30 s over the impaired link"
+  ip netns exec "$b" "$bin/audiomi" record --host 10.78.0.1 --port 26070 --reconnect \
+    --duration 30 --out "$work/netem.wav" 2>"$work/rec1.log" || { cat "$work/rec1.log" >&2; rc=1; }
+  tail -n 1 "$work/rec1.log"
+  "$bin/audiomi-faults" check-ramp "$work/netem.wav" | tee "$work/check1.txt" || rc=1
+  grep -q "silence inserted 0 samples" "$work/check1.txt" || { echo "audio was lost on the impaired link" >&2; rc=1; }
+
+  echo "-- 30 s with the link down for 5 s after 10 s (record --reconnect)"
+  ip netns exec "$b" "$bin/audiomi" record --host 10.78.0.1 --port 26070 --reconnect \
+    --duration 30 --out "$work/pull.wav" 2>"$work/rec2.log" &
+  local rec=$!
+  pids+=("$rec")
+  sleep 10
+  ip -n "$b" link set "vr$$" down
+  sleep 5
+  ip -n "$b" link set "vr$$" up
+  wait "$rec" || { cat "$work/rec2.log" >&2; rc=1; }
+  grep -E "lost|reconnect|connected|saved" "$work/rec2.log" | sed 's/^/  /' | tail -n 8
+  "$bin/audiomi-faults" check-ramp "$work/pull.wav" | tee "$work/check2.txt" || rc=1
+  grep -q "samples (30.000 s)" "$work/check2.txt" || { echo "the recording is not 30 s long" >&2; rc=1; }
+  return "$rc"
+}
+
+fuzz() {
+  local secs=${1:-300}
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+  for t in decode_client decode_server; do
+    mkdir -p "$work/corpus/$t"
+    (cd wire/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -s none -O "$t" "$work/corpus/$t" "corpus/$t" \
+      -- -max_total_time="$secs" -max_len=4096 -print_final_stats=1) >"$work/fuzz-$t.log" 2>&1 || {
+      tail -n 30 "$work/fuzz-$t.log" >&2
+      echo "fuzz target $t failed; the input is under wire/fuzz/artifacts/$t: copy it to wire/fuzz/regressions/$t" >&2
+      return 1
+    }
+    echo "$t: $(grep -E '^stat::number_of_executed_units' "$work/fuzz-$t.log" | awk '{print $2}') executions in ${secs} s, no failure; corpus $(ls "$work/corpus/$t" | wc -l) inputs"
+  done
+}
+
+case "$mode" in
+  hostile) hostile ;;
+  storm) storm ;;
+  netem) netem ;;
+  fuzz) fuzz "$@" ;;
+  all) hostile && storm && netem && fuzz 60 ;;
+  *)
+    echo "usage: $0 hostile | storm | netem | fuzz [SECS] | all" >&2
+    exit 2
+    ;;
+esac

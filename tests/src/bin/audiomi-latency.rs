@@ -1,0 +1,244 @@
+//! `audiomi-latency`: what audioMi adds between the source stage and a receiver.
+//!
+//! In one process: the real source stage (`Pipeline`, a 440 Hz tone at the chosen chunk size,
+//! paced in real time), the real hub and accept loop on 127.0.0.1, and N receivers that opt in
+//! to the AUDIO_AT extension. The moment each chunk leaves the source stage (the pipeline hands
+//! it to `Hub::publish`) is stored by stream position; a receiver's latency for a frame is its
+//! arrival (the codec has parsed the whole frame off the socket) minus that moment, on the same
+//! monotonic clock. The device buffer is not included (the tone has none). The first second of
+//! each run is skipped (connection set-up).
+//!
+//! ```text
+//! audiomi-latency --clients 1,100,1000 --chunk-ms 20,10 --seconds 10
+//! ```
+//! Prints one line per (clients, chunk) pair; exits 1 if a receiver lost a frame or failed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use engine::codec::ClientSide;
+use engine::pipeline::{Output, Pipeline, PipelineConfig};
+use engine::server::{Hub, ServerConfig};
+use engine::source::SourceSpec;
+use futures::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+use wire::{ClientFrame, ServerFrame};
+
+/// Leaving time of each chunk by stream position (samples).
+type Sent = Arc<Mutex<HashMap<u64, Instant>>>;
+
+struct Outcome {
+    /// Latencies in ms, frames after the first second.
+    latencies: Vec<f64>,
+    error: Option<String>,
+}
+
+async fn receiver(
+    addr: std::net::SocketAddr,
+    sent: Sent,
+    skip_until: Instant,
+    end: Instant,
+) -> Outcome {
+    let mut out = Outcome {
+        latencies: Vec::new(),
+        error: None,
+    };
+    let stream = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) => {
+            out.error = Some(format!("connect: {e}"));
+            return out;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let mut framed = Framed::new(stream, ClientSide(wire::Codec::default()));
+    if let Err(e) = async {
+        framed.feed(ClientFrame::ExtHello).await?;
+        framed.send(ClientFrame::Ping).await
+    }
+    .await
+    {
+        out.error = Some(format!("send: {e}"));
+        return out;
+    }
+    let mut expected = None;
+    loop {
+        let frame = match tokio::time::timeout_at(end.into(), framed.next()).await {
+            Err(_) => break,
+            Ok(None) => {
+                out.error = Some("closed by the server".into());
+                break;
+            }
+            Ok(Some(Err(e))) => {
+                out.error = Some(format!("protocol: {e}"));
+                break;
+            }
+            Ok(Some(Ok(f))) => f,
+        };
+        let arrival = Instant::now();
+        if let ServerFrame::AudioAt { position, pcm } = frame {
+            if expected.is_some_and(|e| e != position) {
+                out.error = Some(format!("gap before position {position}"));
+                break;
+            }
+            expected = Some(position + (pcm.len() / 2) as u64);
+            if arrival < skip_until {
+                continue;
+            }
+            let left = sent
+                .lock()
+                .map(|m| m.get(&position).copied())
+                .ok()
+                .flatten();
+            match left {
+                Some(t) => out
+                    .latencies
+                    .push(arrival.saturating_duration_since(t).as_secs_f64() * 1000.0),
+                None => {
+                    out.error = Some(format!("position {position} was never published"));
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, String> {
+    let pipeline = PipelineConfig {
+        chunk: Duration::from_millis(chunk_ms),
+        ..PipelineConfig::default()
+    };
+    let hub = Hub::new(ServerConfig {
+        chunk: pipeline.chunk,
+        max_clients: clients + 10,
+        ..ServerConfig::default()
+    });
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(engine::server::run(listener, hub.clone(), shutdown.clone()));
+    let sent: Sent = Arc::default();
+    let input = SourceSpec::Tone(440.0)
+        .open(true, &pipeline)
+        .map_err(|e| e.to_string())?;
+    let source = {
+        let hub = hub.clone();
+        let sent = sent.clone();
+        Pipeline::spawn(input, pipeline, move |out| {
+            if let Output::Chunk(chunk) = out {
+                if let Ok(mut m) = sent.lock() {
+                    m.insert(chunk.position, Instant::now());
+                }
+                hub.publish(&chunk);
+            }
+        })
+        .map_err(|e| e.to_string())?
+    };
+    let start = Instant::now();
+    let skip_until = start + Duration::from_secs(1);
+    let end = start + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::with_capacity(clients);
+    for i in 0..clients {
+        tasks.push(tokio::spawn(receiver(addr, sent.clone(), skip_until, end)));
+        if i % 200 == 199 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let mut latencies = Vec::new();
+    let mut errors = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(o) => {
+                latencies.extend(o.latencies);
+                errors.extend(o.error);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    shutdown.cancel();
+    let _ = server.await;
+    tokio::task::spawn_blocking(move || source.stop())
+        .await
+        .ok();
+    latencies.sort_by(f64::total_cmp);
+    let line = format!(
+        "receivers {clients} | chunk {chunk_ms} ms | frames {} | latency ms p50 {:.2} | p99 {:.2} | max {:.2} | errors {}",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+        errors.len()
+    );
+    match errors.first() {
+        Some(e) => Err(format!("{line}\nfirst error: {e}")),
+        None if latencies.is_empty() => Err(format!("{line}\nno frames measured")),
+        None => Ok(line),
+    }
+}
+
+fn list(v: &str) -> Result<Vec<u64>, String> {
+    v.split(',')
+        .map(|x| x.trim().parse().map_err(|e| format!("{x}: {e}")))
+        .collect()
+}
+
+fn main() {
+    let mut clients = vec![1, 100, 1000];
+    let mut chunks = vec![20, 10];
+    let mut seconds = 10.0;
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        let parsed = match flag.as_str() {
+            "--clients" => list(&value).map(|v| clients = v),
+            "--chunk-ms" => list(&value).map(|v| chunks = v),
+            "--seconds" => value
+                .parse::<f64>()
+                .map(|v| seconds = v)
+                .map_err(|e| e.to_string()),
+            _ => Err(format!(
+                "unknown argument {flag}\nusage: audiomi-latency [--clients 1,100,1000] [--chunk-ms 20,10] [--seconds 10]"
+            )),
+        };
+        if let Err(e) = parsed {
+            eprintln!("audiomi-latency: {e}");
+            std::process::exit(2);
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("audiomi-latency: {e}");
+            std::process::exit(1);
+        }
+    };
+    let mut failed = false;
+    for &chunk in &chunks {
+        for &n in &clients {
+            match runtime.block_on(run(n as usize, chunk, seconds)) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    println!("{e}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    std::process::exit(i32::from(failed));
+}
