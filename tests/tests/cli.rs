@@ -159,7 +159,8 @@ fn sigterm_stops_both_cleanly() {
     );
 }
 
-/// --reconnect survives a server restart and fills the outage with silence of the right length.
+/// --reconnect survives a server killed (SIGKILL) and restarted, and fills the outage with silence
+/// of the right length.
 #[test]
 fn reconnect_survives_a_server_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -169,8 +170,12 @@ fn reconnect_survives_a_server_restart() {
     rec_cmd.arg("--reconnect");
     let mut rec = Proc::spawn(rec_cmd, &dir.path().join("rec.log"));
     std::thread::sleep(Duration::from_millis(1500));
-    first.signal(SIGTERM);
-    assert_eq!(first.wait(Duration::from_secs(5)), Some(0));
+    first.signal(SIGKILL);
+    assert_eq!(
+        first.wait(Duration::from_secs(5)),
+        None,
+        "killed by a signal"
+    );
     let down = Instant::now();
     std::thread::sleep(Duration::from_millis(1500));
     let _second = serve(dir.path(), port, "tone:440", "serve2.log");
