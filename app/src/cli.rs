@@ -382,12 +382,8 @@ async fn receive(
     config.reconnect = args.reconnect;
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
     config.extensions = !legacy;
-    if let Some(path) = &config.out
-        && !force
-        && path.exists()
-    {
-        return Err(engine::Error::FileExists { path: path.clone() }.into());
-    }
+    // Before the player opens a device.
+    config.check_output()?;
     let player = if play {
         if args.output_device.is_none() && is_local(&host) {
             tracing::warn!(

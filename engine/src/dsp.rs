@@ -79,16 +79,30 @@ impl Level {
     /// Measures `samples` (any channel layout): RMS and peak, as 20·log10(x) dBFS, floored at
     /// [`SILENCE_FLOOR_DBFS`]. An empty slice is silence.
     pub fn measure(samples: &[f32]) -> Self {
-        if samples.is_empty() {
-            return Self::SILENCE;
-        }
-        let mut sum = 0.0f64;
-        let mut peak = 0.0f32;
-        for &s in samples {
+        Self::measure_iter(samples.iter().copied())
+    }
+
+    /// Measures PCM16 little-endian bytes (2 bytes per sample; a trailing odd byte is ignored)
+    /// without converting them to a buffer first. Full scale is 32,768.
+    pub fn measure_pcm16(bytes: &[u8]) -> Self {
+        Self::measure_iter(
+            bytes
+                .chunks_exact(2)
+                .map(|b| pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
+        )
+    }
+
+    fn measure_iter(samples: impl Iterator<Item = f32>) -> Self {
+        let (mut sum, mut peak, mut n) = (0.0f64, 0.0f32, 0usize);
+        for s in samples {
             sum += f64::from(s) * f64::from(s);
             peak = peak.max(s.abs());
+            n += 1;
         }
-        let rms = (sum / samples.len() as f64).sqrt();
+        if n == 0 {
+            return Self::SILENCE;
+        }
+        let rms = (sum / n as f64).sqrt();
         Self {
             rms_dbfs: amplitude_to_dbfs(rms),
             peak_dbfs: amplitude_to_dbfs(f64::from(peak)),
@@ -300,6 +314,21 @@ mod tests {
         assert_eq!(Level::measure(&[0.0; 100]), Level::SILENCE);
         assert_eq!(Level::measure(&[]), Level::SILENCE);
         assert_eq!(amplitude_to_dbfs(f64::NAN), SILENCE_FLOOR_DBFS);
+    }
+
+    #[test]
+    fn pcm16_bytes_measure_like_their_samples() {
+        // A square wave at half scale: RMS = peak = 16384 / 32768 = -6.02 dBFS.
+        let bytes: Vec<u8> = (0..320)
+            .flat_map(|i| (if i % 2 == 0 { 16_384i16 } else { -16_384 }).to_le_bytes())
+            .collect();
+        let level = Level::measure_pcm16(&bytes);
+        assert!((level.rms_dbfs - (-6.0206)).abs() < 0.001, "{level:?}");
+        assert!((level.peak_dbfs - (-6.0206)).abs() < 0.001, "{level:?}");
+        // Full-scale negative reads 0 dBFS; a trailing odd byte is ignored; nothing is silence.
+        let level = Level::measure_pcm16(&[0x00, 0x80, 0x7f]);
+        assert!(level.peak_dbfs.abs() < 0.001, "{level:?}");
+        assert_eq!(Level::measure_pcm16(&[0x12]), Level::SILENCE);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use wire::{ClientFrame, ServerFrame, StreamFormat};
 
 use crate::codec::{ClientSide, CodecError};
-use crate::dsp::{Level, pcm16_to_f32};
+use crate::dsp::Level;
 use crate::playback::Player;
 use crate::wav::{FLUSH_INTERVAL, WavSink};
 use crate::{Error, Result};
@@ -56,6 +56,21 @@ pub struct RecordConfig {
 }
 
 impl RecordConfig {
+    /// Checks, before anything is connected or opened, that the output file may be written:
+    /// [`record`] calls it first; callers that open other things before recording (a player)
+    /// call it earlier too.
+    ///
+    /// # Errors
+    /// [`Error::FileExists`] if `out` exists and `overwrite` is false.
+    pub fn check_output(&self) -> Result<()> {
+        match &self.out {
+            Some(out) if !self.overwrite && out.exists() => {
+                Err(Error::FileExists { path: out.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A configuration with defaults for everything but the address and the file.
     pub fn new(addr: impl Into<String>, out: impl Into<PathBuf>) -> Self {
         Self {
@@ -304,12 +319,7 @@ impl Recorder {
     }
 
     async fn run(&mut self, shutdown: &CancellationToken) -> Result<()> {
-        if let Some(out) = &self.config.out
-            && !self.config.overwrite
-            && out.exists()
-        {
-            return Err(Error::FileExists { path: out.clone() });
-        }
+        self.config.check_output()?;
         let mut attempt = 0u32;
         let mut delay = Duration::from_millis(100);
         loop {
@@ -554,12 +564,8 @@ impl Recorder {
             let format = self.format.unwrap_or(StreamFormat::legacy(0));
             self.open_output(format)?;
         }
-        let samples: Vec<f32> = pcm
-            .chunks_exact(2)
-            .map(|b| pcm16_to_f32(i16::from_le_bytes([b[0], b[1]])))
-            .collect();
         self.stats.rms_bits.store(
-            Level::measure(&samples).rms_dbfs.to_bits(),
+            Level::measure_pcm16(&pcm).rms_dbfs.to_bits(),
             Ordering::Relaxed,
         );
         let rate = self

@@ -78,7 +78,12 @@ impl App {
         (app, server_tab::ServerTab::refresh().map(Message::Server))
     }
 
-    fn save(&self) {
+    /// Saves both tabs' settings if `starting`: what a tab was started with is what the next
+    /// run shows.
+    fn save_if(&self, starting: bool) {
+        if !starting {
+            return;
+        }
         Settings {
             server: self.server.settings(),
             receiver: self.receiver.settings(),
@@ -96,17 +101,13 @@ impl App {
             Message::Server(m) => {
                 let starting = matches!(m, server_tab::Message::Start);
                 let task = self.server.update(m).map(Message::Server);
-                if starting {
-                    self.save();
-                }
+                self.save_if(starting);
                 task
             }
             Message::Receiver(m) => {
                 let starting = matches!(m, receiver_tab::Message::Start);
                 let task = self.receiver.update(m).map(Message::Receiver);
-                if starting {
-                    self.save();
-                }
+                self.save_if(starting);
                 task
             }
             Message::FocusNext(true) => iced::widget::operation::focus_next(),
