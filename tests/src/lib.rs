@@ -381,3 +381,24 @@ pub fn best_ncc(recorded: &[i16], reference: &[i16]) -> (f64, usize) {
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .unwrap_or((0.0, 0))
 }
+
+/// The `p`-quantile (0 to 1, nearest rank) of `sorted` (ascending); 0 for an empty slice.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p.clamp(0.0, 1.0)).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// A multi-threaded tokio runtime for the bench binaries; prints `name: error` and exits 1 if it
+/// cannot be built.
+pub fn runtime_or_exit(name: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("{name}: cannot start the async runtime: {e}");
+            std::process::exit(1)
+        })
+}

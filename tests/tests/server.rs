@@ -506,6 +506,18 @@ async fn fake_server(script: Vec<Vec<u8>>) -> std::net::SocketAddr {
     addr
 }
 
+/// Records with `config` until the recording ends by itself (no events, no player, no stop).
+async fn record_until_done(config: RecordConfig) -> receiver::Outcome {
+    receiver::record(
+        config,
+        Arc::new(RecordStats::default()),
+        None,
+        None,
+        CancellationToken::new(),
+    )
+    .await
+}
+
 fn audio_frame(samples: &[i16]) -> Vec<u8> {
     let mut b = bytes::BytesMut::new();
     wire::Codec::default()
@@ -545,14 +557,7 @@ async fn records_from_a_legacy_server_and_keeps_data_on_protocol_errors() {
         ])
         .await;
         let out = dir.path().join("legacy.wav");
-        let outcome = receiver::record(
-            RecordConfig::new(addr.to_string(), &out),
-            Arc::new(RecordStats::default()),
-            None,
-            None,
-            CancellationToken::new(),
-        )
-        .await;
+        let outcome = record_until_done(RecordConfig::new(addr.to_string(), &out)).await;
         let err = outcome.result.expect_err(what).to_string();
         assert!(err.contains("protocol error"), "{what}: {err}");
         let (spec, samples) = read_wav(&out);
@@ -579,14 +584,7 @@ async fn the_extension_request_is_a_single_8_byte_header() {
     let out = dir.path().join("x.wav");
     let mut config = RecordConfig::new(addr.to_string(), &out);
     config.duration = Some(Duration::from_millis(1)); // 16 samples
-    let outcome = receiver::record(
-        config,
-        Arc::new(RecordStats::default()),
-        None,
-        None,
-        CancellationToken::new(),
-    )
-    .await;
+    let outcome = record_until_done(config).await;
     outcome.result.expect("recorded");
     let first = server.await.expect("server");
     assert_eq!(&first[..8], &EXT_HELLO);
@@ -642,14 +640,7 @@ async fn a_silent_audiomi_server_is_detected_as_lost_but_a_pausing_legacy_one_is
     let mut config = RecordConfig::new(addr.to_string(), &out);
     config.stall_timeout = Duration::from_millis(1500);
     let start = Instant::now();
-    let outcome = receiver::record(
-        config,
-        Arc::new(RecordStats::default()),
-        None,
-        None,
-        CancellationToken::new(),
-    )
-    .await;
+    let outcome = record_until_done(config).await;
     let err = outcome.result.expect_err("a stall is an error").to_string();
     assert!(err.contains("nothing received for 1500 ms"), "{err}");
     assert!(
@@ -679,14 +670,7 @@ async fn a_silent_audiomi_server_is_detected_as_lost_but_a_pausing_legacy_one_is
     let out = dir.path().join("legacy.wav");
     let mut config = RecordConfig::new(addr.to_string(), &out);
     config.stall_timeout = Duration::from_millis(1500);
-    let outcome = receiver::record(
-        config,
-        Arc::new(RecordStats::default()),
-        None,
-        None,
-        CancellationToken::new(),
-    )
-    .await;
+    let outcome = record_until_done(config).await;
     let err = outcome.result.expect_err("the server closed").to_string();
     assert!(err.contains("closed the connection"), "{err}");
     assert_eq!(

@@ -277,13 +277,7 @@ fn main() {
         },
         "bad-clients" | "storm" => {
             let o = parse(&args[1..]);
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .unwrap_or_else(|e| {
-                    eprintln!("audiomi-faults: {e}");
-                    std::process::exit(1)
-                });
+            let rt = audiomi_tests::runtime_or_exit("audiomi-faults");
             if cmd == "storm" {
                 rt.block_on(storm(o))
             } else {

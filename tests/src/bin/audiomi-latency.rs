@@ -107,13 +107,6 @@ async fn receiver(
     out
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
 async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, String> {
     let pipeline = PipelineConfig {
         chunk: Duration::from_millis(chunk_ms),
@@ -177,8 +170,8 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
     let line = format!(
         "receivers {clients} | chunk {chunk_ms} ms | frames {} | latency ms p50 {:.2} | p99 {:.2} | max {:.2} | errors {}",
         latencies.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
+        audiomi_tests::percentile(&latencies, 0.5),
+        audiomi_tests::percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
         errors.len()
     );
@@ -218,16 +211,7 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("audiomi-latency: {e}");
-            std::process::exit(1);
-        }
-    };
+    let runtime = audiomi_tests::runtime_or_exit("audiomi-latency");
     let mut failed = false;
     for &chunk in &chunks {
         for &n in &clients {

@@ -163,14 +163,6 @@ async fn receiver(args: Arc<Args>, start: Instant, deadline: Instant) -> Report 
     report
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 fn main() {
     let args = match parse_args() {
         Ok(a) => Arc::new(a),
@@ -179,16 +171,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("audiomi-loadgen: {e}");
-            std::process::exit(1);
-        }
-    };
+    let runtime = audiomi_tests::runtime_or_exit("audiomi-loadgen");
     let reports = runtime.block_on(async {
         let start = Instant::now();
         let deadline = start + Duration::from_secs_f64(args.seconds);
@@ -239,8 +222,8 @@ fn main() {
     );
     println!(
         "delivery delay ms: p50 {:.2} | p99 {:.2} | max {:.2}",
-        percentile(&delays, 0.5),
-        percentile(&delays, 0.99),
+        audiomi_tests::percentile(&delays, 0.5),
+        audiomi_tests::percentile(&delays, 0.99),
         delays.last().copied().unwrap_or(0.0)
     );
     if let Some(e) = errors.first() {
