@@ -11,7 +11,7 @@ packages=(
   # packaging checks: desktop entry, AppStream metainfo, the WiX configuration.
   desktop-file-utils appstream wixl
   # scripts/reliability.sh: network namespaces and link faults.
-  iproute2 nftables
+  iproute2
 )
 
 missing=()

@@ -9,10 +9,11 @@
 #   scripts/reliability.sh storm        5,000 connect/PING/ACK/close cycles; the server's open
 #                                       file descriptors and RSS before and after
 #   scripts/reliability.sh netem        needs root: server and `record --reconnect` in two network
-#                                       namespaces joined by a veth pair; 50 ms ± 10 ms delay,
-#                                       2 % loss, 25 % reordering (tc netem; where the kernel has
-#                                       no netem, 2 % loss with nftables) for 30 s; then the link
-#                                       is down for 5 s in the middle of another 30 s recording
+#                                       namespaces; 50 ms ± 10 ms delay, 2 % loss, 25 % reordering
+#                                       each way (tc netem on a veth pair; where the kernel has no
+#                                       netem, scripts/impair.py between two TUN devices) for 30 s;
+#                                       then the link is down for 5 s in the middle of another 30 s
+#                                       recording
 #   scripts/reliability.sh fuzz [SECS]  cargo fuzz (installed if missing; RUSTC_BOOTSTRAP=1 on the
 #                                       stable toolchain, no sanitizer: the code has no unsafe) on
 #                                       both decoders for SECS each (default 300)
@@ -30,6 +31,7 @@ netns=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+  for l in "ta$$" "tb$$"; do ip link del "$l" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -101,28 +103,43 @@ storm() {
 
 netem() {
   bins
-  local a="ami-srv-$$" b="ami-rx-$$" rc=0
+  local a="ami-srv-$$" b="ami-rx-$$" rc=0 link impaired impair=""
   ip netns add "$a" && netns+=("$a")
   ip netns add "$b" && netns+=("$b")
-  ip link add "vs$$" type veth peer name "vr$$"
-  ip link set "vs$$" netns "$a"
-  ip link set "vr$$" netns "$b"
-  ip -n "$a" addr add 10.78.0.1/24 dev "vs$$"
-  ip -n "$b" addr add 10.78.0.2/24 dev "vr$$"
   for n in "$a" "$b"; do ip -n "$n" link set lo up; done
-  ip -n "$a" link set "vs$$" up
-  ip -n "$b" link set "vr$$" up
-  local impaired="50 ms ± 10 ms delay, 2 % loss, 25 % reordering (tc netem)"
-  for pair in "$a vs$$" "$b vr$$"; do
-    set -- $pair
-    if ! ip netns exec "$1" tc qdisc add dev "$2" root netem delay 50ms 10ms loss 2% reorder 25% 50% 2>/dev/null; then
-      # Kernels without sch_netem: drop 2 % of the packets leaving each namespace (nftables).
-      impaired="2 % loss each way (nftables; this kernel has no netem, so no delay or reordering)"
-      ip netns exec "$1" nft add table inet ami
-      ip netns exec "$1" nft 'add chain inet ami out { type filter hook output priority 0; }'
-      ip netns exec "$1" nft add rule inet ami out oifname "$2" numgen random mod 100 '<' 2 drop
-    fi
-  done
+  if ip netns exec "$a" tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+    ip netns exec "$a" tc qdisc del dev lo root
+    # The kernel's netem on both ends of a veth pair.
+    ip link add "vs$$" type veth peer name "vr$$"
+    ip link set "vs$$" netns "$a"
+    ip link set "vr$$" netns "$b"
+    ip -n "$a" addr add 10.78.0.1/24 dev "vs$$"
+    ip -n "$b" addr add 10.78.0.2/24 dev "vr$$"
+    ip -n "$a" link set "vs$$" up
+    ip -n "$b" link set "vr$$" up
+    ip netns exec "$a" tc qdisc add dev "vs$$" root netem delay 50ms 10ms loss 2% reorder 25% 50%
+    ip netns exec "$b" tc qdisc add dev "vr$$" root netem delay 50ms 10ms loss 2% reorder 25% 50%
+    link="vr$$"
+    impaired="50 ms ± 10 ms delay, 2 % loss, 25 % reordering each way (tc netem on a veth pair)"
+  else
+    # No sch_netem in this kernel: two TUN devices, one per namespace, joined by scripts/impair.py,
+    # which forwards every packet with the same delay, loss and reordering.
+    ip tuntap add mode tun name "ta$$"
+    ip tuntap add mode tun name "tb$$"
+    python3 scripts/impair.py "ta$$" "tb$$" --delay-ms 50 --jitter-ms 10 --loss 0.02 --reorder 0.25 \
+      2>"$work/impair.log" &
+    impair=$!
+    pids+=("$impair")
+    for _ in $(seq 1 100); do grep -q ready "$work/impair.log" 2>/dev/null && break; sleep 0.05; done
+    ip link set "ta$$" netns "$a"
+    ip link set "tb$$" netns "$b"
+    ip -n "$a" addr add 10.78.0.1 peer 10.78.0.2 dev "ta$$"
+    ip -n "$b" addr add 10.78.0.2 peer 10.78.0.1 dev "tb$$"
+    ip -n "$a" link set "ta$$" up
+    ip -n "$b" link set "tb$$" up
+    link="tb$$"
+    impaired="50 ms ± 10 ms delay, 2 % loss, 25 % sent at once (reordering) each way (scripts/impair.py over TUN: this kernel has no netem)"
+  fi
   echo "link: $impaired"
   start_server ip netns exec "$a" -- 10.78.0.1 26070
 
@@ -139,13 +156,18 @@ netem() {
   local rec=$!
   pids+=("$rec")
   sleep 10
-  ip -n "$b" link set "vr$$" down
+  ip -n "$b" link set "$link" down
   sleep 5
-  ip -n "$b" link set "vr$$" up
+  ip -n "$b" link set "$link" up
   wait "$rec" || { cat "$work/rec2.log" >&2; rc=1; }
   grep -E "lost|reconnect|connected|saved" "$work/rec2.log" | sed 's/^/  /' | tail -n 8
   "$bin/audiomi-faults" check-ramp "$work/pull.wav" | tee "$work/check2.txt" || rc=1
   grep -q "samples (30.000 s)" "$work/check2.txt" || { echo "the recording is not 30 s long" >&2; rc=1; }
+  if [ -n "$impair" ]; then
+    kill "$impair"
+    wait "$impair" 2>/dev/null || true
+    tail -n 1 "$work/impair.log"
+  fi
   return "$rc"
 }
 
