@@ -243,7 +243,8 @@ struct ClientShared {
 enum Sent {
     /// Written to the socket or queued.
     Ok,
-    /// The queue already holds `queue_frames` frames: the client is too far behind.
+    /// The queue would hold more than its limit of audio chunks (`max_lag / chunk`): the client
+    /// is too far behind.
     Full,
 }
 
