@@ -14,21 +14,33 @@ use wire::{ClientFrame, Codec, Error, ServerFrame};
 /// The checkcode inputs use (the default, so the golden frames of the corpus decode).
 pub const CHECKCODE: i32 = wire::DEFAULT_CHECKCODE;
 
-/// Decodes `data` fed in reads cut per `cuts`, until the decoder wants more or fails.
+/// Read sizes for `data`: all of it in one read (`cuts` `None`), or cut into reads of 1 to 61
+/// bytes in a sequence that `cuts` seeds.
+fn read_sizes(cuts: Option<u8>) -> impl FnMut() -> usize {
+    let mut step = cuts.map_or(usize::MAX, |c| usize::from(c % 13) + 1);
+    move || {
+        let n = step;
+        if step != usize::MAX {
+            step = step * 7 % 61 + 1;
+        }
+        n
+    }
+}
+
+/// Decodes `data` fed in reads of the sizes `next_read` gives, until the decoder wants more or
+/// fails.
 fn run<F: std::fmt::Debug + PartialEq>(
     data: &[u8],
-    cuts: u8,
+    mut next_read: impl FnMut() -> usize,
     mut decode: impl FnMut(&mut BytesMut) -> Result<Option<F>, Error>,
 ) -> (Vec<F>, Option<Error>) {
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     let mut rest = data;
-    let mut step = usize::from(cuts % 13) + 1;
     while !rest.is_empty() {
-        let n = step.min(rest.len());
+        let n = next_read().min(rest.len());
         buf.extend_from_slice(&rest[..n]);
         rest = &rest[n..];
-        step = step * 7 % 61 + 1;
         loop {
             let before = buf.len();
             match decode(&mut buf) {
@@ -51,11 +63,11 @@ pub fn check_client(input: &[u8]) {
     };
     let codec = Codec::new(CHECKCODE);
     // One read holding everything and the same bytes cut into reads must decode alike.
-    let whole_all = run_whole(data, |b| codec.decode_client(b));
-    let split = run(data, cuts, |b| codec.decode_client(b));
-    assert_eq!(whole_all, split, "cut reads change what is decoded");
-    assert!(whole_all.0.len() * wire::HEADER_LEN <= data.len());
-    for f in &whole_all.0 {
+    let whole = run(data, read_sizes(None), |b| codec.decode_client(b));
+    let split = run(data, read_sizes(Some(cuts)), |b| codec.decode_client(b));
+    assert_eq!(whole, split, "cut reads change what is decoded");
+    assert!(whole.0.len() * wire::HEADER_LEN <= data.len());
+    for f in &whole.0 {
         if let ClientFrame::Other(cmd) = f {
             assert!(*cmd != wire::CMD_PING && *cmd != wire::CMD_EXT_HELLO);
         }
@@ -68,10 +80,10 @@ pub fn check_server(input: &[u8]) {
         return;
     };
     let codec = Codec::new(CHECKCODE);
-    let whole_all = run_whole(data, |b| codec.decode_server(b));
-    let split = run(data, cuts, |b| codec.decode_server(b));
-    assert_eq!(whole_all, split, "cut reads change what is decoded");
-    let payload: usize = whole_all
+    let whole = run(data, read_sizes(None), |b| codec.decode_server(b));
+    let split = run(data, read_sizes(Some(cuts)), |b| codec.decode_server(b));
+    assert_eq!(whole, split, "cut reads change what is decoded");
+    let payload: usize = whole
         .0
         .iter()
         .map(|f| match f {
@@ -86,20 +98,4 @@ pub fn check_server(input: &[u8]) {
         payload <= data.len(),
         "frames hold more payload than arrived"
     );
-}
-
-/// Decodes `data` delivered in one read.
-fn run_whole<F: std::fmt::Debug + PartialEq>(
-    data: &[u8],
-    mut decode: impl FnMut(&mut BytesMut) -> Result<Option<F>, Error>,
-) -> (Vec<F>, Option<Error>) {
-    let mut buf = BytesMut::from(data);
-    let mut frames = Vec::new();
-    loop {
-        match decode(&mut buf) {
-            Ok(Some(f)) => frames.push(f),
-            Ok(None) => return (frames, None),
-            Err(e) => return (frames, Some(e)),
-        }
-    }
 }
