@@ -41,6 +41,17 @@ pub const CMD_EXT_HELLO: i32 = 100;
 pub const CMD_EXT_FORMAT: i32 = 101;
 /// Extension: audio with its running sample position (server → client, only after [`CMD_EXT_HELLO`]).
 pub const CMD_EXT_AUDIO_AT: i32 = 102;
+/// Extension: the client's name for the server's list of receivers (client → server, sized:
+/// `size: i32` then `size` bytes of UTF-8, at most [`MAX_NAME_LEN`]). Sent only to a server whose
+/// FORMAT has [`FEATURE_CLIENT_NAME`], so neither the original server nor an older audioMi ever
+/// receives it.
+pub const CMD_EXT_NAME: i32 = 103;
+
+/// Bit of FORMAT's `features`: the server accepts [`CMD_EXT_NAME`].
+pub const FEATURE_CLIENT_NAME: u32 = 1;
+/// Longest client name, in bytes of UTF-8: 64. Longer names are cut (at a character boundary)
+/// by the encoder and refused by the decoder before anything is allocated.
+pub const MAX_NAME_LEN: usize = 64;
 
 /// Length in bytes of a command header: `checkcode: i32, cmd: i32`.
 pub const HEADER_LEN: usize = 8;
@@ -57,11 +68,14 @@ pub const SIZED_HEADER_LEN: usize = 12;
 /// real streams stay three orders of magnitude below the limit.
 pub const MAX_PAYLOAD: usize = 1 << 20;
 
-/// Largest FORMAT payload accepted, in bytes. Version 1 uses [`FORMAT_LEN`] bytes; later versions
-/// may append fields, which older decoders skip.
+/// Largest FORMAT payload accepted, in bytes. Later versions may append fields, which older
+/// decoders skip.
 pub const MAX_FORMAT_LEN: usize = 256;
-/// Length in bytes of a version-1 FORMAT payload.
-pub const FORMAT_LEN: usize = 12;
+/// Length in bytes of the FORMAT payload audioMi sends: version 1's [`MIN_FORMAT_LEN`] bytes plus
+/// `features: u32` (version 2).
+pub const FORMAT_LEN: usize = 16;
+/// Length in bytes of a version-1 FORMAT payload (no `features`): the least a decoder accepts.
+pub const MIN_FORMAT_LEN: usize = 12;
 /// Length in bytes of the position field that starts an AUDIO_AT payload.
 pub const POSITION_LEN: usize = 8;
 
@@ -122,14 +136,18 @@ pub enum Error {
     },
 }
 
-/// A frame sent by a client to the server. Every client frame is exactly [`HEADER_LEN`] bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A frame sent by a client to the server: an 8-byte header ([`HEADER_LEN`]), except
+/// [`ClientFrame::Name`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
     /// PING (`cmd` 99): the server answers with [`ServerFrame::Ack`].
     Ping,
     /// Extension opt-in (`cmd` 100): the server answers with [`ServerFrame::Format`] and sends audio
     /// as [`ServerFrame::AudioAt`] from then on. The original server ignores it.
     ExtHello,
+    /// Extension NAME (`cmd` 103, sized): the receiver's name, at most [`MAX_NAME_LEN`] bytes of
+    /// UTF-8 (invalid sequences decode as U+FFFD).
+    Name(String),
     /// Any other command: logged and ignored by the server.
     Other(i32),
 }
@@ -145,6 +163,9 @@ pub struct StreamFormat {
     pub bits_per_sample: u16,
     /// Identifies one run of one server: positions are comparable only within the same id.
     pub stream_id: u32,
+    /// What the server accepts beyond version 1, as bits ([`FEATURE_CLIENT_NAME`]); 0 from a
+    /// version-1 FORMAT.
+    pub features: u32,
 }
 
 impl StreamFormat {
@@ -155,6 +176,7 @@ impl StreamFormat {
             channels: 1,
             bits_per_sample: 16,
             stream_id,
+            features: 0,
         }
     }
 }
@@ -170,7 +192,8 @@ pub enum ServerFrame {
     /// AUDIO (`cmd` 1): PCM16 LE mono bytes; the length is even and at most [`MAX_PAYLOAD`].
     Audio(Bytes),
     /// Extension FORMAT (`cmd` 101): payload `sample_rate: u32, channels: u16,
-    /// bits_per_sample: u16, stream_id: u32` (12 B; longer payloads are accepted, the rest skipped).
+    /// bits_per_sample: u16, stream_id: u32, features: u32` (16 B; a 12-byte version-1 payload has
+    /// no `features`; longer payloads are accepted, the rest skipped).
     Format(StreamFormat),
     /// Extension AUDIO_AT (`cmd` 102): payload `position: u64` (index, in samples per channel since
     /// the stream started, of the first sample in this frame) followed by PCM16 LE bytes.
@@ -201,12 +224,25 @@ impl Codec {
         Self { checkcode }
     }
 
-    /// Appends a client frame (always [`HEADER_LEN`] bytes) to `out`.
+    /// Appends a client frame to `out`: [`HEADER_LEN`] bytes, or for [`ClientFrame::Name`] a sized
+    /// frame whose name is cut to [`MAX_NAME_LEN`] bytes at a character boundary.
     pub fn encode_client(&self, frame: &ClientFrame, out: &mut BytesMut) {
-        let cmd = match *frame {
+        let cmd = match frame {
             ClientFrame::Ping => CMD_PING,
             ClientFrame::ExtHello => CMD_EXT_HELLO,
-            ClientFrame::Other(cmd) => cmd,
+            ClientFrame::Other(cmd) => *cmd,
+            ClientFrame::Name(name) => {
+                let mut end = name.len().min(MAX_NAME_LEN);
+                while !name.is_char_boundary(end) {
+                    end -= 1;
+                }
+                out.reserve(SIZED_HEADER_LEN + end);
+                out.put_i32_le(self.checkcode);
+                out.put_i32_le(CMD_EXT_NAME);
+                out.put_i32_le(len_i32(end));
+                out.put_slice(&name.as_bytes()[..end]);
+                return;
+            }
         };
         out.reserve(HEADER_LEN);
         out.put_i32_le(self.checkcode);
@@ -215,16 +251,34 @@ impl Codec {
 
     /// Decodes one client frame from the front of `buf`.
     ///
-    /// Returns `Ok(None)` while fewer than [`HEADER_LEN`] bytes are buffered.
+    /// Returns `Ok(None)` while the frame is incomplete (fewer than [`HEADER_LEN`] bytes, or a
+    /// NAME frame not yet whole).
     ///
     /// # Errors
-    /// [`Error::WrongCheckcode`] if the header's checkcode is not this codec's.
+    /// [`Error::WrongCheckcode`] if the header's checkcode is not this codec's;
+    /// [`Error::NegativeSize`] or [`Error::Oversize`] for a NAME frame longer than
+    /// [`MAX_NAME_LEN`], detected before anything is allocated.
     pub fn decode_client(&self, buf: &mut BytesMut) -> Result<Option<ClientFrame>, Error> {
         if buf.len() < HEADER_LEN {
             return Ok(None);
         }
         let (checkcode, cmd) = peek_header(buf);
         self.check(checkcode)?;
+        if cmd == CMD_EXT_NAME {
+            if buf.len() < SIZED_HEADER_LEN {
+                return Ok(None);
+            }
+            let size = i32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
+            let len = validate_size(cmd, size, 0, MAX_NAME_LEN, None)?;
+            if buf.len() < SIZED_HEADER_LEN + len {
+                return Ok(None);
+            }
+            buf.advance(SIZED_HEADER_LEN);
+            let name = buf.split_to(len);
+            return Ok(Some(ClientFrame::Name(
+                String::from_utf8_lossy(&name).into_owned(),
+            )));
+        }
         buf.advance(HEADER_LEN);
         Ok(Some(match cmd {
             CMD_PING => ClientFrame::Ping,
@@ -255,6 +309,7 @@ impl Codec {
                 out.put_u16_le(format.channels);
                 out.put_u16_le(format.bits_per_sample);
                 out.put_u32_le(format.stream_id);
+                out.put_u32_le(format.features);
             }
             ServerFrame::AudioAt { position, pcm } => self.encode_audio_at(*position, pcm, out),
         }
@@ -305,7 +360,7 @@ impl Codec {
         }
         let (min, max, pcm_offset) = match cmd {
             CMD_AUDIO => (0, MAX_PAYLOAD, Some(0)),
-            CMD_EXT_FORMAT => (FORMAT_LEN, MAX_FORMAT_LEN, None),
+            CMD_EXT_FORMAT => (MIN_FORMAT_LEN, MAX_FORMAT_LEN, None),
             CMD_EXT_AUDIO_AT => (POSITION_LEN, POSITION_LEN + MAX_PAYLOAD, Some(POSITION_LEN)),
             _ => return Err(Error::UnknownCommand { cmd }),
         };
@@ -328,6 +383,11 @@ impl Codec {
                 channels: payload.get_u16_le(),
                 bits_per_sample: payload.get_u16_le(),
                 stream_id: payload.get_u32_le(),
+                features: if payload.remaining() >= 4 {
+                    payload.get_u32_le()
+                } else {
+                    0
+                },
             }),
             _ => {
                 let position = payload.get_u64_le();

@@ -17,6 +17,20 @@ const EXT_FORMAT_16K_MONO: [u8; 24] = [
     0x10, 0x00, // 16 bits
     0x04, 0x03, 0x02, 0x01, // stream id 0x01020304
 ];
+/// FORMAT as audioMi sends it since version 2: `features` appended (bit 0: takes NAME).
+const EXT_FORMAT_V2: [u8; 28] = [
+    0x26, 0x01, 0x35, 0x01, 0x65, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, // header, size 16
+    0x80, 0x3e, 0x00, 0x00, // 16000 Hz
+    0x01, 0x00, // 1 channel
+    0x10, 0x00, // 16 bits
+    0x04, 0x03, 0x02, 0x01, // stream id 0x01020304
+    0x01, 0x00, 0x00, 0x00, // features: FEATURE_CLIENT_NAME
+];
+/// NAME "pc1" (client → server).
+const EXT_NAME_PC1: [u8; 15] = [
+    0x26, 0x01, 0x35, 0x01, 0x67, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, // header, size 3
+    0x70, 0x63, 0x31, // "pc1"
+];
 const EXT_AUDIO_AT_5: [u8; 24] = [
     0x26, 0x01, 0x35, 0x01, 0x66, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, // header, size 12
     0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // position 5
@@ -34,15 +48,16 @@ fn check_client(frame: ClientFrame, golden: &[u8]) {
     assert_eq!(&out[..], golden, "encoding {frame:?}");
 
     let mut whole = BytesMut::from(golden);
-    assert_eq!(c.decode_client(&mut whole), Ok(Some(frame)));
+    assert_eq!(c.decode_client(&mut whole), Ok(Some(frame.clone())));
     assert!(whole.is_empty());
 
     let mut buf = BytesMut::new();
     for (i, b) in golden.iter().enumerate() {
         assert_eq!(c.decode_client(&mut buf), Ok(None), "after {i} bytes");
+        assert_eq!(buf.len(), i, "an incomplete frame is not consumed");
         buf.extend_from_slice(&[*b]);
     }
-    assert_eq!(c.decode_client(&mut buf), Ok(Some(frame)));
+    assert_eq!(c.decode_client(&mut buf), Ok(Some(frame.clone())));
     assert!(buf.is_empty());
 
     let mut trailing = BytesMut::from(golden);
@@ -134,8 +149,66 @@ fn ext_format_golden() {
             channels: 1,
             bits_per_sample: 16,
             stream_id: 0x0102_0304,
+            features: wire::FEATURE_CLIENT_NAME,
         }),
-        &EXT_FORMAT_16K_MONO,
+        &EXT_FORMAT_V2,
+    );
+}
+
+/// A version-1 FORMAT (12-byte payload, as audioMi 0.1 sent it) still decodes, with no features.
+#[test]
+fn version_1_format_decodes_without_features() {
+    let c = codec();
+    let mut buf = BytesMut::from(&EXT_FORMAT_16K_MONO[..]);
+    assert_eq!(
+        c.decode_server(&mut buf),
+        Ok(Some(ServerFrame::Format(StreamFormat {
+            features: 0,
+            ..StreamFormat::legacy(0x0102_0304)
+        })))
+    );
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn ext_name_golden() {
+    check_client(ClientFrame::Name("pc1".into()), &EXT_NAME_PC1);
+}
+
+#[test]
+fn names_are_cut_at_64_bytes_on_a_character_boundary_and_longer_ones_refused() {
+    let c = codec();
+    // 30 × "é" (2 bytes each) + "ab€" = 60 + 2 + 3 = 65 bytes: cut before the 3-byte "€".
+    let long = format!("{}ab€", "é".repeat(30));
+    let mut out = BytesMut::new();
+    c.encode_client(&ClientFrame::Name(long), &mut out);
+    assert_eq!(&out[8..12], &[62, 0, 0, 0]);
+    let cut = format!("{}ab", "é".repeat(30));
+    assert_eq!(c.decode_client(&mut out), Ok(Some(ClientFrame::Name(cut))));
+
+    let mut over = BytesMut::from(&EXT_NAME_PC1[..12]);
+    over[8] = 65;
+    assert_eq!(
+        c.decode_client(&mut over),
+        Err(Error::Oversize {
+            cmd: wire::CMD_EXT_NAME,
+            size: 65,
+            max: wire::MAX_NAME_LEN
+        })
+    );
+    assert_eq!(over.capacity(), 12, "refused before allocating");
+    let mut negative = BytesMut::from(&EXT_NAME_PC1[..12]);
+    negative[8..12].copy_from_slice(&(-1i32).to_le_bytes());
+    assert!(matches!(
+        c.decode_client(&mut negative),
+        Err(Error::NegativeSize { .. })
+    ));
+    // Invalid UTF-8 is not an error: it becomes U+FFFD.
+    let mut bad = BytesMut::from(&EXT_NAME_PC1[..]);
+    bad[12] = 0xff;
+    assert_eq!(
+        c.decode_client(&mut bad),
+        Ok(Some(ClientFrame::Name("\u{fffd}c1".into())))
     );
 }
 
@@ -152,8 +225,8 @@ fn ext_audio_at_golden() {
 
 #[test]
 fn longer_format_payload_from_a_newer_server_is_accepted() {
-    let mut bytes = EXT_FORMAT_16K_MONO.to_vec();
-    bytes[8] = 0x10; // size 16: four more bytes than version 1 knows
+    let mut bytes = EXT_FORMAT_V2.to_vec();
+    bytes[8] = 0x14; // size 20: four more bytes than version 2 knows
     bytes.extend_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
     bytes.extend_from_slice(&ACK);
     let mut buf = BytesMut::from(&bytes[..]);

@@ -12,8 +12,9 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         Just(ClientFrame::Ping),
         Just(ClientFrame::ExtHello),
         any::<i32>()
-            .prop_filter("not a known command", |c| ![99, 100].contains(c))
+            .prop_filter("not a known command", |c| ![99, 100, 103].contains(c))
             .prop_map(ClientFrame::Other),
+        "[a-zA-Z0-9 äöü€-]{0,20}".prop_map(ClientFrame::Name),
     ]
 }
 
@@ -25,14 +26,22 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         any::<u8>().prop_map(|status| ServerFrame::Ack { status }),
         pcm().prop_map(ServerFrame::Audio),
-        (any::<u32>(), any::<u16>(), any::<u16>(), any::<u32>()).prop_map(|(r, c, b, id)| {
-            ServerFrame::Format(StreamFormat {
-                sample_rate: r,
-                channels: c,
-                bits_per_sample: b,
-                stream_id: id,
-            })
-        }),
+        (
+            any::<u32>(),
+            any::<u16>(),
+            any::<u16>(),
+            any::<u32>(),
+            any::<u32>()
+        )
+            .prop_map(|(r, c, b, id, features)| {
+                ServerFrame::Format(StreamFormat {
+                    sample_rate: r,
+                    channels: c,
+                    bits_per_sample: b,
+                    stream_id: id,
+                    features,
+                })
+            }),
         (any::<u64>(), pcm()).prop_map(|(position, pcm)| ServerFrame::AudioAt { position, pcm }),
     ]
 }
@@ -46,7 +55,7 @@ proptest! {
             c.encode_client(f, &mut buf);
         }
         for f in &frames {
-            prop_assert_eq!(c.decode_client(&mut buf), Ok(Some(*f)));
+            prop_assert_eq!(c.decode_client(&mut buf), Ok(Some(f.clone())));
         }
         prop_assert!(buf.is_empty());
     }

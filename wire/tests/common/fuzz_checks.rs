@@ -68,8 +68,13 @@ pub fn check_client(input: &[u8]) {
     assert_eq!(whole, split, "cut reads change what is decoded");
     assert!(whole.0.len() * wire::HEADER_LEN <= data.len());
     for f in &whole.0 {
-        if let ClientFrame::Other(cmd) = f {
-            assert!(*cmd != wire::CMD_PING && *cmd != wire::CMD_EXT_HELLO);
+        match f {
+            ClientFrame::Other(cmd) => assert!(
+                *cmd != wire::CMD_PING && *cmd != wire::CMD_EXT_HELLO && *cmd != wire::CMD_EXT_NAME
+            ),
+            // At most MAX_NAME_LEN bytes arrived; U+FFFD (3 bytes) may stand for 1 invalid byte.
+            ClientFrame::Name(n) => assert!(n.chars().count() <= wire::MAX_NAME_LEN),
+            _ => {}
         }
     }
 }
