@@ -93,6 +93,12 @@ pub struct DeviceInfo {
 }
 
 impl DeviceInfo {
+    /// Whether the device reported a configuration to open it with (a rate and channels above
+    /// 0); ALSA lists plugins that report none.
+    pub fn is_usable(&self) -> bool {
+        self.sample_rate > 0 && self.channels > 0
+    }
+
     /// The source spec that selects this device (`loopback:ID`, `mic:ID`), or the id for outputs.
     pub fn spec(&self) -> String {
         match self.kind {
@@ -150,12 +156,91 @@ fn config_of(device: &cpal::Device, via_output: bool) -> Option<SupportedStreamC
     }
 }
 
+/// Whether a sound server that has monitor sources runs: PulseAudio, or PipeWire through
+/// pipewire-pulse (Linux). Without one, loopback is unavailable on Linux and cpal falls back to
+/// plain ALSA. Always true on other platforms (their loopback needs no server).
+pub fn sound_server_running() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    quietly(|| is_pulse(&cpal::default_host()))
+}
+
+/// Runs `f` (which lists devices) with what the audio libraries print caught and logged at
+/// `debug` (target `alsa`) instead of reaching the terminal. Without a sound server, cpal lists
+/// devices through plain ALSA, and alsa-lib prints a line for every plugin it fails to probe
+/// (through its error handler, caught on this thread) while its JACK plugin's libjack writes to
+/// file descriptor 2 directly. So on the ALSA path, descriptor 2 points to a temporary file while
+/// `f` runs. That window is short, but other threads' stderr output in it is logged here too.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(target_os = "linux")]
+    {
+        let caught = alsa::Output::local_error_handler().ok();
+        let diverted = divert_stderr();
+        let result = f();
+        let mut text = caught.map(|c| c.borrow().to_string()).unwrap_or_default();
+        if let Some(d) = diverted {
+            text.push_str(&d.restore());
+        }
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            tracing::debug!(target: "alsa", "{line}");
+        }
+        result
+    }
+    #[cfg(not(target_os = "linux"))]
+    f()
+}
+
+/// File descriptor 2, pointed at a temporary file until [`Diverted::restore`].
+#[cfg(target_os = "linux")]
+struct Diverted {
+    saved: std::os::fd::OwnedFd,
+    file: std::fs::File,
+}
+
+/// Points descriptor 2 at a temporary file when devices are listed through plain ALSA (no
+/// sound server): `None` when a sound server runs (nothing to catch) or on any failure.
+#[cfg(target_os = "linux")]
+fn divert_stderr() -> Option<Diverted> {
+    use std::os::fd::AsFd;
+    if cpal::available_hosts()
+        .iter()
+        .any(|h| h.name().eq_ignore_ascii_case("pulseaudio"))
+    {
+        return None;
+    }
+    let file = tempfile::tempfile().ok()?;
+    let saved = rustix::io::dup(std::io::stderr().as_fd()).ok()?;
+    rustix::stdio::dup2_stderr(&file).ok()?;
+    Some(Diverted { saved, file })
+}
+
+#[cfg(target_os = "linux")]
+impl Diverted {
+    /// Points descriptor 2 back where it was and returns what was written meanwhile.
+    fn restore(mut self) -> String {
+        use std::io::{Read, Seek};
+        let _ = rustix::stdio::dup2_stderr(&self.saved);
+        let mut text = String::new();
+        if self.file.rewind().is_ok() {
+            let _ = self.file.read_to_string(&mut text);
+        }
+        text
+    }
+}
+
 /// Lists capture sources: loopback sources first (the default one first), then microphones
-/// (the default one first), each with its native rate and channels.
+/// (the default one first), each with its native rate and channels. Devices that report no
+/// usable configuration (ALSA plugins with rate 0) are left out. alsa-lib's probing messages are
+/// logged at `debug`, not printed.
 ///
 /// # Errors
 /// [`Error::Source`] if the audio system cannot be queried at all.
 pub fn list_sources() -> Result<Vec<DeviceInfo>> {
+    quietly(list_sources_loud)
+}
+
+fn list_sources_loud() -> Result<Vec<DeviceInfo>> {
     let host = cpal::default_host();
     let mut out = Vec::new();
     let default_loop = default_loopback(&host).map(|(d, _)| id_of(&d));
@@ -191,15 +276,21 @@ pub fn list_sources() -> Result<Vec<DeviceInfo>> {
             out.push(info(d, DeviceKind::Microphone, is_default, false));
         }
     }
+    out.retain(DeviceInfo::is_usable);
     out.sort_by(|a, b| (a.kind, !a.is_default, &a.id).cmp(&(b.kind, !b.is_default, &b.id)));
     Ok(out)
 }
 
-/// Lists playback devices (the default one first).
+/// Lists playback devices (the default one first), leaving out those without a usable
+/// configuration, like [`list_sources`].
 ///
 /// # Errors
 /// [`Error::Source`] if the audio system cannot be queried.
 pub fn list_outputs() -> Result<Vec<DeviceInfo>> {
+    quietly(list_outputs_loud)
+}
+
+fn list_outputs_loud() -> Result<Vec<DeviceInfo>> {
     let host = cpal::default_host();
     let default_out = host.default_output_device().map(|d| id_of(&d));
     let mut out: Vec<DeviceInfo> = host
@@ -210,6 +301,7 @@ pub fn list_outputs() -> Result<Vec<DeviceInfo>> {
             info(&d, DeviceKind::Output, is_default, true)
         })
         .collect();
+    out.retain(DeviceInfo::is_usable);
     out.sort_by(|a, b| (!a.is_default, &a.id).cmp(&(!b.is_default, &b.id)));
     Ok(out)
 }

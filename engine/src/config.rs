@@ -11,6 +11,24 @@ use crate::{Error, Result};
 
 /// Default address the server listens on: every interface.
 pub const DEFAULT_SERVE_HOST: &str = "0.0.0.0";
+/// The name a receiver gives a server by default: this computer's host name (`None` if it has
+/// none that is valid UTF-8).
+pub fn default_receiver_name() -> Option<String> {
+    gethostname::gethostname()
+        .into_string()
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+}
+
+/// Whether `host` names this machine: `localhost`, a loopback address (127.0.0.0/8, `::1`) or
+/// the unspecified address (`0.0.0.0`, `::`). Brackets around IPv6 are ignored.
+pub fn is_local_host(host: &str) -> bool {
+    let h = host.trim().trim_matches(|c| c == '[' || c == ']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
 /// Default address the receiver connects to.
 pub const DEFAULT_RECORD_HOST: &str = "localhost";
 

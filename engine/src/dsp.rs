@@ -110,6 +110,44 @@ impl Level {
     }
 }
 
+/// A [`Level`] shared between threads without a lock: the latest measurement, written by one
+/// thread (the source stage, the receiver) and read by any (a meter). Starts as
+/// [`Level::SILENCE`], so nothing is shown as 0 dBFS before audio arrives.
+#[derive(Debug)]
+pub struct LevelCell {
+    rms_bits: std::sync::atomic::AtomicU32,
+    peak_bits: std::sync::atomic::AtomicU32,
+}
+
+impl Default for LevelCell {
+    fn default() -> Self {
+        use std::sync::atomic::AtomicU32;
+        Self {
+            rms_bits: AtomicU32::new(SILENCE_FLOOR_DBFS.to_bits()),
+            peak_bits: AtomicU32::new(SILENCE_FLOOR_DBFS.to_bits()),
+        }
+    }
+}
+
+impl LevelCell {
+    /// The latest level stored.
+    pub fn load(&self) -> Level {
+        use std::sync::atomic::Ordering::Relaxed;
+        Level {
+            rms_dbfs: f32::from_bits(self.rms_bits.load(Relaxed)),
+            peak_dbfs: f32::from_bits(self.peak_bits.load(Relaxed)),
+        }
+    }
+
+    /// Stores `level` (RMS and peak are two relaxed stores: a reader may see one chunk's RMS with
+    /// the next chunk's peak, which a meter cannot show).
+    pub fn store(&self, level: Level) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.rms_bits.store(level.rms_dbfs.to_bits(), Relaxed);
+        self.peak_bits.store(level.peak_dbfs.to_bits(), Relaxed);
+    }
+}
+
 /// 20·log10(`amplitude`) in dBFS, floored at [`SILENCE_FLOOR_DBFS`] (never NaN or −∞).
 pub fn amplitude_to_dbfs(amplitude: f64) -> f32 {
     if amplitude.is_nan() || amplitude <= 0.0 {

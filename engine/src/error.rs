@@ -82,6 +82,43 @@ pub enum Error {
         /// What happened, in words.
         reason: String,
     },
+    /// The server accepted TCP and then closed the connection without answering PING, as many
+    /// times in a row as given: the checkcode differs from the server's, or the peer is not an
+    /// audioMi server. Retrying cannot help, so this ends a recording even with reconnection on.
+    #[error(
+        "{addr} closed the connection without answering ({closes} time{plural} in a row): wrong checkcode, or not an audioMi server",
+        plural = if *closes == 1 { "" } else { "s" }
+    )]
+    NotAudiomi {
+        /// The server's address.
+        addr: String,
+        /// Closes without an answer, in a row.
+        closes: u32,
+    },
+    /// The server accepted TCP but sent nothing (no ACK, no FORMAT, no audio) within the given
+    /// time after PING: a stuck server, or a peer that is not an audioMi server.
+    #[error(
+        "{addr} accepted the connection but did not answer PING within {ms} ms: is it an audioMi server?"
+    )]
+    NoAnswer {
+        /// The server's address.
+        addr: String,
+        /// How long the receiver waited, in milliseconds.
+        ms: u64,
+    },
+    /// A recording ended (stopped, or the server gone) before any audio arrived; no file was
+    /// written.
+    #[error("nothing was received from {addr}, so no file was written")]
+    NothingReceived {
+        /// The server's address.
+        addr: String,
+    },
+    /// The output path names a directory, not a file.
+    #[error("{path} is a folder; give a file name in it, e.g. {example}", example = path.join("recording.wav").display())]
+    OutputIsDirectory {
+        /// The path given.
+        path: PathBuf,
+    },
     /// A network read or write failed.
     #[error("network I/O with {peer} failed: {source}")]
     Net {

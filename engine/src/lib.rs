@@ -7,6 +7,7 @@
 //! - [`server`]: the TCP broadcast server (one encode per chunk, one bounded queue per client).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
 //! - [`playback`]: live listening through a jitter buffer.
+//! - [`preview`]: the level of a source before it is served.
 //! - [`capture`]: sound cards through cpal (loopback, microphones, device lists).
 //! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
 //! - [`config`]: flags > environment > `.env` > defaults.
@@ -20,6 +21,7 @@ pub mod dsp;
 pub mod error;
 pub mod pipeline;
 pub mod playback;
+pub mod preview;
 pub mod receiver;
 pub mod server;
 pub mod source;

@@ -25,8 +25,44 @@ use crate::playback::Player;
 use crate::wav::{FLUSH_INTERVAL, WavSink};
 use crate::{Error, Result};
 
-/// Longest wait between reconnection attempts: 1 s.
-pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// First wait before reconnecting: 0.5 s (then doubling, see [`Backoff`]).
+pub const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(500);
+/// Longest wait between reconnection attempts: 10 s.
+pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+/// A server that closes the connection without answering this many times in a row ends the
+/// recording with [`Error::NotAudiomi`], even with reconnection on: 3.
+pub const MAX_UNANSWERED_CLOSES: u32 = 3;
+
+/// Exponential backoff between reconnection attempts: the step starts at [`MIN_RECONNECT_DELAY`]
+/// and doubles after every wait up to [`MAX_RECONNECT_DELAY`]; each wait is drawn uniformly from
+/// 75–100 % of the step (jitter, so the receivers of a restarted server do not all reconnect in
+/// the same instant). [`Backoff::reset`] after a completed handshake.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    step: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            step: MIN_RECONNECT_DELAY,
+        }
+    }
+}
+
+impl Backoff {
+    /// The next wait (0.375–0.5 s the first time, at most 10 s ever); doubles the step.
+    pub fn next_delay(&mut self) -> Duration {
+        let wait = self.step.mul_f64(0.75 + 0.25 * fastrand::f64());
+        self.step = (self.step * 2).min(MAX_RECONNECT_DELAY);
+        wait
+    }
+
+    /// Back to the first step (the server answered).
+    pub fn reset(&mut self) {
+        self.step = MIN_RECONNECT_DELAY;
+    }
+}
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -41,11 +77,15 @@ pub struct RecordConfig {
     pub overwrite: bool,
     /// Stop after exactly this much audio (rounded to whole samples at the stream's rate).
     pub duration: Option<Duration>,
-    /// Reconnect after losing the server (retrying at most [`MAX_RECONNECT_DELAY`] apart, until
-    /// stopped) and fill the gap with silence.
+    /// Reconnect after losing the server (with [`Backoff`], until stopped) and fill the gap with
+    /// silence. A server that closes without answering [`MAX_UNANSWERED_CLOSES`] times in a row
+    /// still ends the recording ([`Error::NotAudiomi`]).
     pub reconnect: bool,
     /// How long one connection attempt may take.
     pub connect_timeout: Duration,
+    /// How long to wait for the server's first frame (ACK, FORMAT or audio) after PING before
+    /// giving up on the connection with [`Error::NoAnswer`]; default 5 s.
+    pub answer_timeout: Duration,
     /// A connection to an audioMi server (one that answered the extension request, and so streams
     /// continuously, silence included) that delivers nothing for this long is treated as lost
     /// (a pulled cable or a vanished host sends no FIN). Legacy servers may pause while nothing
@@ -53,21 +93,55 @@ pub struct RecordConfig {
     pub stall_timeout: Duration,
     /// Ask for the protocol extensions (true unless emulating a legacy client).
     pub extensions: bool,
+    /// The name this receiver gives the server (shown in its list of receivers); sent only to a
+    /// server that announces it takes names ([`wire::FEATURE_CLIENT_NAME`]). `None` sends none.
+    pub name: Option<String>,
 }
 
 impl RecordConfig {
-    /// Checks, before anything is connected or opened, that the output file may be written:
+    /// Checks, before anything is connected or opened, that the output file can be written, so a
+    /// user learns of a wrong folder at once, not after connecting: a new file is created and
+    /// removed again; an existing one (with `overwrite`) is opened for writing but not changed.
     /// [`record`] calls it first; callers that open other things before recording (a player)
     /// call it earlier too.
     ///
     /// # Errors
-    /// [`Error::FileExists`] if `out` exists and `overwrite` is false.
+    /// [`Error::OutputIsDirectory`]; [`Error::FileExists`] if `out` exists and `overwrite` is
+    /// false; [`Error::WavWrite`] if the folder is missing or not writable.
     pub fn check_output(&self) -> Result<()> {
-        match &self.out {
-            Some(out) if !self.overwrite && out.exists() => {
+        let Some(out) = &self.out else {
+            return Ok(());
+        };
+        let write_err = |e: std::io::Error| Error::WavWrite {
+            path: out.clone(),
+            source: hound::Error::IoError(e),
+        };
+        if out.is_dir() {
+            return Err(Error::OutputIsDirectory { path: out.clone() });
+        }
+        if out.exists() {
+            if !self.overwrite {
+                return Err(Error::FileExists { path: out.clone() });
+            }
+            return std::fs::OpenOptions::new()
+                .write(true)
+                .open(out)
+                .map(drop)
+                .map_err(write_err);
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(out)
+        {
+            Ok(file) => {
+                drop(file);
+                std::fs::remove_file(out).map_err(write_err)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(Error::FileExists { path: out.clone() })
             }
-            _ => Ok(()),
+            Err(e) => Err(write_err(e)),
         }
     }
 
@@ -81,8 +155,10 @@ impl RecordConfig {
             duration: None,
             reconnect: false,
             connect_timeout: Duration::from_secs(5),
+            answer_timeout: Duration::from_secs(5),
             stall_timeout: Duration::from_secs(5),
             extensions: true,
+            name: None,
         }
     }
 }
@@ -139,13 +215,31 @@ pub struct RecordStats {
     pub gap_samples: AtomicU64,
     /// Stream sample rate in Hz (0 until known).
     pub sample_rate: AtomicU32,
-    rms_bits: AtomicU32,
+    /// Channels of the stream (0 until known).
+    pub channels: AtomicU32,
+    level: crate::dsp::LevelCell,
 }
 
 impl RecordStats {
-    /// RMS level of the latest audio frame in dBFS.
+    /// RMS level of the latest audio frame in dBFS ([`crate::dsp::SILENCE_FLOOR_DBFS`] before
+    /// any audio arrived).
     pub fn rms_dbfs(&self) -> f32 {
-        f32::from_bits(self.rms_bits.load(Ordering::Relaxed))
+        self.level.load().rms_dbfs
+    }
+
+    /// Peak level (largest absolute sample) of the latest audio frame in dBFS
+    /// ([`crate::dsp::SILENCE_FLOOR_DBFS`] before any audio arrived).
+    pub fn peak_dbfs(&self) -> f32 {
+        self.level.load().peak_dbfs
+    }
+
+    /// RMS and peak of the latest audio frame.
+    pub fn level(&self) -> Level {
+        self.level.load()
+    }
+
+    fn store_level(&self, level: Level) {
+        self.level.store(level);
     }
 }
 
@@ -200,6 +294,8 @@ struct Recorder {
     /// Set when a connection was lost: when the last audio arrived.
     lost_at: Option<Instant>,
     last_audio_at: Option<Instant>,
+    /// Whether the server of the current connection answered (ACK, FORMAT or audio).
+    answered: bool,
 }
 
 /// Where received audio goes once its format is known.
@@ -218,7 +314,8 @@ enum Step {
 
 /// Records until the duration is reached, `shutdown` is cancelled, or (without reconnecting) the
 /// connection ends. The file is valid whatever happens; see [`Outcome`]. Every audio frame is
-/// also fed to `player`, if any (live listening).
+/// also fed to `player`, if any (live listening). A recording that received no audio at all
+/// leaves no file and ends with [`Error::NothingReceived`] (or the error that kept audio away).
 pub async fn record(
     config: RecordConfig,
     stats: Arc<RecordStats>,
@@ -237,17 +334,35 @@ pub async fn record(
         expected: None,
         lost_at: None,
         last_audio_at: None,
+        answered: false,
     };
     let result = rec.run(&shutdown).await;
-    let finished = rec.finish(result.is_ok());
+    let finished = rec.finish();
     let result = match (result, finished) {
         (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) if rec.output.is_none() => Err(Error::NothingReceived {
+            addr: rec.config.addr.clone(),
+        }),
         (Ok(()), Ok(())) => Ok(()),
     };
     Outcome {
         summary: rec.summary(),
         result,
     }
+}
+
+/// Errors that retrying cannot mend: they end a recording even with reconnection on.
+fn is_fatal(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Protocol { .. }
+            | Error::AckStatus { .. }
+            | Error::BadFormat { .. }
+            | Error::WavWrite { .. }
+            | Error::FormatChanged { .. }
+            | Error::FileExists { .. }
+            | Error::OutputIsDirectory { .. }
+    )
 }
 
 impl Recorder {
@@ -270,17 +385,9 @@ impl Recorder {
         }
     }
 
-    /// Finalizes the file. When nothing arrived, a recording that ended as asked (`ok`) still
-    /// leaves a valid empty file; a failed one leaves none.
-    fn finish(&mut self, ok: bool) -> Result<()> {
-        if self.output.is_none() && ok {
-            let format = self.format.unwrap_or(StreamFormat::legacy(0));
-            if let Err(e) = self.open_output(format)
-                && !matches!(e, Error::FileExists { .. })
-            {
-                return Err(e);
-            }
-        }
+    /// Finalizes the file, if audio arrived (the file is created with the first audio frame, so
+    /// a recording that received nothing leaves none).
+    fn finish(&mut self) -> Result<()> {
         match self.output.as_mut().and_then(|o| o.file.as_mut()) {
             Some(f) => f.finalize(),
             None => Ok(()),
@@ -309,6 +416,9 @@ impl Recorder {
         self.stats
             .sample_rate
             .store(format.sample_rate, Ordering::Relaxed);
+        self.stats
+            .channels
+            .store(u32::from(format.channels), Ordering::Relaxed);
         self.output = Some(Output {
             sample_rate: format.sample_rate,
             channels: format.channels,
@@ -318,60 +428,69 @@ impl Recorder {
         Ok(())
     }
 
+    /// Connects, records, and (with `reconnect`) retries with [`Backoff`] until done.
     async fn run(&mut self, shutdown: &CancellationToken) -> Result<()> {
         self.config.check_output()?;
         let mut attempt = 0u32;
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::default();
+        let mut unanswered = 0u32;
         loop {
             attempt += 1;
             self.emit(RecordEvent::Connecting { attempt });
-            let connected = tokio::select! {
+            let ended = tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
-                r = self.connect() => r,
+                r = self.connect_and_record(shutdown) => r,
             };
-            let stream = match connected {
-                Ok(s) => s,
-                Err(e) if self.config.reconnect => {
-                    if attempt == 1 || attempt.is_multiple_of(10) {
-                        warn!(error = %e, attempt, "cannot connect; retrying");
-                    }
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(delay) => {}
-                    }
-                    delay = (delay * 2).min(MAX_RECONNECT_DELAY);
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            delay = Duration::from_millis(100);
-            attempt = 0;
-            match self.session(stream, shutdown).await {
+            let e = match ended {
                 Ok(Step::Done) => return Ok(()),
-                Ok(Step::Continue) => {}
-                Err(
-                    e @ (Error::Protocol { .. }
-                    | Error::AckStatus { .. }
-                    | Error::BadFormat { .. }
-                    | Error::WavWrite { .. }
-                    | Error::FormatChanged { .. }
-                    | Error::FileExists { .. }),
-                ) => {
-                    return Err(e);
-                }
-                Err(e) => {
-                    let reason = e.to_string();
-                    self.emit(RecordEvent::Lost {
-                        reason: reason.clone(),
-                    });
-                    if !self.config.reconnect {
+                Ok(Step::Continue) => continue,
+                Err(e) if is_fatal(&e) => return Err(e),
+                Err(e) => e,
+            };
+            if self.answered {
+                backoff.reset();
+                unanswered = 0;
+                attempt = 1;
+            }
+            let connected = !matches!(e, Error::Connect { .. } | Error::ConnectTimeout { .. });
+            let e = match e {
+                Error::NotAudiomi { addr, .. } => {
+                    unanswered += 1;
+                    let e = Error::NotAudiomi {
+                        addr,
+                        closes: unanswered,
+                    };
+                    if unanswered >= MAX_UNANSWERED_CLOSES {
                         return Err(e);
                     }
-                    warn!(%reason, "connection lost; reconnecting");
-                    self.lost_at = Some(self.last_audio_at.unwrap_or_else(Instant::now));
+                    e
                 }
+                e => e,
+            };
+            if connected {
+                self.emit(RecordEvent::Lost {
+                    reason: e.to_string(),
+                });
+                self.lost_at = Some(self.last_audio_at.unwrap_or_else(Instant::now));
+            }
+            if !self.config.reconnect {
+                return Err(e);
+            }
+            let wait = backoff.next_delay();
+            if attempt == 1 || attempt.is_multiple_of(10) {
+                warn!(error = %e, attempt, retry_in_ms = wait.as_millis() as u64, "retrying");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    async fn connect_and_record(&mut self, shutdown: &CancellationToken) -> Result<Step> {
+        self.answered = false;
+        let stream = self.connect().await?;
+        self.session(stream, shutdown).await
     }
 
     async fn connect(&self) -> Result<TcpStream> {
@@ -415,11 +534,17 @@ impl Recorder {
         self.emit(RecordEvent::Connected { addr: peer.clone() });
         info!(addr = %peer, "connected");
         let mut flush = tokio::time::interval(FLUSH_INTERVAL);
-        let mut answered = false;
+        let answer_by = tokio::time::Instant::from_std(ping_at + self.config.answer_timeout);
         let mut last_frame_at = Instant::now();
         loop {
             let frame = tokio::select! {
                 () = shutdown.cancelled() => return Ok(Step::Done),
+                () = tokio::time::sleep_until(answer_by), if !self.answered => {
+                    return Err(Error::NoAnswer {
+                        addr: peer.clone(),
+                        ms: self.config.answer_timeout.as_millis() as u64,
+                    });
+                }
                 _ = flush.tick() => {
                     if let Some(f) = self.output.as_mut().and_then(|o| o.file.as_mut()) {
                         f.flush_if_due()?;
@@ -439,21 +564,23 @@ impl Recorder {
             };
             last_frame_at = Instant::now();
             let frame = match frame {
+                None if !self.answered => {
+                    return Err(Error::NotAudiomi {
+                        addr: peer.clone(),
+                        closes: 1,
+                    });
+                }
                 None => {
                     return Err(Error::ConnectionLost {
                         addr: peer.clone(),
-                        reason: if answered {
-                            "the server closed the connection".into()
-                        } else {
-                            "the server closed the connection without answering; is the checkcode right?".into()
-                        },
+                        reason: "the server closed the connection".into(),
                     });
                 }
                 Some(Err(CodecError::Io(e))) => return Err(net(e)),
                 Some(Err(e)) => return Err(codec_err(&peer, e)),
                 Some(Ok(f)) => f,
             };
-            answered = true;
+            self.answered = true;
             let step = match frame {
                 ServerFrame::Ack { status } => {
                     if status != 0 {
@@ -466,6 +593,14 @@ impl Recorder {
                 }
                 ServerFrame::Format(f) => {
                     self.on_format(f)?;
+                    if f.features & wire::FEATURE_CLIENT_NAME != 0
+                        && let Some(name) = self.config.name.clone()
+                    {
+                        framed
+                            .send(ClientFrame::Name(name))
+                            .await
+                            .map_err(|e| codec_err(&peer, e))?;
+                    }
                     Step::Continue
                 }
                 ServerFrame::Audio(pcm) => self.on_audio(None, pcm)?,
@@ -564,10 +699,7 @@ impl Recorder {
             let format = self.format.unwrap_or(StreamFormat::legacy(0));
             self.open_output(format)?;
         }
-        self.stats.rms_bits.store(
-            Level::measure_pcm16(&pcm).rms_dbfs.to_bits(),
-            Ordering::Relaxed,
-        );
+        self.stats.store_level(Level::measure_pcm16(&pcm));
         let rate = self
             .output
             .as_ref()

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -85,7 +85,10 @@ impl Default for ServerConfig {
             max_lag: Duration::from_millis(2000),
             grace: Duration::from_millis(250),
             chunk: Duration::from_millis(20),
-            format: StreamFormat::legacy(new_stream_id()),
+            format: StreamFormat {
+                features: wire::FEATURE_CLIENT_NAME,
+                ..StreamFormat::legacy(new_stream_id())
+            },
             writes_per_sec: DEFAULT_WRITES_PER_SEC,
         }
     }
@@ -154,24 +157,17 @@ pub struct ServerStats {
     pub chunks: AtomicU64,
     /// Clients disconnected for lagging more than `max_lag`.
     pub lag_drops: AtomicU64,
-    rms_bits: AtomicU32,
-    peak_bits: AtomicU32,
+    level: crate::dsp::LevelCell,
 }
 
 impl ServerStats {
-    /// The level of the latest chunk.
+    /// The level of the latest chunk ([`Level::SILENCE`] before the first).
     pub fn level(&self) -> Level {
-        Level {
-            rms_dbfs: f32::from_bits(self.rms_bits.load(Ordering::Relaxed)),
-            peak_dbfs: f32::from_bits(self.peak_bits.load(Ordering::Relaxed)),
-        }
+        self.level.load()
     }
 
     fn set_level(&self, level: Level) {
-        self.rms_bits
-            .store(level.rms_dbfs.to_bits(), Ordering::Relaxed);
-        self.peak_bits
-            .store(level.peak_dbfs.to_bits(), Ordering::Relaxed);
+        self.level.store(level);
     }
 }
 
@@ -188,6 +184,8 @@ pub struct ClientInfo {
     pub lag: Duration,
     /// Whether it opted in to the extensions.
     pub extended: bool,
+    /// The name it gave (extension NAME), if any: control characters removed, trimmed.
+    pub name: Option<String>,
 }
 
 /// Frames waiting for one client's socket, oldest first. The first one may be partly written
@@ -237,6 +235,8 @@ struct ClientShared {
     wake: Notify,
     armed: AtomicBool,
     extended: AtomicBool,
+    /// The name the client gave (extension NAME).
+    name: Mutex<Option<String>>,
 }
 
 /// What [`ClientShared::send`] did with a frame.
@@ -368,6 +368,12 @@ impl Hub {
                 connected_for: now - s.connected_at,
                 lag: self.config.chunk * s.shared.queued() as u32,
                 extended: s.shared.extended.load(Ordering::Relaxed),
+                name: s
+                    .shared
+                    .name
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
             })
             .collect();
         v.sort_by_key(|c| c.id);
@@ -595,6 +601,7 @@ async fn connection(
         wake: Notify::new(),
         armed: AtomicBool::new(false),
         extended: AtomicBool::new(false),
+        name: Mutex::new(None),
     });
     let id = hub.register(
         addr,
@@ -683,6 +690,15 @@ async fn read_loop(hub: &Hub, rd: tokio::net::tcp::OwnedReadHalf, state: &Client
                         return "queue full while answering EXT_HELLO".into();
                     }
                     state.extended.store(true, Ordering::Release);
+                }
+                Some(Ok(ClientFrame::Name(name))) => {
+                    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+                    let name = name.trim();
+                    if !name.is_empty() {
+                        info!(%name, "client named itself");
+                        *state.name.lock().unwrap_or_else(PoisonError::into_inner) =
+                            Some(name.to_string());
+                    }
                 }
                 Some(Ok(ClientFrame::Other(cmd))) => {
                     debug!(cmd, "ignoring unknown command");

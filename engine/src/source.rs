@@ -111,16 +111,18 @@ impl Tone {
     /// A tone of `hz` Hz at `rate` Hz.
     ///
     /// # Errors
-    /// [`Error::Source`] if `hz` is not below the Nyquist frequency `rate / 2`.
+    /// [`Error::Config`] (an invalid value the user gave) if `hz` is not below the Nyquist
+    /// frequency `rate / 2`.
     pub fn new(hz: f64, rate: u32) -> Result<Self> {
         if hz >= f64::from(rate) / 2.0 {
-            return Err(Error::Source {
-                spec: format!("tone:{hz}"),
-                reason: format!(
-                    "the tone must be below half the sample rate ({} Hz)",
+            return Err(Error::config(
+                "--source",
+                format!("tone:{hz}"),
+                format!(
+                    "the tone must be below half the stream's sample rate ({} Hz)",
                     rate / 2
                 ),
-            });
+            ));
         }
         Ok(Self {
             hz,

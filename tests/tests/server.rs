@@ -474,9 +474,11 @@ async fn reconnect_to_the_same_stream_fills_the_exact_gap() {
     assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
     // Outside the silence, sample − index is one constant: the timeline is intact.
     let gap = gaps[0].0 as usize;
+    // Cut at 1.0 s, refused until 1.7 s; the receiver retries after 0.375–0.5 s and then after
+    // 0.75–1 s more (receiver::Backoff), so it is back 0.7 to 1.5 s after the cut.
     assert!(
-        (8_000..20_000).contains(&gap),
-        "gap of {gap} samples for a ~0.7-1 s outage"
+        (8_000..=26_000).contains(&gap),
+        "gap of {gap} samples for a ~0.7-1.5 s outage"
     );
     let start = samples.iter().position(|&s| s != 0).expect("audio");
     let offset = |i: usize| (i64::from(samples[i]) - i as i64).rem_euclid(65_536);
@@ -678,4 +680,56 @@ async fn a_silent_audiomi_server_is_detected_as_lost_but_a_pausing_legacy_one_is
         [1, 2, 3, 4],
         "the pause did not end the recording"
     );
+}
+
+/// A receiver that names itself is listed by that name; a legacy receiver (no extensions)
+/// never sends a name and is listed by its address alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_are_listed_by_the_name_they_give() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = ramp_server(dir.path(), |_| {}).await;
+    let addr = server.local_addr().to_string();
+    let token = CancellationToken::new();
+    let mut named = RecordConfig::new(addr.clone(), dir.path().join("named.wav"));
+    named.name = Some("kitchen\u{7}  ".into());
+    let mut legacy = RecordConfig::new(addr, dir.path().join("legacy.wav"));
+    legacy.extensions = false;
+    legacy.name = Some("never sent".into());
+    let recs: Vec<_> = [named, legacy]
+        .into_iter()
+        .map(|c| {
+            tokio::spawn(receiver::record(
+                c,
+                Arc::new(RecordStats::default()),
+                None,
+                None,
+                token.clone(),
+            ))
+        })
+        .collect();
+    let start = Instant::now();
+    let names = loop {
+        let clients = server.hub().clients();
+        if clients.len() == 2 && clients.iter().any(|c| c.name.is_some()) {
+            break clients;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{clients:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut listed: Vec<Option<String>> = names.iter().map(|c| c.name.clone()).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [None, Some("kitchen".to_string())],
+        "control characters and spaces trimmed"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await; // audio reaches both
+    token.cancel();
+    for r in recs {
+        r.await
+            .expect("record task")
+            .result
+            .expect("stopped as asked");
+    }
+    server.stop().await.expect("stop");
 }
