@@ -141,17 +141,19 @@ netem() {
     impaired="50 ms ± 10 ms delay, 2 % loss, 25 % sent at once (reordering) each way (scripts/impair.py over TUN: this kernel has no netem)"
   fi
   echo "link: $impaired"
-  start_server ip netns exec "$a" -- 10.78.0.1 26070
+  # Any port is free in a namespace this script made; still not the default one.
+  local port=$((30000 + RANDOM % 20000))
+  start_server ip netns exec "$a" -- 10.78.0.1 "$port"
 
   echo "-- 30 s over the impaired link"
-  ip netns exec "$b" "$bin/audiomi" record --host 10.78.0.1 --port 26070 --reconnect \
+  ip netns exec "$b" "$bin/audiomi" record --host 10.78.0.1 --port "$port" --reconnect \
     --duration 30 --out "$work/netem.wav" 2>"$work/rec1.log" || { cat "$work/rec1.log" >&2; rc=1; }
   tail -n 1 "$work/rec1.log"
   "$bin/audiomi-faults" check-ramp "$work/netem.wav" | tee "$work/check1.txt" || rc=1
   grep -q "silence inserted 0 samples" "$work/check1.txt" || { echo "audio was lost on the impaired link" >&2; rc=1; }
 
   echo "-- 30 s with the link down for 5 s after 10 s (record --reconnect)"
-  ip netns exec "$b" "$bin/audiomi" record --host 10.78.0.1 --port 26070 --reconnect \
+  ip netns exec "$b" "$bin/audiomi" record --host 10.78.0.1 --port "$port" --reconnect \
     --duration 30 --out "$work/pull.wav" 2>"$work/rec2.log" &
   local rec=$!
   pids+=("$rec")

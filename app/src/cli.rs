@@ -15,12 +15,22 @@ use engine::receiver::{self, RecordConfig, RecordStats};
 use engine::server::{ServeOptions, Server, ServerConfig};
 use engine::source::SourceSpec;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::info;
+
+/// What `--help` says about the program.
+const ABOUT: &str = "Capture what this PC plays and stream it to any number of receivers over TCP, \
+or receive such a stream and record it to a WAV file.\n\n\
+Without a subcommand, `audiomi` opens the window (Server and Receiver tabs).";
+
+/// What `--help` says after the options: the exit codes.
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 runtime failure (cannot connect, \
+connection lost, device or disk error, nothing received); 2 invalid argument or configuration \
+value (flag, environment variable or .env).";
 
 /// Capture what this PC plays and stream it to any number of receivers over TCP, or receive such a
 /// stream and record it to a WAV file. Without a subcommand, opens the window.
 #[derive(Debug, Parser)]
-#[command(name = "audiomi", version, about, long_about = None)]
+#[command(name = "audiomi", version, about = ABOUT, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do (none: open the GUI).
     #[command(subcommand)]
@@ -118,6 +128,9 @@ pub struct ReceiveArgs {
     /// Jitter buffer for live playback, in milliseconds.
     #[arg(long, default_value_t = 60)]
     jitter_ms: u64,
+    /// Name shown in the server's list of receivers [default: this computer's host name].
+    #[arg(long)]
+    name: Option<String>,
 }
 
 /// `audiomi record`.
@@ -205,19 +218,19 @@ pub fn main(cli: Cli) -> ExitCode {
             } else {
                 1
             };
-            let message = describe(&e);
-            error!("{message}");
-            eprintln!("audiomi: {message}");
+            eprintln!("audiomi: {}", describe(&e));
             ExitCode::from(code)
         }
     }
 }
 
-/// The error and those of its causes whose text it does not already include, joined by ": ".
-fn describe(e: &anyhow::Error) -> String {
-    let mut message = e.to_string();
+/// The error and those of its causes whose text it does not already include, joined by ": ",
+/// on one line (line breaks inside a cause, e.g. a quoted `.env` line, become spaces).
+pub fn describe(e: &anyhow::Error) -> String {
+    let one_line = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut message = one_line(e.to_string());
     for cause in e.chain().skip(1) {
-        let c = cause.to_string();
+        let c = one_line(cause.to_string());
         if !message.contains(&c) {
             message = format!("{message}: {c}");
         }
@@ -346,14 +359,6 @@ async fn record(args: RecordArgs) -> anyhow::Result<()> {
     receive(args.rx, Some(out), args.force, args.play, args.legacy).await
 }
 
-/// Whether `host` names this machine.
-fn is_local(host: &str) -> bool {
-    let h = host.trim_matches(|c| c == '[' || c == ']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
-}
-
 async fn receive(
     args: ReceiveArgs,
     out: Option<PathBuf>,
@@ -382,10 +387,11 @@ async fn receive(
     config.reconnect = args.reconnect;
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
     config.extensions = !legacy;
+    config.name = args.name.clone().or_else(config::default_receiver_name);
     // Before the player opens a device.
     config.check_output()?;
     let player = if play {
-        if args.output_device.is_none() && is_local(&host) {
+        if args.output_device.is_none() && config::is_local_host(&host) {
             tracing::warn!(
                 "playing on this machine's default output while receiving from this machine: if the server captures that output's loopback, this makes a feedback loop (use --output-device)"
             );
@@ -459,6 +465,16 @@ struct DeviceRow<'a> {
 }
 
 fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
+    if !engine::capture::sound_server_running() {
+        eprintln!(
+            "No PulseAudio or PipeWire server is running, so loopback (capturing what this PC plays) is unavailable; {} through plain ALSA.",
+            if args.outputs {
+                "outputs are listed"
+            } else {
+                "microphones are listed"
+            }
+        );
+    }
     let list = if args.outputs {
         engine::capture::list_outputs()?
     } else {
@@ -481,13 +497,24 @@ fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if rows.is_empty() {
-        eprintln!("no devices found");
+        eprintln!("no usable devices found");
         return Ok(());
     }
-    let width = rows.iter().map(|r| r.spec.len()).max().unwrap_or(0).max(6);
+    // What the id column holds is what the matching option takes.
+    let id_label = if args.outputs {
+        "OUTPUT-DEVICE"
+    } else {
+        "SOURCE"
+    };
+    let width = rows
+        .iter()
+        .map(|r| r.spec.len())
+        .max()
+        .unwrap_or(0)
+        .max(id_label.len());
     println!(
         "{:<8}  {:<7}  {:>6}  {:>2}  {:<width$}  NAME",
-        "KIND", "DEFAULT", "RATE", "CH", "SOURCE"
+        "KIND", "DEFAULT", "RATE", "CH", id_label
     );
     for r in &rows {
         println!(

@@ -15,11 +15,16 @@ fn main() -> ExitCode {
     cli::main(args)
 }
 
-/// Logs go to stderr; `RUST_LOG` overrides the default filter (`info`, PulseAudio client quiet).
+/// The log filter when `RUST_LOG` is not set: audioMi's own crates at `info`, every dependency at
+/// `warn` (some log each icon, font or connection at `info`), and the `pulseaudio` client crate
+/// off (it reports every closed connection as an error; cpal passes real stream errors on to
+/// audioMi, which logs them).
+pub const DEFAULT_LOG_FILTER: &str = "warn,pulseaudio=off,audiomi=info,engine=info,wire=info";
+
+/// Logs go to stderr; `RUST_LOG` overrides [`DEFAULT_LOG_FILTER`].
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        // The PulseAudio client logs every connection it opens and closes: keep that out by default.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,pulseaudio=off"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

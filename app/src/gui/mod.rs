@@ -75,7 +75,11 @@ impl App {
         let path = Settings::path();
         let settings = Settings::load(path.as_deref(), Settings::with_env(&env));
         let app = Self::with_settings(&settings, path);
-        (app, server_tab::ServerTab::refresh().map(Message::Server))
+        let tasks = Task::batch([
+            server_tab::ServerTab::refresh().map(Message::Server),
+            receiver_tab::ReceiverTab::list_outputs().map(Message::Receiver),
+        ]);
+        (app, tasks)
     }
 
     /// Saves both tabs' settings if `starting`: what a tab was started with is what the next
@@ -235,6 +239,49 @@ fn the_window_icon_decodes() {
     assert!(icon().is_some());
 }
 
+/// Where in a tab a problem is shown: next to the field or button it concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spot {
+    /// The source picker (Server tab).
+    Source,
+    /// The host / server address field.
+    Host,
+    /// The port field.
+    Port,
+    /// The checkcode field.
+    Checkcode,
+    /// The *Record to* file field (Receiver tab).
+    File,
+    /// The output device picker for *Listen* (Receiver tab).
+    Output,
+    /// The Start / Connect button.
+    Action,
+}
+
+/// An error in words, and where the window shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Where it is shown.
+    pub spot: Spot,
+    /// What went wrong and what to do, in words.
+    pub text: String,
+}
+
+impl Problem {
+    /// A problem shown at `spot`.
+    pub fn at(spot: Spot, text: impl Into<String>) -> Self {
+        Self {
+            spot,
+            text: text.into(),
+        }
+    }
+}
+
+/// The text of `problem` if it is shown at `spot`.
+pub fn problem_at(problem: Option<&Problem>, spot: Spot) -> Option<String> {
+    problem.filter(|p| p.spot == spot).map(|p| p.text.clone())
+}
+
 /// One labelled text field of a form: (label, placeholder, value, widget id, input message, error).
 pub type FormField<'a, M> = (
     &'a str,
@@ -269,6 +316,14 @@ pub fn field_error<'a, M: 'a>(error: Option<String>) -> Element<'a, M> {
     match error {
         Some(e) => text(e).size(12).style(text::danger).into(),
         None => text("").size(12).into(),
+    }
+}
+
+/// A warning in small amber text (nothing when `None`).
+pub fn field_warning<'a, M: 'a>(warning: Option<String>) -> Element<'a, M> {
+    match warning {
+        Some(w) => text(w).size(12).style(text::warning).into(),
+        None => iced::widget::space().into(),
     }
 }
 
@@ -369,6 +424,26 @@ pub fn human_duration(d: Duration) -> String {
 }
 
 pub use crate::cli::human_bytes;
+
+/// Whether a file dialog can be shown: on Linux rfd needs the desktop portal (over the D-Bus
+/// session bus) or the `zenity` program; elsewhere the system's dialog is always there.
+pub fn file_dialog_available() -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let on_path = |program: &str| {
+        std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+        })
+    };
+    let session_bus = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some()
+        || std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|dir| std::path::Path::new(&dir).join("bus").exists());
+    session_bus || on_path("zenity")
+}
+
+/// What the window says when no file dialog can be shown.
+pub const NO_FILE_DIALOG: &str = "No file dialog is available on this desktop (it needs xdg-desktop-portal or zenity): type the path instead.";
 
 #[cfg(test)]
 mod tests;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use engine::capture::DeviceInfo;
 use engine::playback::{PlaybackConfig, Player};
 use engine::receiver::{self, RecordConfig, RecordEvent, RecordStats, Summary};
-use iced::widget::{button, canvas, checkbox, column, row, text};
+use iced::widget::{button, canvas, checkbox, column, pick_list, row, text};
 use iced::{Element, Length, Subscription, Task};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
@@ -15,9 +16,58 @@ use tokio_util::sync::CancellationToken;
 use super::settings::{ReceiverSettings, default_recordings_folder};
 use super::widgets::{History, Meter};
 use super::{
-    Field, field, field_error, form_row, human_bytes, human_duration, input, validate_checkcode,
-    validate_host, validate_port,
+    Field, NO_FILE_DIALOG, Problem, Spot, field, field_error, field_warning, file_dialog_available,
+    form_row, human_bytes, human_duration, input, problem_at, validate_checkcode, validate_host,
+    validate_port,
 };
+
+/// Where *Listen* plays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputChoice {
+    /// The system's default output.
+    Default,
+    /// A device by id (as `--output-device` takes it).
+    Device {
+        /// cpal's device id.
+        id: String,
+        /// What the picker shows.
+        label: String,
+    },
+}
+
+impl std::fmt::Display for OutputChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Default => f.write_str("Default output"),
+            Self::Device { label, .. } => f.write_str(label),
+        }
+    }
+}
+
+impl OutputChoice {
+    fn from_device(d: &DeviceInfo) -> Self {
+        Self::Device {
+            id: d.id.clone(),
+            label: if d.is_default {
+                format!("{} (default)", d.name)
+            } else {
+                d.name.clone()
+            },
+        }
+    }
+
+    /// The device id to play on (`None`: the default output).
+    pub fn device(&self) -> Option<String> {
+        match self {
+            Self::Default => None,
+            Self::Device { id, .. } => Some(id.clone()),
+        }
+    }
+}
+
+/// The warning shown when *Listen* would play this machine's default output while receiving
+/// from this machine (the same one the CLI logs).
+pub const FEEDBACK_WARNING: &str = "Listening on this computer's default output while receiving from this computer: if the server captures that output's loopback, this makes a feedback loop. Pick another output.";
 
 /// The Receiver tab's messages.
 #[derive(Debug, Clone)]
@@ -30,10 +80,16 @@ pub enum Message {
     Checkcode(String),
     /// Duration field edited (seconds; empty for no limit).
     Duration(String),
+    /// *Record to* field edited.
+    Out(String),
     /// Open the save dialog.
     Browse,
-    /// The save dialog closed (None: cancelled).
-    Browsed(Option<PathBuf>),
+    /// The save dialog closed (None: cancelled, or no dialog could be shown), after this long.
+    Browsed(Option<PathBuf>, Duration),
+    /// Output devices were listed (for *Listen*).
+    Outputs(Result<Vec<DeviceInfo>, String>),
+    /// An output for *Listen* was picked.
+    OutputSelected(OutputChoice),
     /// Listen toggled.
     Listen(bool),
     /// Auto-reconnect toggled.
@@ -41,11 +97,11 @@ pub enum Message {
     /// Connect and record.
     Start,
     /// Recording started (with its event stream), or could not.
-    Started(Result<Session, String>),
+    Started(Result<Session, Problem>),
     /// Stop recording.
     Stop,
     /// The recording ended: what is in the file, and the error that ended it, if any.
-    Finished(Summary, Option<String>),
+    Finished(Summary, Option<Problem>),
     /// Something happened while recording.
     Event(RecordEvent),
     /// Refresh counters (~30 times a second while recording).
@@ -99,10 +155,20 @@ pub struct ReceiverTab {
     pub checkcode: String,
     /// Duration field (seconds, may be empty).
     pub duration: String,
-    /// The WAV file to write next.
-    pub out: PathBuf,
+    /// The *Record to* field: the WAV file to write next, typed or browsed.
+    pub out: String,
     /// Play while recording.
     pub listen: bool,
+    /// The outputs *Listen* can play on (the default first).
+    pub outputs: Vec<OutputChoice>,
+    /// Where *Listen* plays.
+    pub output: OutputChoice,
+    /// The last error, shown next to the field or button it concerns.
+    pub problem: Option<Problem>,
+    /// Whether the file of the current recording was created (audio arrived).
+    pub file_created: bool,
+    /// Channels of the stream (for the file size).
+    pub channels: u16,
     /// Reconnect when the server goes away.
     pub reconnect: bool,
     /// The recording in progress.
@@ -141,8 +207,13 @@ impl ReceiverTab {
             port: settings.port.clone(),
             checkcode: settings.checkcode.clone(),
             duration: String::new(),
-            out: PathBuf::new(),
+            out: String::new(),
             listen: settings.listen,
+            outputs: vec![OutputChoice::Default],
+            output: OutputChoice::Default,
+            problem: None,
+            file_created: false,
+            channels: 1,
             reconnect: settings.reconnect,
             session: None,
             started_at: None,
@@ -159,7 +230,7 @@ impl ReceiverTab {
             folder: settings.folder.clone(),
             next_id: 1,
         };
-        tab.out = tab.fresh_file_name();
+        tab.out = tab.fresh_file_name().display().to_string();
         tab
     }
 
@@ -169,6 +240,35 @@ impl ReceiverTab {
             .clone()
             .unwrap_or_else(default_recordings_folder);
         folder.join(format!("audiomi-{}.wav", crate::cli::timestamp()))
+    }
+
+    /// Lists output devices in the background (for *Listen*).
+    pub fn list_outputs() -> Task<Message> {
+        Task::perform(
+            async { tokio::task::spawn_blocking(engine::capture::list_outputs).await },
+            |r| {
+                Message::Outputs(match r {
+                    Ok(Ok(list)) => Ok(list),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                })
+            },
+        )
+    }
+
+    /// The feedback warning, when it applies: listening on the default output to a server on
+    /// this machine.
+    pub fn feedback_warning(&self) -> Option<String> {
+        (self.listen
+            && self.output == OutputChoice::Default
+            && engine::config::is_local_host(&self.host))
+        .then(|| FEEDBACK_WARNING.to_string())
+    }
+
+    fn clear_problem(&mut self, spot: Spot) {
+        if self.problem.as_ref().is_some_and(|p| p.spot == spot) {
+            self.problem = None;
+        }
     }
 
     /// The fields as settings.
@@ -200,7 +300,7 @@ impl ReceiverTab {
             && p.ok()
             && c.ok()
             && d.ok()
-            && !self.out.as_os_str().is_empty()
+            && validate_out(&self.out).is_ok()
     }
 
     /// A one-line summary for the window title.
@@ -208,7 +308,7 @@ impl ReceiverTab {
         self.session.as_ref().map(|_| {
             format!(
                 "recording {}",
-                self.out
+                PathBuf::from(&self.out)
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().to_string())
             )
@@ -218,21 +318,57 @@ impl ReceiverTab {
     /// Handles a message.
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
-            Message::Host(v) => self.host = v,
-            Message::Port(v) => self.port = v,
-            Message::Checkcode(v) => self.checkcode = v,
+            Message::Host(v) => {
+                self.clear_problem(Spot::Host);
+                self.host = v;
+            }
+            Message::Port(v) => {
+                self.clear_problem(Spot::Host);
+                self.clear_problem(Spot::Port);
+                self.port = v;
+            }
+            Message::Checkcode(v) => {
+                self.clear_problem(Spot::Checkcode);
+                self.checkcode = v;
+            }
             Message::Duration(v) => self.duration = v,
-            Message::Listen(v) => self.listen = v,
+            Message::Out(v) => {
+                self.clear_problem(Spot::File);
+                self.out = v;
+            }
+            Message::Listen(v) => {
+                self.clear_problem(Spot::Output);
+                self.listen = v;
+            }
             Message::Reconnect(v) => self.reconnect = v,
+            Message::Outputs(Ok(list)) => {
+                self.outputs = std::iter::once(OutputChoice::Default)
+                    .chain(list.iter().map(OutputChoice::from_device))
+                    .collect();
+                if !self.outputs.contains(&self.output) {
+                    self.output = OutputChoice::Default;
+                }
+            }
+            Message::Outputs(Err(e)) => {
+                tracing::warn!(error = %e, "cannot list output devices");
+            }
+            Message::OutputSelected(choice) => {
+                self.clear_problem(Spot::Output);
+                self.output = choice;
+            }
+            Message::Browse if !file_dialog_available() => {
+                self.problem = Some(Problem::at(Spot::File, NO_FILE_DIALOG));
+            }
             Message::Browse => {
-                let dir = self.out.parent().map(PathBuf::from);
-                let name = self
-                    .out
+                let out = PathBuf::from(&self.out);
+                let dir = out.parent().map(PathBuf::from);
+                let name = out
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())
                     .unwrap_or_default();
                 return Task::perform(
                     async move {
+                        let opened = Instant::now();
                         let mut dialog = rfd::AsyncFileDialog::new()
                             .add_filter("WAV audio", &["wav"])
                             .set_title("Record to…")
@@ -240,51 +376,62 @@ impl ReceiverTab {
                         if let Some(d) = dir {
                             dialog = dialog.set_directory(d);
                         }
-                        dialog.save_file().await.map(|f| f.path().to_path_buf())
+                        let chosen = dialog.save_file().await.map(|f| f.path().to_path_buf());
+                        (chosen, opened.elapsed())
                     },
-                    Message::Browsed,
+                    |(chosen, took)| Message::Browsed(chosen, took),
                 );
             }
-            Message::Browsed(Some(mut path)) => {
+            Message::Browsed(Some(mut path), _) => {
                 if path.extension().is_none() {
                     path.set_extension("wav");
                 }
+                self.clear_problem(Spot::File);
                 self.folder = path.parent().map(PathBuf::from);
-                self.out = path;
+                self.out = path.display().to_string();
             }
-            Message::Browsed(None) => {}
+            // No person cancels a dialog within a quarter of a second: none was shown (rfd
+            // found neither the desktop portal nor zenity).
+            Message::Browsed(None, took) if took < Duration::from_millis(250) => {
+                self.problem = Some(Problem::at(Spot::File, NO_FILE_DIALOG));
+            }
+            Message::Browsed(None, _) => {}
             Message::Start => {
                 if !self.can_start() {
                     return Task::none();
                 }
                 let (h, p, c, d) = self.fields();
-                let (Some(host), Some(port), Some(checkcode), Some(duration)) =
-                    (h.value, p.value, c.value, d.value)
+                let (Some(host), Some(port), Some(checkcode), Some(duration), Ok(out)) =
+                    (h.value, p.value, c.value, d.value, validate_out(&self.out))
                 else {
                     return Task::none();
                 };
-                if self.out.exists() {
-                    // The save dialog asked about replacing; a stale default name gets a fresh one.
-                    if self
-                        .out
+                let mut out = out;
+                // The save dialog asked about replacing; a stale default name gets a fresh one.
+                if out.exists()
+                    && out
                         .file_name()
                         .is_some_and(|n| n.to_string_lossy().starts_with("audiomi-"))
-                    {
-                        self.out = self.fresh_file_name();
-                    }
+                {
+                    out = self.fresh_file_name();
+                    self.out = out.display().to_string();
                 }
-                let mut config =
-                    RecordConfig::new(engine::config::socket_addr(&host, port), self.out.clone());
+                let mut config = RecordConfig::new(engine::config::socket_addr(&host, port), out);
                 config.checkcode = checkcode;
                 config.overwrite = true;
                 config.duration = duration.map(Duration::from_secs_f64);
                 config.reconnect = self.reconnect;
+                config.name = engine::config::default_receiver_name();
                 let id = self.next_id;
                 self.next_id += 1;
                 self.status = format!("Connecting to {host}:{port}…");
+                self.problem = None;
                 self.reset_counters();
-                let listen = self.listen;
-                return Task::perform(begin(id, config, listen), Message::Started);
+                let playback = self.listen.then(|| PlaybackConfig {
+                    device: self.output.device(),
+                    ..PlaybackConfig::default()
+                });
+                return Task::perform(begin(id, config, playback), Message::Started);
             }
             Message::Started(Ok(session)) => {
                 self.started_at = Some(Instant::now());
@@ -298,14 +445,17 @@ impl ReceiverTab {
                     Message::Finished(summary, error)
                 });
             }
-            Message::Started(Err(e)) => self.status = e,
+            Message::Started(Err(problem)) => {
+                self.status = problem.text.clone();
+                self.problem = Some(problem);
+            }
             Message::Stop => {
                 if let Some(s) = &self.session {
                     s.token.cancel();
                     self.status = "Stopping…".into();
                 }
             }
-            Message::Finished(summary, error) => {
+            Message::Finished(summary, problem) => {
                 self.session = None;
                 self.meter = Meter::default();
                 self.connected = false;
@@ -314,15 +464,18 @@ impl ReceiverTab {
                     .path
                     .as_ref()
                     .map(|p| format!("Saved {} ({:.1} s).", p.display(), summary.seconds()));
-                self.status = match (error, saved) {
-                    (Some(e), Some(s)) => format!("{} {s}", friendly(&e)),
-                    (Some(e), None) => friendly(&e),
+                self.status = match (&problem, saved) {
+                    (Some(e), Some(s)) => format!("{} {s}", e.text),
+                    (Some(e), None) => e.text.clone(),
                     (None, Some(s)) => s,
                     (None, None) => "Stopped.".into(),
                 };
-                if let Some(p) = summary.path {
+                self.problem = problem;
+                // Only a file that holds audio becomes the last recording (the engine leaves no
+                // file when nothing arrived).
+                if let Some(p) = summary.path.filter(|_| summary.samples > 0) {
                     self.last_file = Some(p);
-                    self.out = self.fresh_file_name();
+                    self.out = self.fresh_file_name().display().to_string();
                 }
             }
             Message::Event(e) => self.on_event(e),
@@ -330,14 +483,16 @@ impl ReceiverTab {
                 if let Some(s) = &self.session {
                     self.samples = s.stats.samples.load(Ordering::Relaxed);
                     self.rate = s.stats.sample_rate.load(Ordering::Relaxed);
+                    self.channels =
+                        u16::try_from(s.stats.channels.load(Ordering::Relaxed).max(1)).unwrap_or(1);
                     self.bytes = s.stats.bytes_received.load(Ordering::Relaxed);
                     let level = if self.connected {
-                        s.stats.rms_dbfs()
+                        s.stats.level()
                     } else {
-                        engine::dsp::SILENCE_FLOOR_DBFS
+                        engine::dsp::Level::SILENCE
                     };
                     self.meter.update(level);
-                    self.history.push(self.meter.dbfs);
+                    self.history.push(self.meter.rms);
                 }
             }
             Message::OpenFolder => {
@@ -355,6 +510,7 @@ impl ReceiverTab {
         self.samples = 0;
         self.bytes = 0;
         self.gap_seconds = 0.0;
+        self.file_created = false;
         self.meter = Meter::default();
         self.history = History::default();
     }
@@ -371,13 +527,14 @@ impl ReceiverTab {
             }
             RecordEvent::Acked { rtt } => {
                 self.rtt = Some(rtt);
-                self.status = format!("Recording to {}.", self.out.display());
+                self.status = format!("Recording to {}.", self.out);
             }
             RecordEvent::Format(f) => {
                 self.rate = f.sample_rate;
             }
             RecordEvent::FileCreated { path } => {
-                self.status = format!("Recording to {}.", path.display())
+                self.file_created = true;
+                self.status = format!("Recording to {}.", path.display());
             }
             RecordEvent::Gap {
                 seconds, reason, ..
@@ -395,7 +552,9 @@ impl ReceiverTab {
                     } else {
                         ""
                     }
-                );
+                )
+                .trim_end()
+                .to_string();
             }
         }
     }
@@ -414,7 +573,11 @@ impl ReceiverTab {
     /// The tab's content.
     pub fn view(&self) -> Element<'_, Message> {
         let (h, p, c, d) = self.fields();
+        let problem = self.problem.as_ref();
         let editable = self.session.is_none();
+        let out_error = validate_out(&self.out)
+            .err()
+            .or_else(|| problem_at(problem, Spot::File));
         let form = column![
             form_row(
                 [
@@ -424,7 +587,7 @@ impl ReceiverTab {
                         &self.host,
                         "receiver-host",
                         Message::Host,
-                        h.error
+                        h.error.or_else(|| problem_at(problem, Spot::Host))
                     ),
                     (
                         "Port",
@@ -432,7 +595,7 @@ impl ReceiverTab {
                         &self.port,
                         "receiver-port",
                         Message::Port,
-                        p.error
+                        p.error.or_else(|| problem_at(problem, Spot::Port))
                     ),
                     (
                         "Checkcode",
@@ -440,7 +603,7 @@ impl ReceiverTab {
                         &self.checkcode,
                         "receiver-checkcode",
                         Message::Checkcode,
-                        c.error
+                        c.error.or_else(|| problem_at(problem, Spot::Checkcode))
                     ),
                 ],
                 [3, 1, 2],
@@ -449,10 +612,19 @@ impl ReceiverTab {
             ),
             text("Record to"),
             row![
-                text(self.out.display().to_string()).width(Length::Fill),
+                input(
+                    "a .wav file",
+                    &self.out,
+                    "receiver-file",
+                    Message::Out,
+                    editable,
+                    Message::Start
+                )
+                .width(Length::Fill),
                 button("Browse…").on_press_maybe(editable.then_some(Message::Browse)),
             ]
             .spacing(8),
+            field_error(out_error),
             row![
                 text("Stop after"),
                 input(
@@ -467,16 +639,26 @@ impl ReceiverTab {
                 text("seconds"),
                 field_error(d.error),
             ]
-            .spacing(8),
+            .spacing(8)
+            .align_y(iced::Alignment::Center),
             row![
                 checkbox(self.listen)
-                    .label("Listen")
+                    .label("Listen on")
                     .on_toggle_maybe(editable.then_some(Message::Listen)),
+                pick_list(
+                    self.outputs.clone(),
+                    Some(self.output.clone()),
+                    Message::OutputSelected
+                )
+                .width(Length::Fixed(260.0)),
                 checkbox(self.reconnect)
                     .label("Auto-reconnect")
                     .on_toggle_maybe(editable.then_some(Message::Reconnect)),
             ]
-            .spacing(24),
+            .spacing(16)
+            .align_y(iced::Alignment::Center),
+            field_error(problem_at(problem, Spot::Output)),
+            field_warning(self.feedback_warning()),
         ]
         .spacing(6);
         let action = if self.session.is_some() {
@@ -484,6 +666,9 @@ impl ReceiverTab {
         } else {
             button("Connect & Record").on_press_maybe(self.can_start().then_some(Message::Start))
         };
+        let action = row![action, field_error(problem_at(problem, Spot::Action))]
+            .spacing(12)
+            .align_y(iced::Alignment::Center);
         let ping = match (self.connected, self.rtt) {
             (true, Some(rtt)) => format!("ACK in {:.1} ms", rtt.as_secs_f64() * 1000.0),
             (true, None) => "PING sent".into(),
@@ -498,6 +683,12 @@ impl ReceiverTab {
         } else {
             0.0
         };
+        // The file exists only once audio arrived: its size is the 44-byte header plus PCM16.
+        let file = if self.file_created {
+            human_bytes(44 + self.samples * 2 * u64::from(self.channels))
+        } else {
+            "—".into()
+        };
         let counters = column![
             row![
                 text(format!("Ping: {ping}")),
@@ -507,7 +698,7 @@ impl ReceiverTab {
             .spacing(24),
             row![
                 text(format!("Samples: {}", self.samples)),
-                text(format!("File: {}", human_bytes(44 + self.samples * 2))),
+                text(format!("File: {file}")),
                 text(format!("Received: {}", human_bytes(self.bytes))),
                 text(format!("Gaps filled: {:.2} s", self.gap_seconds)),
             ]
@@ -529,13 +720,30 @@ impl ReceiverTab {
             self.meter.view("Level"),
             canvas(&self.history)
                 .width(Length::Fill)
-                .height(Length::Fixed(60.0)),
+                .height(Length::Fixed(48.0)),
             counters,
             last,
         ]
-        .spacing(14)
+        .spacing(12)
         .into()
     }
+}
+
+/// Parses the *Record to* field: a file path, not a folder. (A folder that does not exist or
+/// cannot be written is found when recording starts, before connecting, and shown at the field.)
+///
+/// # Errors
+/// A message for an empty path or a folder.
+pub fn validate_out(v: &str) -> Result<PathBuf, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err("type the path of a .wav file, or Browse…".into());
+    }
+    let path = PathBuf::from(v);
+    if path.is_dir() || v.ends_with(std::path::MAIN_SEPARATOR) {
+        return Err("this is a folder: add a file name, e.g. recording.wav".into());
+    }
+    Ok(path)
 }
 
 /// Parses the duration field: empty is no limit.
@@ -559,8 +767,14 @@ pub fn friendly(e: &str) -> String {
         format!(
             "Nobody is serving at that address and port (connection refused). Is the server started? ({e})"
         )
-    } else if e.contains("checkcode") {
-        format!("The server rejected us: the checkcode differs from the server's. ({e})")
+    } else if e.contains("wrong checkcode") {
+        format!(
+            "The server rejected us: the checkcode differs from the server's (or it is not an audioMi server). ({e})"
+        )
+    } else if e.contains("did not answer PING") {
+        format!("Something answers at that address, but not as an audioMi server. ({e})")
+    } else if e.contains("nothing was received") {
+        format!("Nothing was recorded, so no file was written. ({e})")
     } else if e.contains("timed out") {
         format!("The server did not answer in time: check the address and any firewall. ({e})")
     } else if e.contains("Permission denied")
@@ -572,20 +786,42 @@ pub fn friendly(e: &str) -> String {
     }
 }
 
-/// Prepares recording `config` (opening the player when `listen`): the session to hand to
-/// [`Message::Started`].
+/// Where an engine error is shown: next to the field it concerns, in words a user can act on.
+pub fn place(e: &engine::Error) -> Problem {
+    use engine::Error as E;
+    let text = friendly(&e.to_string());
+    let spot = match e {
+        E::Connect { .. } | E::ConnectTimeout { .. } | E::NoAnswer { .. } => Spot::Host,
+        E::NotAudiomi { .. } => Spot::Checkcode,
+        E::Protocol {
+            source: wire::Error::WrongCheckcode { .. },
+            ..
+        } => Spot::Checkcode,
+        E::WavWrite { .. } | E::FileExists { .. } | E::OutputIsDirectory { .. } => Spot::File,
+        _ => Spot::Action,
+    };
+    Problem::at(spot, text)
+}
+
+/// Prepares recording `config` (opening the player with `playback`, if any): the session to
+/// hand to [`Message::Started`].
 ///
 /// # Errors
-/// The output device cannot be opened.
-pub async fn begin(id: u64, config: RecordConfig, listen: bool) -> Result<Session, String> {
-    let player = if listen {
-        let player = tokio::task::spawn_blocking(|| Player::start(PlaybackConfig::default()))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("Cannot play: {e}"))?;
-        Some(Arc::new(player))
-    } else {
-        None
+/// The output device cannot be opened (shown at the output picker).
+pub async fn begin(
+    id: u64,
+    config: RecordConfig,
+    playback: Option<PlaybackConfig>,
+) -> Result<Session, Problem> {
+    let player = match playback {
+        Some(playback) => {
+            let player = tokio::task::spawn_blocking(move || Player::start(playback))
+                .await
+                .map_err(|e| Problem::at(Spot::Output, e.to_string()))?
+                .map_err(|e| Problem::at(Spot::Output, format!("Cannot play: {e}")))?;
+            Some(Arc::new(player))
+        }
+        None => None,
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let token = CancellationToken::new();
@@ -601,8 +837,9 @@ pub async fn begin(id: u64, config: RecordConfig, listen: bool) -> Result<Sessio
     Ok(session)
 }
 
-/// Runs the recording of `session` to its end: what is in the file, and the error that ended it.
-pub async fn run(session: Session) -> (Summary, Option<String>) {
+/// Runs the recording of `session` to its end: what is in the file, and the error that ended it
+/// (placed at the field it concerns).
+pub async fn run(session: Session) -> (Summary, Option<Problem>) {
     let pending = session
         .pending
         .lock()
@@ -611,7 +848,10 @@ pub async fn run(session: Session) -> (Summary, Option<String>) {
     let Some((config, tx, player)) = pending else {
         return (
             Summary::default(),
-            Some("internal error: the recording was lost before it started".into()),
+            Some(Problem::at(
+                Spot::Action,
+                "internal error: the recording was lost before it started",
+            )),
         );
     };
     let outcome = receiver::record(
@@ -622,7 +862,7 @@ pub async fn run(session: Session) -> (Summary, Option<String>) {
         session.token.clone(),
     )
     .await;
-    (outcome.summary, outcome.result.err().map(|e| e.to_string()))
+    (outcome.summary, outcome.result.err().map(|e| place(&e)))
 }
 
 struct EventsRef(Session);

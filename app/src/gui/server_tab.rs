@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use engine::capture::DeviceInfo;
 use engine::pipeline::PipelineConfig;
+use engine::preview::Preview;
 use engine::server::{ClientInfo, Hub, ServeOptions, Server, ServerConfig, ServerEvent};
 use engine::source::SourceSpec;
 use iced::widget::{button, column, container, pick_list, row, scrollable, text};
@@ -16,8 +17,8 @@ use tokio::sync::Mutex;
 use super::settings::ServerSettings;
 use super::widgets::Meter;
 use super::{
-    Field, field, form_row, human_bytes, human_duration, validate_checkcode, validate_host,
-    validate_port,
+    Field, NO_FILE_DIALOG, Problem, Spot, field, field_error, file_dialog_available, form_row,
+    human_bytes, human_duration, problem_at, validate_checkcode, validate_host, validate_port,
 };
 
 /// One entry of the source picker.
@@ -124,15 +125,19 @@ pub enum Message {
     /// Start serving.
     Start,
     /// The server started, or could not.
-    Started(Result<Handle, String>),
+    Started(Result<Handle, Problem>),
     /// Stop serving.
     Stop,
     /// The server stopped.
     Stopped(Result<(), String>),
     /// Something happened in the server.
     Event(ServerEvent),
-    /// Refresh level, clients and counters (~30 times a second while serving).
+    /// Refresh level, clients and counters (~30 times a second while serving or previewing).
     Tick,
+    /// A level preview of the selected source started (its generation), or could not.
+    PreviewStarted(u64, Result<Arc<Preview>, String>),
+    /// A replaced preview was closed (on a blocking thread).
+    PreviewClosed,
 }
 
 /// The Server tab's state.
@@ -162,6 +167,12 @@ pub struct ServerTab {
     pub bytes: u64,
     /// The latest event or error, in words.
     pub status: String,
+    /// The last error, shown next to the field or button it concerns.
+    pub problem: Option<Problem>,
+    /// The level preview of the selected source while not serving.
+    pub preview: Option<Arc<Preview>>,
+    /// Counts previews started; a preview that opens after a newer one was asked for is closed.
+    pub preview_generation: u64,
     wanted_source: Option<String>,
     label_generation: u32,
 }
@@ -182,6 +193,9 @@ impl ServerTab {
             clients: Vec::new(),
             bytes: 0,
             status: "Pick a source and press Start serving.".into(),
+            problem: None,
+            preview: None,
+            preview_generation: 0,
             wanted_source: settings.source.clone(),
             label_generation: 0,
         }
@@ -251,8 +265,40 @@ impl ServerTab {
         let task = self.handle(message);
         if self.selected != before {
             self.label_generation = self.label_generation.wrapping_add(1);
+            if self
+                .problem
+                .as_ref()
+                .is_some_and(|p| p.spot == Spot::Source)
+            {
+                self.problem = None;
+            }
+            return Task::batch([task, self.restart_preview()]);
         }
         task
+    }
+
+    /// Starts a level preview of the selected source (closing the previous one), unless serving.
+    pub fn restart_preview(&mut self) -> Task<Message> {
+        self.preview_generation += 1;
+        let closed = close_preview(self.preview.take());
+        let spec = self.selected.as_ref().and_then(SourceChoice::spec);
+        let Some(spec) = spec.filter(|_| self.running.is_none() && !self.busy) else {
+            return closed;
+        };
+        let generation = self.preview_generation;
+        let open = Task::perform(
+            async move {
+                let spec: SourceSpec = spec.parse().map_err(|e: engine::Error| e.to_string())?;
+                tokio::task::spawn_blocking(move || {
+                    Preview::start(&spec, PipelineConfig::default()).map(Arc::new)
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+            },
+            move |r| Message::PreviewStarted(generation, r),
+        );
+        Task::batch([closed, open])
     }
 
     fn handle(&mut self, message: Message) -> Task<Message> {
@@ -288,6 +334,12 @@ impl ServerTab {
             Message::Listed(Err(e)) => {
                 self.status = format!("Cannot list sound devices: {e}");
             }
+            Message::SourceSelected(SourceChoice::WavFile(_)) if !file_dialog_available() => {
+                self.problem = Some(Problem::at(
+                    Spot::Source,
+                    format!("{NO_FILE_DIALOG} (`audiomi serve --source file:PATH` serves a file)"),
+                ));
+            }
             Message::SourceSelected(SourceChoice::WavFile(_)) => {
                 return Task::perform(
                     async {
@@ -311,9 +363,18 @@ impl ServerTab {
                 self.selected = Some(choice);
             }
             Message::FilePicked(None) => self.status = "No file chosen.".into(),
-            Message::Host(v) => self.host = v,
-            Message::Port(v) => self.port = v,
-            Message::Checkcode(v) => self.checkcode = v,
+            Message::Host(v) => {
+                self.clear_problem(Spot::Host);
+                self.host = v;
+            }
+            Message::Port(v) => {
+                self.clear_problem(Spot::Port);
+                self.port = v;
+            }
+            Message::Checkcode(v) => {
+                self.clear_problem(Spot::Checkcode);
+                self.checkcode = v;
+            }
             Message::Start => {
                 if !self.can_start() {
                     return Task::none();
@@ -326,8 +387,18 @@ impl ServerTab {
                     return Task::none();
                 };
                 self.busy = true;
+                self.problem = None;
                 self.status = format!("Starting {spec} on port {port}…");
-                return Task::perform(start(host, port, checkcode, spec), Message::Started);
+                // The preview closes first: a device is opened by one stage at a time.
+                self.preview_generation += 1;
+                let preview = self.preview.take();
+                return Task::perform(
+                    async move {
+                        let _ = tokio::task::spawn_blocking(move || drop(preview)).await;
+                        start(host, port, checkcode, spec).await
+                    },
+                    Message::Started,
+                );
             }
             Message::Started(Ok(handle)) => {
                 self.busy = false;
@@ -341,9 +412,11 @@ impl ServerTab {
                 self.clients.clear();
                 self.running = Some(handle);
             }
-            Message::Started(Err(e)) => {
+            Message::Started(Err(problem)) => {
                 self.busy = false;
-                self.status = e;
+                self.status = problem.text.clone();
+                self.problem = Some(problem);
+                return self.restart_preview();
             }
             Message::Stop => {
                 if let Some(handle) = self.running.take() {
@@ -370,34 +443,65 @@ impl ServerTab {
                     Ok(()) => "Stopped.".into(),
                     Err(e) => format!("Stopped with an error: {e}"),
                 };
+                return self.restart_preview();
             }
             Message::Event(event) => self.status = describe(&event),
             Message::Tick => {
                 if let Some(h) = &self.running {
                     let stats = h.hub.stats();
-                    self.meter.update(stats.level().rms_dbfs);
+                    self.meter.update(stats.level());
                     self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
                     self.clients = h.hub.clients();
+                } else if let Some(p) = &self.preview {
+                    self.meter.update(p.level());
                 }
             }
+            Message::PreviewStarted(generation, result) => {
+                let current =
+                    generation == self.preview_generation && self.running.is_none() && !self.busy;
+                match result {
+                    Ok(p) if current => {
+                        self.meter = Meter::default();
+                        self.preview = Some(p);
+                    }
+                    Ok(p) => return close_preview(Some(p)),
+                    Err(e) if current => {
+                        self.problem = Some(Problem::at(
+                            Spot::Source,
+                            format!("This source cannot be opened: {e}"),
+                        ));
+                    }
+                    Err(_) => {}
+                }
+            }
+            Message::PreviewClosed => {}
         }
         Task::none()
     }
 
-    /// Events of the running server, and a ~30 Hz tick for the meter.
+    fn clear_problem(&mut self, spot: Spot) {
+        if self.problem.as_ref().is_some_and(|p| p.spot == spot) {
+            self.problem = None;
+        }
+    }
+
+    /// Events of the running server, and a ~30 Hz tick for the meter (serving or previewing).
     pub fn subscription(&self) -> Subscription<Message> {
-        match &self.running {
-            Some(h) => Subscription::batch([
+        let tick = || iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick);
+        match (&self.running, &self.preview) {
+            (Some(h), _) => Subscription::batch([
                 Subscription::run_with(HubRef(h.hub.clone(), h.addr), events).map(Message::Event),
-                iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick),
+                tick(),
             ]),
-            None => Subscription::none(),
+            (None, Some(_)) => tick(),
+            (None, None) => Subscription::none(),
         }
     }
 
     /// The tab's content.
     pub fn view(&self) -> Element<'_, Message> {
         let (h, p, c) = self.fields();
+        let problem = self.problem.as_ref();
         let editable = self.running.is_none() && !self.busy;
         let source_row = row![
             pick_list(
@@ -413,6 +517,7 @@ impl ServerTab {
         let form = column![
             text("Source"),
             source_row,
+            field_error(problem_at(problem, Spot::Source)),
             form_row(
                 [
                     (
@@ -421,7 +526,7 @@ impl ServerTab {
                         &self.host,
                         "server-host",
                         Message::Host,
-                        h.error
+                        h.error.or_else(|| problem_at(problem, Spot::Host))
                     ),
                     (
                         "Port",
@@ -429,7 +534,7 @@ impl ServerTab {
                         &self.port,
                         "server-port",
                         Message::Port,
-                        p.error
+                        p.error.or_else(|| problem_at(problem, Spot::Port))
                     ),
                     (
                         "Checkcode",
@@ -437,7 +542,7 @@ impl ServerTab {
                         &self.checkcode,
                         "server-checkcode",
                         Message::Checkcode,
-                        c.error
+                        c.error.or_else(|| problem_at(problem, Spot::Checkcode))
                     ),
                 ],
                 [3, 1, 2],
@@ -450,6 +555,16 @@ impl ServerTab {
             button("Stop").on_press_maybe((!self.busy).then_some(Message::Stop))
         } else {
             button("Start serving").on_press_maybe(self.can_start().then_some(Message::Start))
+        };
+        let action = row![action, field_error(problem_at(problem, Spot::Action))]
+            .spacing(12)
+            .align_y(iced::Alignment::Center);
+        let meter_label = if self.running.is_some() {
+            "Level"
+        } else if self.preview.is_some() {
+            "Level (preview)"
+        } else {
+            "Level"
         };
         let uptime = self
             .started_at
@@ -471,7 +586,7 @@ impl ServerTab {
             scrollable(column(self.clients.iter().map(|c| {
                 text(format!(
                     "{}   connected {}   lag {} ms{}",
-                    c.addr,
+                    client_label(c),
                     human_duration(c.connected_for),
                     c.lag.as_millis(),
                     if c.extended { "" } else { "   (legacy client)" }
@@ -484,7 +599,7 @@ impl ServerTab {
         column![
             form,
             action,
-            self.meter.view("Level"),
+            self.meter.view(meter_label),
             counters,
             text("Receivers"),
             container(clients).padding(6).width(Length::Fill),
@@ -512,7 +627,32 @@ fn repaint_on_change(
     }
 }
 
-/// Starts a server for `spec` on `host:port`; errors are in words for the status bar.
+/// How a receiver is shown in the list: its name (extension clients that sent one) with its
+/// address, else the address.
+pub fn client_label(c: &ClientInfo) -> String {
+    match &c.name {
+        Some(name) => format!("{name} ({})", c.addr),
+        None => c.addr.to_string(),
+    }
+}
+
+/// Closes a preview on a blocking thread (its source stage joins its thread, and a device may
+/// take a moment to close).
+fn close_preview(preview: Option<Arc<Preview>>) -> Task<Message> {
+    match preview {
+        Some(p) => Task::perform(
+            async move {
+                let _ = tokio::task::spawn_blocking(move || drop(p)).await;
+            },
+            |()| Message::PreviewClosed,
+        ),
+        None => Task::none(),
+    }
+}
+
+/// Starts a server for `spec` on `host:port`; errors are in words, placed at the field they
+/// concern (a busy port at the port, a bad address at the host, a source that cannot be opened
+/// at the source picker).
 ///
 /// # Errors
 /// A bad source, a busy port (said plainly), any other start failure.
@@ -521,10 +661,11 @@ pub async fn start(
     port: u16,
     checkcode: i32,
     spec: String,
-) -> Result<Handle, String> {
-    let spec: SourceSpec = spec.parse().map_err(|e: engine::Error| e.to_string())?;
+) -> Result<Handle, Problem> {
+    let source_problem = |e: engine::Error| Problem::at(Spot::Source, e.to_string());
+    let spec: SourceSpec = spec.parse().map_err(source_problem)?;
     let pipeline = PipelineConfig::default();
-    let input = spec.open(true, &pipeline).map_err(|e| e.to_string())?;
+    let input = spec.open(true, &pipeline).map_err(source_problem)?;
     let server = Server::start(ServeOptions {
         listen: engine::config::socket_addr(&host, port),
         input,
@@ -537,9 +678,13 @@ pub async fn start(
     .await
     .map_err(|e| match &e {
         engine::Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
-            format!("Port {port} is already in use by another program (another audioMi?). Choose another port or stop the other program.")
+            Problem::at(Spot::Port, format!("Port {port} is already in use by another program (another audioMi?). Choose another port or stop the other program."))
         }
-        _ => e.to_string(),
+        engine::Error::Bind { .. } => Problem::at(Spot::Host, e.to_string()),
+        engine::Error::Source { .. } | engine::Error::WavRead { .. } | engine::Error::Config { .. } => {
+            Problem::at(Spot::Source, e.to_string())
+        }
+        _ => Problem::at(Spot::Action, e.to_string()),
     })?;
     Ok(Handle::new(server))
 }

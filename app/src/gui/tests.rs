@@ -164,6 +164,7 @@ async fn server_tab_shows_a_real_receiver() {
     let mut config =
         engine::receiver::RecordConfig::new(addr.to_string(), dir.path().join("r.wav"));
     config.duration = Some(Duration::from_secs(1));
+    config.name = Some("kitchen".into());
     let token = tokio_util::sync::CancellationToken::new();
     let stats = std::sync::Arc::new(engine::receiver::RecordStats::default());
     let rec = tokio::spawn(engine::receiver::record(config, stats, None, None, token));
@@ -178,6 +179,16 @@ async fn server_tab_shows_a_real_receiver() {
     }
     assert!(seen, "the receiver shows up");
     assert!(ui(tab.view()).find("Clients: 1").is_ok());
+    // The receiver is listed by the name it gave (it arrives right after its FORMAT).
+    for _ in 0..100 {
+        if tab.clients.iter().any(|c| c.name.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let _ = tab.update(server_tab::Message::Tick);
+    }
+    let label = server_tab::client_label(&tab.clients[0]);
+    assert!(label.starts_with("kitchen (127.0.0.1:"), "{label}");
     let _ = tab.update(server_tab::Message::Event(
         engine::server::ServerEvent::ClientConnected {
             id: 1,
@@ -225,6 +236,20 @@ async fn a_busy_port_is_said_plainly() {
         "{}",
         tab.status
     );
+    // Shown at the port field, in the tab itself (not only in the window's status bar).
+    assert_eq!(
+        tab.problem.as_ref().map(|p| p.spot),
+        Some(super::Spot::Port)
+    );
+    assert!(ui_find(
+        &tab,
+        &format!(
+            "Port {port} is already in use by another program (another audioMi?). Choose another port or stop the other program."
+        )
+    ));
+    // Editing the port clears it.
+    let _ = tab.update(server_tab::Message::Port("26071".into()));
+    assert!(tab.problem.is_none());
     assert!(tab.can_start(), "controls are enabled again");
     assert!(ui(tab.view()).find("Start serving").is_ok());
 }
@@ -239,9 +264,7 @@ async fn a_refused_connection_is_said_plainly_and_controls_come_back() {
     let mut tab = ReceiverTab::new(&receiver_settings());
     let config =
         engine::receiver::RecordConfig::new(format!("127.0.0.1:{port}"), dir.path().join("x.wav"));
-    let session = receiver_tab::begin(1, config, false)
-        .await
-        .expect("session");
+    let session = receiver_tab::begin(1, config, None).await.expect("session");
     let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
     assert!(ui(tab.view()).find("Stop").is_ok());
     assert!(tab.title().is_some());
@@ -267,9 +290,7 @@ async fn receiver_tab_shows_a_real_recording() {
     let mut tab = ReceiverTab::new(&receiver_settings());
     let mut config = engine::receiver::RecordConfig::new(handle.addr.to_string(), &out);
     config.duration = Some(Duration::from_millis(500));
-    let session = receiver_tab::begin(7, config, false)
-        .await
-        .expect("session");
+    let session = receiver_tab::begin(7, config, None).await.expect("session");
     let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
     let (summary, error) = {
         let events = session.clone();
@@ -333,4 +354,145 @@ fn snapshots_of_both_tabs_match() {
             .expect("compare"),
         "the Receiver tab looks as committed"
     );
+}
+
+/// The wrong checkcode is shown at the checkcode field, after one clear error (no storm), and
+/// the recording that received nothing is no "last recording".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_checkcode_is_shown_at_the_checkcode_field() {
+    let handle = server_tab::start("127.0.0.1".into(), 0, 777, "tone:440".into())
+        .await
+        .expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let mut config =
+        engine::receiver::RecordConfig::new(handle.addr.to_string(), dir.path().join("w.wav"));
+    config.reconnect = true;
+    let session = receiver_tab::begin(3, config, None).await.expect("session");
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    let (summary, problem) = receiver_tab::run(session).await;
+    let _ = tab.update(receiver_tab::Message::Finished(summary, problem));
+    assert_eq!(
+        tab.problem.as_ref().map(|p| p.spot),
+        Some(super::Spot::Checkcode),
+        "{}",
+        tab.status
+    );
+    assert!(tab.status.contains("checkcode differs"), "{}", tab.status);
+    assert!(
+        tab.last_file.is_none(),
+        "no empty file as the last recording"
+    );
+    assert!(!dir.path().join("w.wav").exists());
+    assert!(
+        ui(tab.view())
+            .find(tab.problem.as_ref().map_or("", |p| p.text.as_str()))
+            .is_ok()
+    );
+}
+
+/// The path can be typed; when no file dialog shows, the tab says so at the field.
+#[test]
+fn the_record_to_path_can_be_typed_and_a_missing_dialog_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let _ = tab.update(receiver_tab::Message::Out(String::new()));
+    assert!(!tab.can_start(), "an empty path cannot record");
+    let typed = dir.path().join("typed.wav").display().to_string();
+    let messages: Vec<_> = {
+        let mut ui = ui(tab.view());
+        ui.click(selector::id("receiver-file")).expect("file field");
+        let _ = ui.typewrite(&typed);
+        ui.into_messages().collect()
+    };
+    for m in messages {
+        let _ = tab.update(m);
+    }
+    assert_eq!(tab.out, typed);
+    assert!(tab.can_start());
+    // A folder is not a file.
+    let _ = tab.update(receiver_tab::Message::Out(dir.path().display().to_string()));
+    assert!(!tab.can_start());
+    assert!(
+        ui(tab.view())
+            .find("this is a folder: add a file name, e.g. recording.wav")
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Out(typed.clone()));
+    // rfd returns at once when it has neither the desktop portal nor zenity.
+    let _ = tab.update(receiver_tab::Message::Browsed(
+        None,
+        Duration::from_millis(5),
+    ));
+    assert!(ui(tab.view()).find(super::NO_FILE_DIALOG).is_ok());
+    let _ = tab.update(receiver_tab::Message::Out(typed.clone()));
+    assert!(tab.problem.is_none() && tab.can_start(), "typing clears it");
+}
+
+/// The idle Receiver tab shows no file size; *Listen* offers the outputs and warns about
+/// feedback when it would play this machine's default output from a local server.
+#[test]
+fn listen_offers_outputs_and_warns_about_feedback() {
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    assert!(ui(tab.view()).find("File: —").is_ok());
+    assert!(ui(tab.view()).find("File: 44 B").is_err());
+    let _ = tab.update(receiver_tab::Message::Outputs(Ok(vec![
+        engine::capture::DeviceInfo {
+            kind: engine::capture::DeviceKind::Output,
+            id: "pulseaudio:headphones".into(),
+            name: "Headphones".into(),
+            is_default: false,
+            sample_rate: 48_000,
+            channels: 2,
+        },
+    ])));
+    assert_eq!(tab.outputs.len(), 2, "the default output and one device");
+    assert!(tab.feedback_warning().is_none(), "not listening");
+    let _ = tab.update(receiver_tab::Message::Listen(true));
+    assert!(ui(tab.view()).find(receiver_tab::FEEDBACK_WARNING).is_ok());
+    let _ = tab.update(receiver_tab::Message::OutputSelected(
+        tab.outputs[1].clone(),
+    ));
+    assert!(tab.feedback_warning().is_none(), "another output: no loop");
+    assert_eq!(
+        tab.output.device().as_deref(),
+        Some("pulseaudio:headphones")
+    );
+    let _ = tab.update(receiver_tab::Message::OutputSelected(
+        receiver_tab::OutputChoice::Default,
+    ));
+    let _ = tab.update(receiver_tab::Message::Host("192.0.2.7".into()));
+    assert!(tab.feedback_warning().is_none(), "another machine: no loop");
+}
+
+/// Before serving, the meter previews the selected source: the test tone labelled −12 dBFS shows
+/// a −12.0 dBFS peak.
+#[test]
+fn the_meter_previews_the_tone_at_minus_12_dbfs_peak() {
+    let mut tab = tone_tab();
+    let preview = engine::preview::Preview::start(
+        &engine::source::SourceSpec::Tone(440.0),
+        engine::pipeline::PipelineConfig::default(),
+    )
+    .expect("tone preview");
+    let generation = tab.preview_generation;
+    let _ = tab.update(server_tab::Message::PreviewStarted(
+        generation,
+        Ok(std::sync::Arc::new(preview)),
+    ));
+    assert!(tab.preview.is_some());
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = tab.update(server_tab::Message::Tick);
+    assert!((tab.meter.peak + 12.0).abs() < 0.05, "{:?}", tab.meter);
+    {
+        let mut ui = ui(tab.view());
+        assert!(ui.find("Level (preview)").is_ok());
+        assert!(ui.find("Peak -12.0 dBFS").is_ok());
+    }
+    // A stale preview (a newer one was asked for) is not shown.
+    let _ = tab.update(server_tab::Message::PreviewStarted(
+        generation.wrapping_sub(1),
+        Err("old".into()),
+    ));
+    assert!(tab.problem.is_none());
 }

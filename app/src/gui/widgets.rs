@@ -2,56 +2,172 @@
 
 use std::collections::VecDeque;
 
-use iced::widget::canvas::{self, Frame, Geometry};
-use iced::widget::{column, progress_bar, row, text};
+use iced::widget::canvas::{Frame, Geometry};
+use iced::widget::{canvas, column, row, text};
 use iced::{Color, Element, Length, Point, Rectangle, Renderer, Size, Theme, mouse};
 
 /// Bottom of the meters' scale, in dBFS.
 pub const METER_FLOOR_DBFS: f32 = -60.0;
 
-/// A level smoothed for display: rises at once, falls by `FALL_DB_PER_TICK` per update
-/// (a peak-program-meter style ballistic at ~30 updates/s: 20 dB per second).
+/// The dBFS values labelled under the meter's bar.
+pub const METER_SCALE_DBFS: [f32; 8] = [-60.0, -48.0, -36.0, -24.0, -18.0, -12.0, -6.0, 0.0];
+
+/// A peak at or above this many dBFS lights the clip indicator: −0.1 dBFS, i.e. a sample within
+/// 1.2 % of full scale (32,391 of 32,768), the usual "over" threshold of digital meters.
+pub const CLIP_DBFS: f32 = -0.1;
+
+/// How long the clip indicator stays lit after the last clipped chunk: 60 updates (2 s at ~30
+/// updates per second).
+pub const CLIP_HOLD_TICKS: u32 = 60;
+
+/// How far the meter falls per update, in dB (at ~30 updates/s: 20 dB per second, a
+/// peak-programme-meter style ballistic).
+pub const FALL_DB_PER_TICK: f32 = 0.7;
+
+/// Levels smoothed for display: peak and RMS in dBFS, each rising at once and falling by
+/// [`FALL_DB_PER_TICK`] per update, and a clip indicator.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Meter {
-    /// The displayed level in dBFS.
-    pub dbfs: f32,
+    /// The displayed peak level in dBFS.
+    pub peak: f32,
+    /// The displayed RMS level in dBFS.
+    pub rms: f32,
+    /// Updates left during which the clip indicator stays lit.
+    pub clip_ticks: u32,
 }
-
-/// How far the meter falls per update, in dB.
-pub const FALL_DB_PER_TICK: f32 = 0.7;
 
 impl Default for Meter {
     fn default() -> Self {
         Self {
-            dbfs: engine::dsp::SILENCE_FLOOR_DBFS,
+            peak: engine::dsp::SILENCE_FLOOR_DBFS,
+            rms: engine::dsp::SILENCE_FLOOR_DBFS,
+            clip_ticks: 0,
         }
     }
 }
 
+fn ballistic(shown: f32, measured: f32) -> f32 {
+    if measured >= shown {
+        measured
+    } else {
+        (shown - FALL_DB_PER_TICK).max(measured)
+    }
+}
+
+fn dbfs_label(dbfs: f32) -> String {
+    if dbfs <= engine::dsp::SILENCE_FLOOR_DBFS + 0.5 {
+        "silence".to_string()
+    } else {
+        format!("{dbfs:.1} dBFS")
+    }
+}
+
 impl Meter {
-    /// Feeds the latest measured level (dBFS).
-    pub fn update(&mut self, dbfs: f32) {
-        self.dbfs = if dbfs >= self.dbfs {
-            dbfs
+    /// Feeds the latest measured level.
+    pub fn update(&mut self, level: engine::dsp::Level) {
+        self.peak = ballistic(self.peak, level.peak_dbfs);
+        self.rms = ballistic(self.rms, level.rms_dbfs);
+        if level.peak_dbfs >= CLIP_DBFS {
+            self.clip_ticks = CLIP_HOLD_TICKS;
         } else {
-            (self.dbfs - FALL_DB_PER_TICK).max(dbfs)
-        };
+            self.clip_ticks = self.clip_ticks.saturating_sub(1);
+        }
     }
 
-    /// The meter as a bar and a label.
+    /// Whether the clip indicator is lit.
+    pub fn clipping(&self) -> bool {
+        self.clip_ticks > 0
+    }
+
+    /// The meter: a line with its label, the peak and RMS values and the clip indicator, then
+    /// the bar (RMS filled, peak as a marker) over a dBFS scale.
     pub fn view<'a, M: 'a>(&self, label: &'a str) -> Element<'a, M> {
-        let shown = self.dbfs.max(METER_FLOOR_DBFS);
-        let value = if self.dbfs <= engine::dsp::SILENCE_FLOOR_DBFS + 0.5 {
-            "silence".to_string()
+        let clip = if self.clipping() {
+            text("CLIP").style(text::danger)
         } else {
-            format!("{:.1} dBFS", self.dbfs)
+            text("clip").style(|theme: &Theme| text::Style {
+                color: Some(theme.extended_palette().background.strong.color),
+            })
         };
         column![
-            row![text(label).width(Length::Fixed(60.0)), text(value)].spacing(8),
-            progress_bar(METER_FLOOR_DBFS..=0.0, shown).girth(12),
+            row![
+                text(label).width(Length::Fixed(124.0)),
+                text(format!("Peak {}", dbfs_label(self.peak))).width(Length::Fixed(150.0)),
+                text(format!("RMS {}", dbfs_label(self.rms))).width(Length::Fill),
+                clip,
+            ]
+            .spacing(8),
+            canvas(*self)
+                .width(Length::Fill)
+                .height(Length::Fixed(32.0)),
         ]
         .spacing(4)
         .into()
+    }
+}
+
+/// Where `dbfs` falls on a bar `width` wide (0 at [`METER_FLOOR_DBFS`], `width` at 0 dBFS).
+fn meter_x(dbfs: f32, width: f32) -> f32 {
+    ((dbfs - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS).clamp(0.0, 1.0) * width
+}
+
+impl<M> canvas::Program<M> for Meter {
+    type State = ();
+
+    fn draw(
+        &self,
+        _state: &(),
+        renderer: &Renderer,
+        theme: &Theme,
+        bounds: Rectangle,
+        _cursor: mouse::Cursor,
+    ) -> Vec<Geometry> {
+        let mut frame = Frame::new(renderer, bounds.size());
+        let palette = theme.extended_palette();
+        let w = bounds.width;
+        let bar = 12.0;
+        frame.fill_rectangle(
+            Point::ORIGIN,
+            Size::new(w, bar),
+            palette.background.weak.color,
+        );
+        let rms = meter_x(self.rms, w);
+        let color = if self.clipping() {
+            palette.danger.base.color
+        } else {
+            palette.success.base.color
+        };
+        frame.fill_rectangle(Point::ORIGIN, Size::new(rms, bar), color);
+        if self.peak > METER_FLOOR_DBFS {
+            let x = meter_x(self.peak, w).min(w - 2.0);
+            frame.fill_rectangle(Point::new(x, 0.0), Size::new(2.0, bar), Color::WHITE);
+        }
+        for db in METER_SCALE_DBFS {
+            let x = meter_x(db, w).min(w - 1.0);
+            frame.fill_rectangle(
+                Point::new(x, bar),
+                Size::new(1.0, 4.0),
+                palette.background.strong.color,
+            );
+            let label = format!("{db:.0}");
+            let align = if db == 0.0 {
+                iced::widget::text::Alignment::Right
+            } else if db == METER_FLOOR_DBFS {
+                iced::widget::text::Alignment::Left
+            } else {
+                iced::widget::text::Alignment::Center
+            };
+            frame.fill_text(canvas::Text {
+                content: label,
+                position: Point::new(x, bar + 4.0),
+                color: palette.background.base.text,
+                size: iced::Pixels(11.0),
+                font: super::FONT,
+                align_x: align,
+                ..canvas::Text::default()
+            });
+        }
+        vec![frame.into_geometry()]
     }
 }
 
@@ -111,15 +227,38 @@ impl<M> canvas::Program<M> for History {
 mod tests {
     use super::*;
 
+    fn level(peak_dbfs: f32, rms_dbfs: f32) -> engine::dsp::Level {
+        engine::dsp::Level {
+            peak_dbfs,
+            rms_dbfs,
+        }
+    }
+
     #[test]
     fn meter_rises_at_once_and_falls_slowly() {
         let mut m = Meter::default();
-        m.update(-10.0);
-        assert_eq!(m.dbfs, -10.0);
-        m.update(-40.0);
-        assert!((m.dbfs - (-10.7)).abs() < 1e-4);
-        m.update(-5.0);
-        assert_eq!(m.dbfs, -5.0);
+        m.update(level(-7.0, -10.0));
+        assert_eq!((m.peak, m.rms), (-7.0, -10.0));
+        m.update(level(-37.0, -40.0));
+        assert!((m.rms - (-10.7)).abs() < 1e-4);
+        assert!((m.peak - (-7.7)).abs() < 1e-4);
+        m.update(level(-2.0, -5.0));
+        assert_eq!((m.peak, m.rms), (-2.0, -5.0));
+    }
+
+    #[test]
+    fn the_clip_indicator_lights_at_minus_0_1_dbfs_and_holds_2_s() {
+        let mut m = Meter::default();
+        m.update(level(-0.2, -3.0));
+        assert!(!m.clipping());
+        m.update(level(0.0, -3.0));
+        assert!(m.clipping());
+        for _ in 0..CLIP_HOLD_TICKS - 1 {
+            m.update(level(-20.0, -23.0));
+        }
+        assert!(m.clipping(), "held");
+        m.update(level(-20.0, -23.0));
+        assert!(!m.clipping(), "off after the hold");
     }
 
     #[test]
