@@ -180,7 +180,9 @@ fn reconnect_survives_a_server_restart() {
     std::thread::sleep(Duration::from_millis(1500));
     let _second = serve(dir.path(), port, "tone:440", "serve2.log");
     let outage = down.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_millis(1500));
+    // The receiver's third try comes at most 0.5 + 1 + 2 = 3.5 s after the loss (Backoff):
+    // record long enough after the restart for it to have reconnected and recorded.
+    std::thread::sleep(Duration::from_millis(4000));
     rec.signal(SIGTERM);
     assert_eq!(
         rec.wait(Duration::from_secs(5)),
