@@ -4,6 +4,8 @@
 //! - [`dsp`]: downmix, resampling with libsamplerate, PCM16 conversion, level metering.
 //! - [`pipeline`]: a named worker thread that turns a source into fixed-size 16 kHz (by default)
 //!   mono PCM16 chunks on a wall-clock schedule.
+//! - [`stream`]: the chunk stream between the source stage and its outputs (a slow output loses
+//!   chunks; it never slows the source).
 //! - [`server`]: the TCP broadcast server (one encode per chunk, one bounded queue per client).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
 //! - [`playback`]: live listening through a jitter buffer.
@@ -25,6 +27,7 @@ pub mod preview;
 pub mod receiver;
 pub mod server;
 pub mod source;
+pub mod stream;
 pub mod wav;
 
 pub use error::{Error, Result};

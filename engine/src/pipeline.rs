@@ -147,8 +147,10 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts the worker thread `audiomi-source`, which calls `sink` with every [`Output`].
     ///
-    /// `sink` runs on the worker thread and must not block for long (the server's hub only
-    /// enqueues). Returns once the input has been opened.
+    /// `sink` runs on the worker thread and must not block: a late chunk delays the stream's
+    /// clock. Outputs read through [`crate::stream::ChunkStream::sink`], which never blocks.
+    /// Returns once the input has been opened (which may take seconds for a device: call this
+    /// from a blocking thread, not from an async runtime's worker).
     ///
     /// # Errors
     /// [`Error::Thread`] if the thread cannot start; whatever opening the input returns

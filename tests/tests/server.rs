@@ -733,3 +733,59 @@ async fn receivers_are_listed_by_the_name_they_give() {
     }
     server.stop().await.expect("stop");
 }
+
+/// The source stage never waits for an output: with an output that takes 100 ms per chunk (five
+/// times real time) subscribed next to the TCP fan-out, the source still produces chunks at real
+/// time (50 per second, ±1 %), the slow output loses chunks (counted), and a receiver gets a
+/// gap-free ramp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_output_never_slows_the_source_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = ramp_server(dir.path(), |_| {}).await;
+    let mut slow = server
+        .stream()
+        .expect("stream")
+        .subscribe("slow test output");
+    // It reads 45 items in 4.5 s, while the source produces about 225 and the stream holds 100.
+    let slow_thread = std::thread::spawn(move || {
+        for _ in 0..45 {
+            slow.recv_blocking().expect("the stream is open");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        slow.dropped().load(std::sync::atomic::Ordering::Relaxed)
+    });
+    let out = dir.path().join("fast.wav");
+    let mut config = RecordConfig::new(server.local_addr().to_string(), &out);
+    config.duration = Some(Duration::from_secs(4));
+    let rec = tokio::spawn(receiver::record(
+        config,
+        Arc::new(RecordStats::default()),
+        None,
+        None,
+        CancellationToken::new(),
+    ));
+    let chunks = server.source_stats().clone();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (c0, t0) = (
+        chunks.chunks.load(std::sync::atomic::Ordering::Relaxed),
+        Instant::now(),
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (c1, elapsed) = (
+        chunks.chunks.load(std::sync::atomic::Ordering::Relaxed),
+        t0.elapsed().as_secs_f64(),
+    );
+    let rate = (c1 - c0) as f64 / elapsed;
+    assert!(
+        (rate - 50.0).abs() <= 0.5,
+        "source stage at {rate:.2} chunks/s, real time is 50"
+    );
+    let outcome = rec.await.expect("record task");
+    outcome.result.expect("recorded 4 s");
+    let (_, samples) = read_wav(&out);
+    assert_eq!(samples.len(), 64_000);
+    assert_eq!(ramp_break(&samples), None, "the TCP receiver lost nothing");
+    let lost = slow_thread.join().expect("slow output");
+    assert!(lost >= 50, "the slow output lost {lost} items, counted");
+    server.stop().await.expect("stop");
+}

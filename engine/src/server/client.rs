@@ -1,0 +1,134 @@
+//! One client as the hub and its connection task share it: its socket's write side, its
+//! bounded queue of frames, and what it told the server (extensions, name).
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Notify, oneshot};
+
+/// A snapshot of one connected client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientInfo {
+    /// Connection id.
+    pub id: u64,
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// How long it has been connected.
+    pub connected_for: Duration,
+    /// Audio waiting in its queue (frames queued × chunk duration).
+    pub lag: Duration,
+    /// Whether it opted in to the extensions.
+    pub extended: bool,
+    /// The name it gave (extension NAME), if any: control characters removed, trimmed.
+    pub name: Option<String>,
+}
+
+/// Frames waiting for one client's socket, oldest first. The first one may be partly written
+/// already (what was written is sliced off).
+#[derive(Default)]
+pub(super) struct Outbox {
+    /// Bytes to write and how many audio chunks each holds (0 for control frames).
+    pub(super) frames: VecDeque<(Bytes, usize)>,
+    /// Audio chunks in `frames`.
+    pub(super) chunks: usize,
+    /// Set when a write failed; the connection task reports it and ends.
+    pub(super) failed: Option<String>,
+}
+
+impl Outbox {
+    pub(super) fn push(&mut self, bytes: Bytes, chunks: usize) {
+        self.chunks += chunks;
+        self.frames.push_back((bytes, chunks));
+    }
+
+    /// Drops the first `n` bytes (written to the socket).
+    pub(super) fn consume(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some((front, chunks)) = self.frames.front_mut() else {
+                break;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.chunks -= *chunks;
+                self.frames.pop_front();
+            } else {
+                let rest = front.slice(n..);
+                *front = rest;
+                n = 0;
+            }
+        }
+    }
+}
+
+/// What the hub and a connection task share about one client.
+pub(super) struct ClientShared {
+    /// The socket's write side: written directly by [`Hub::publish`] while the client keeps up,
+    /// and by the connection task when frames are queued.
+    pub(super) writer: OwnedWriteHalf,
+    pub(super) outbox: Mutex<Outbox>,
+    /// Wakes the connection task when frames were queued or a write failed.
+    pub(super) wake: Notify,
+    pub(super) armed: AtomicBool,
+    pub(super) extended: AtomicBool,
+    /// The name the client gave (extension NAME).
+    pub(super) name: Mutex<Option<String>>,
+}
+
+/// What [`ClientShared::send`] did with a frame.
+pub(super) enum Sent {
+    /// Written to the socket or queued.
+    Ok,
+    /// The queue would hold more than its limit of audio chunks (`max_lag / chunk`): the client
+    /// is too far behind.
+    Full,
+}
+
+impl ClientShared {
+    pub(super) fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `frame` (holding `chunks` audio chunks, 0 for a control frame) now if nothing is
+    /// queued and the socket takes all of it; queues the rest otherwise. Never blocks. `Full`
+    /// (and nothing queued) if the queue would then hold more than `limit` chunks.
+    pub(super) fn send(&self, frame: Bytes, chunks: usize, limit: usize) -> Sent {
+        let mut outbox = self.outbox();
+        if outbox.failed.is_some() {
+            return Sent::Ok;
+        }
+        if !outbox.frames.is_empty() {
+            if outbox.chunks + chunks > limit {
+                return Sent::Full;
+            }
+            outbox.push(frame, chunks);
+            return Sent::Ok;
+        }
+        match self.writer.try_write(&frame) {
+            Ok(n) if n == frame.len() => return Sent::Ok,
+            Ok(n) => outbox.push(frame.slice(n..), chunks),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => outbox.push(frame, chunks),
+            Err(e) => outbox.failed = Some(format!("write failed: {e}")),
+        }
+        drop(outbox);
+        self.wake.notify_one();
+        Sent::Ok
+    }
+
+    /// Audio chunks queued now.
+    pub(super) fn queued(&self) -> usize {
+        self.outbox().chunks
+    }
+}
+
+pub(super) struct Slot {
+    pub(super) addr: SocketAddr,
+    pub(super) shared: Arc<ClientShared>,
+    pub(super) kick: Option<oneshot::Sender<String>>,
+    pub(super) connected_at: Instant,
+}

@@ -1,0 +1,201 @@
+//! The accept loop and one task per connection: its read loop (PING, extension requests,
+//! names) and its write loop (draining the client's queue with vectored writes).
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use futures::StreamExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+use wire::{ClientFrame, ServerFrame};
+
+use super::client::{ClientShared, Outbox, Sent, Slot};
+use super::{Hub, SEND_BUFFER_BYTES, ServerEvent};
+use crate::Result;
+use crate::codec::{CodecError, ServerSide};
+
+/// Accepts connections on `listener` until `shutdown` is cancelled, then closes every connection
+/// and returns once they are gone (waiting at most 2 s).
+///
+/// # Errors
+/// Never returns an error today; accept errors (e.g. out of file descriptors) are logged and
+/// retried after 100 ms.
+pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationToken) -> Result<()> {
+    let limit = Arc::new(Semaphore::new(hub.config.max_clients));
+    let tracker = TaskTracker::new();
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "listening");
+        hub.emit(ServerEvent::Listening { addr });
+    }
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, addr)) => match limit.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let hub = hub.clone();
+                        let shutdown = shutdown.clone();
+                        tracker.spawn(async move {
+                            connection(hub, stream, addr, shutdown).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        warn!(%addr, max_clients = hub.config.max_clients, "connection refused: too many clients");
+                        hub.emit(ServerEvent::ClientRefused { addr });
+                        drop(stream);
+                    }
+                },
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+    drop(listener);
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(2), tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("some connections did not close within 2 s");
+    }
+    hub.emit(ServerEvent::Stopped);
+    Ok(())
+}
+
+async fn connection(
+    hub: Arc<Hub>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    // A small, fixed send buffer keeps the audio a stalled client can hide in the kernel small, so
+    // lag is seen in our queue (and the client dropped) instead of hiding in autotuned buffers.
+    if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES) {
+        debug!(%addr, error = %e, "cannot set the send buffer size");
+    }
+    let (rd, wr) = stream.into_split();
+    let (kick_tx, kick_rx) = oneshot::channel();
+    let shared = Arc::new(ClientShared {
+        writer: wr,
+        outbox: Mutex::new(Outbox::default()),
+        wake: Notify::new(),
+        armed: AtomicBool::new(false),
+        extended: AtomicBool::new(false),
+        name: Mutex::new(None),
+    });
+    let id = hub.register(
+        addr,
+        Slot {
+            addr,
+            shared: shared.clone(),
+            kick: Some(kick_tx),
+            connected_at: Instant::now(),
+        },
+    );
+    let reason = tokio::select! {
+        r = write_loop(&shared) => r,
+        r = read_loop(&hub, rd, &shared) => r,
+        r = kick_rx => r.unwrap_or_else(|_| "dropped by the server".into()),
+        () = shutdown.cancelled() => "server shutting down".into(),
+    };
+    hub.unregister(id, addr, reason);
+}
+
+/// Most frames handed to one vectored write.
+pub(super) const MAX_IOVECS: usize = 64;
+
+/// Drains the client's queue whenever [`Hub::publish`] or the read loop left frames in it, with
+/// vectored writes of everything queued (no copies). Returns why the connection ends.
+async fn write_loop(client: &ClientShared) -> String {
+    loop {
+        let idle = {
+            let mut outbox = client.outbox();
+            if let Some(why) = outbox.failed.take() {
+                return why;
+            }
+            outbox.frames.is_empty()
+        };
+        if idle {
+            client.wake.notified().await;
+            continue;
+        }
+        if let Err(e) = client.writer.writable().await {
+            return format!("write failed: {e}");
+        }
+        let mut outbox = client.outbox();
+        let slices: Vec<IoSlice<'_>> = outbox
+            .frames
+            .iter()
+            .take(MAX_IOVECS)
+            .map(|(b, _)| IoSlice::new(b))
+            .collect();
+        match client.writer.try_write_vectored(&slices) {
+            Ok(n) => {
+                drop(slices);
+                outbox.consume(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return format!("write failed: {e}"),
+        }
+    }
+}
+
+async fn read_loop(hub: &Hub, rd: tokio::net::tcp::OwnedReadHalf, state: &ClientShared) -> String {
+    let mut frames = FramedRead::new(rd, ServerSide(hub.codec));
+    let grace = tokio::time::sleep(hub.config.grace);
+    tokio::pin!(grace);
+    let control = |frame: ServerFrame| {
+        let mut b = BytesMut::new();
+        hub.codec.encode_server(&frame, &mut b);
+        matches!(state.send(b.freeze(), 0, hub.queue_frames), Sent::Ok)
+    };
+    loop {
+        tokio::select! {
+            () = &mut grace, if !state.armed.load(Ordering::Relaxed) => {
+                state.armed.store(true, Ordering::Release);
+            }
+            frame = frames.next() => match frame {
+                None => return "closed by the client".into(),
+                Some(Err(CodecError::Wire(e))) => return format!("protocol error: {e}"),
+                Some(Err(CodecError::Io(e))) => return format!("read failed: {e}"),
+                Some(Ok(ClientFrame::Ping)) => {
+                    if !control(ServerFrame::Ack { status: 0 }) {
+                        return "queue full while answering PING".into();
+                    }
+                    // The ACK is queued before the client becomes eligible for audio.
+                    state.armed.store(true, Ordering::Release);
+                }
+                Some(Ok(ClientFrame::ExtHello)) => {
+                    if !control(ServerFrame::Format(hub.config.format)) {
+                        return "queue full while answering EXT_HELLO".into();
+                    }
+                    state.extended.store(true, Ordering::Release);
+                }
+                Some(Ok(ClientFrame::Name(name))) => {
+                    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+                    let name = name.trim();
+                    if !name.is_empty() {
+                        info!(%name, "client named itself");
+                        *state.name.lock().unwrap_or_else(PoisonError::into_inner) =
+                            Some(name.to_string());
+                    }
+                }
+                Some(Ok(ClientFrame::Other(cmd))) => {
+                    debug!(cmd, "ignoring unknown command");
+                }
+            }
+        }
+    }
+}

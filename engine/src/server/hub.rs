@@ -1,0 +1,253 @@
+//! The hub: the fan-out point between the chunk stream and the connections.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::broadcast;
+use tracing::{info, warn};
+
+use super::client::{ClientInfo, ClientShared, Sent, Slot};
+use super::{MAX_CHUNKS_PER_WRITE, PARALLEL_FANOUT_FROM, ServerConfig, ServerEvent, ServerStats};
+use crate::pipeline::{Chunk, Notice};
+
+/// Chunks encoded and held back to be written together (see [`ServerConfig::writes_per_sec`]).
+#[derive(Default)]
+pub(super) struct Pending {
+    /// Legacy AUDIO frames, back to back.
+    pub(super) legacy: BytesMut,
+    /// AUDIO_AT frames of the same chunks, back to back.
+    pub(super) extended: BytesMut,
+    /// Chunks held.
+    pub(super) chunks: usize,
+}
+
+/// The fan-out point between the source stage and the connections.
+pub struct Hub {
+    pub(super) config: ServerConfig,
+    pub(super) codec: wire::Codec,
+    pub(super) queue_frames: usize,
+    pub(super) clients: Mutex<HashMap<u64, Slot>>,
+    pub(super) pending: Mutex<Pending>,
+    pub(super) next_id: AtomicU64,
+    pub(super) stats: ServerStats,
+    pub(super) events: broadcast::Sender<ServerEvent>,
+}
+
+impl Hub {
+    /// A hub for `config`.
+    pub fn new(config: ServerConfig) -> Arc<Self> {
+        let chunk_us = config.chunk.as_micros().max(1);
+        let queue_frames = ((config.max_lag.as_micros() / chunk_us) as usize).max(1);
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            codec: wire::Codec::new(config.checkcode),
+            config,
+            queue_frames,
+            clients: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
+            next_id: AtomicU64::new(1),
+            stats: ServerStats::default(),
+            events,
+        })
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> &ServerStats {
+        &self.stats
+    }
+
+    /// The server's settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// A receiver of every [`ServerEvent`] from now on (a slow receiver loses the oldest ones).
+    pub fn subscribe(&self) -> broadcast::Receiver<ServerEvent> {
+        self.events.subscribe()
+    }
+
+    pub(super) fn emit(&self, event: ServerEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Slot>> {
+        self.clients.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Snapshots of the connected clients, oldest first.
+    pub fn clients(&self) -> Vec<ClientInfo> {
+        let now = Instant::now();
+        let mut v: Vec<ClientInfo> = self
+            .lock()
+            .iter()
+            .map(|(id, s)| ClientInfo {
+                id: *id,
+                addr: s.addr,
+                connected_for: now - s.connected_at,
+                lag: self.config.chunk * s.shared.queued() as u32,
+                extended: s.shared.extended.load(Ordering::Relaxed),
+                name: s
+                    .shared
+                    .name
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+            })
+            .collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// Sends `chunk` to every client that is ready for audio: one shared encoding per frame kind
+    /// (legacy AUDIO, extended AUDIO_AT), written directly to each socket that takes it, queued
+    /// for the others. Never blocks on a client: a client whose queue already holds `max_lag` of
+    /// audio is disconnected. Large audiences are written by one thread per core, and above the
+    /// write budget ([`ServerConfig::writes_per_sec`]) several chunks go out in one write.
+    /// Callable from any thread.
+    pub fn publish(&self, chunk: &Chunk) {
+        self.stats.set_level(chunk.level);
+        self.stats.chunks.fetch_add(1, Ordering::Relaxed);
+        let batch = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            self.codec.encode_audio(&chunk.pcm, &mut pending.legacy);
+            self.codec
+                .encode_audio_at(chunk.position, &chunk.pcm, &mut pending.extended);
+            pending.chunks += 1;
+            if pending.chunks < self.chunks_per_write() {
+                return;
+            }
+            let chunks = std::mem::take(&mut pending.chunks);
+            (
+                pending.legacy.split().freeze(),
+                pending.extended.split().freeze(),
+                chunks,
+            )
+        };
+        self.fan_out(batch);
+    }
+
+    /// How many chunks go into one write per client now (1 unless the audience exceeds the
+    /// write budget).
+    pub(super) fn chunks_per_write(&self) -> usize {
+        let budget = u128::from(self.config.writes_per_sec);
+        if budget == 0 {
+            return 1;
+        }
+        let clients = self.stats.clients.load(Ordering::Relaxed) as u128;
+        let chunk_us = self.config.chunk.as_micros().max(1);
+        // writes per second = clients × 1e6 / chunk_us; k = ceil(that / budget).
+        let k = (clients * 1_000_000).div_ceil(chunk_us * budget);
+        (k as usize).clamp(1, MAX_CHUNKS_PER_WRITE.min(self.queue_frames.max(1)))
+    }
+
+    pub(super) fn fan_out(&self, (legacy, extended, chunks): (Bytes, Bytes, usize)) {
+        let targets: Vec<(u64, Arc<ClientShared>)> = self
+            .lock()
+            .iter()
+            .filter(|(_, slot)| slot.shared.armed.load(Ordering::Acquire))
+            .map(|(id, slot)| (*id, slot.shared.clone()))
+            .collect();
+        let send = |part: &[(u64, Arc<ClientShared>)]| {
+            let mut queued = 0u64;
+            let mut lagging = Vec::new();
+            for (id, client) in part {
+                let frame = if client.extended.load(Ordering::Acquire) {
+                    &extended
+                } else {
+                    &legacy
+                };
+                match client.send(frame.clone(), chunks, self.queue_frames) {
+                    Sent::Ok => queued += frame.len() as u64,
+                    Sent::Full => lagging.push(*id),
+                }
+            }
+            (queued, lagging)
+        };
+        let threads = if targets.len() >= PARALLEL_FANOUT_FROM {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            1
+        };
+        let (queued, lagging) = if threads > 1 {
+            let per = targets.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let mut parts = targets.chunks(per);
+                let first = parts.next().unwrap_or_default();
+                let others: Vec<_> = parts.map(|p| scope.spawn(move || send(p))).collect();
+                let (mut queued, mut lagging) = send(first);
+                for handle in others {
+                    if let Ok((q, l)) = handle.join() {
+                        queued += q;
+                        lagging.extend(l);
+                    }
+                }
+                (queued, lagging)
+            })
+        } else {
+            send(&targets)
+        };
+        drop(targets);
+        if !lagging.is_empty() {
+            let mut clients = self.lock();
+            for id in lagging {
+                if let Some(mut slot) = clients.remove(&id) {
+                    self.stats.lag_drops.fetch_add(1, Ordering::Relaxed);
+                    if let Some(kick) = slot.kick.take() {
+                        let _ = kick.send(format!(
+                            "more than {} ms of audio behind (the client stopped reading or its link is too slow)",
+                            self.config.max_lag.as_millis()
+                        ));
+                    }
+                }
+            }
+        }
+        self.stats.bytes_queued.fetch_add(queued, Ordering::Relaxed);
+    }
+
+    /// Reports a notice from the source stage.
+    pub fn notice(&self, notice: Notice) {
+        match &notice {
+            Notice::SilenceInserted(n) => {
+                info!(samples = n, "source delivers nothing: streaming silence")
+            }
+            Notice::SourceActive => info!("source delivering audio"),
+            Notice::SourceEnded(what) => info!(source = %what, "source ended; streaming silence"),
+            Notice::SourceFailed(why) => warn!(error = %why, "source failed; streaming silence"),
+            Notice::SourceRestored(what) => info!(format = %what, "source restored"),
+        }
+        self.emit(ServerEvent::Source(notice));
+    }
+
+    pub(super) fn register(&self, addr: SocketAddr, slot: Slot) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let clients = {
+            let mut map = self.lock();
+            map.insert(id, slot);
+            map.len()
+        };
+        self.stats.clients.store(clients, Ordering::Relaxed);
+        info!(id, %addr, clients, "client connected");
+        self.emit(ServerEvent::ClientConnected { id, addr, clients });
+        id
+    }
+
+    pub(super) fn unregister(&self, id: u64, addr: SocketAddr, reason: String) {
+        let clients = {
+            let mut map = self.lock();
+            map.remove(&id);
+            map.len()
+        };
+        self.stats.clients.store(clients, Ordering::Relaxed);
+        info!(id, %addr, clients, %reason, "client disconnected");
+        self.emit(ServerEvent::ClientDisconnected {
+            id,
+            addr,
+            clients,
+            reason,
+        });
+    }
+}

@@ -1,0 +1,341 @@
+//! The broadcast server: the TCP fan-out, one output of the chunk stream.
+//!
+//! Layers, as in mini-redis: the [`wire`] codec → one task per connection ([`conn`]) → the
+//! accept loop [`run`], which takes a bound listener and a shutdown token. The source stage
+//! publishes into a [`ChunkStream`]; the fan-out thread ([`FANOUT_THREAD`]) reads it and calls
+//! [`Hub::publish`] ([`hub`]): each chunk is encoded **once** into a shared `Bytes`. A client
+//! that keeps up (nothing waiting in its queue) gets it by one non-blocking `write` straight from
+//! the fan-out thread: no copy, no task wake-up, no scheduling. Only what the socket does not
+//! take goes to the client's own bounded queue ([`client`]), which its connection task drains
+//! with vectored writes when the socket becomes writable. A client whose queue holds `max_lag` of
+//! audio is disconnected, so a slow or stalled client never delays another and memory stays
+//! bounded: at most `max_lag / chunk` shared frames per client. If the fan-out thread itself falls
+//! behind, it loses chunks ([`ServerStats::fanout_dropped`]); the source stage never waits.
+//!
+//! A new connection gets audio only after its PING has been answered or after `grace` has passed,
+//! so the original client, which reads the 9 bytes after its PING as the ACK, always works.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use wire::StreamFormat;
+
+use crate::dsp::Level;
+use crate::pipeline::{Input, Notice, Output, Pipeline, PipelineConfig, PipelineStats};
+use crate::stream::{ChunkStream, Subscription};
+use crate::{Error, Result};
+
+/// Requested `SO_SNDBUF` of every client socket: 16 KiB (Linux doubles it to 32 KiB, about 1 s of
+/// 16 kHz mono PCM16). Fixing it turns off the kernel's send-buffer autotuning, which would
+/// otherwise let a stalled client absorb megabytes (minutes of audio) before its queue fills.
+pub const SEND_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The checkcode clients must use.
+    pub checkcode: i32,
+    /// Connections served at once; more are accepted and closed at once (logged).
+    pub max_clients: usize,
+    /// A client whose queue holds more than this much audio is disconnected (default 2 s).
+    pub max_lag: Duration,
+    /// Audio is held back from a new connection until it pings, or this long (default 250 ms).
+    pub grace: Duration,
+    /// Duration of one chunk (sets the queue length: `max_lag / chunk` frames).
+    pub chunk: Duration,
+    /// The stream's format, told to clients that opt in to the extensions.
+    pub format: StreamFormat,
+    /// Budget of socket writes per second for the whole audience (0: no budget). While
+    /// `clients × chunks per second` exceeds it, the hub joins `k` consecutive chunks into one
+    /// write per client (`k = ⌈clients × chunks per second / budget⌉`, at most
+    /// [`MAX_CHUNKS_PER_WRITE`]), which adds up to `(k − 1) × chunk` of latency. Default
+    /// [`DEFAULT_WRITES_PER_SEC`].
+    pub writes_per_sec: u32,
+}
+
+/// Default [`ServerConfig::writes_per_sec`]: 60,000 writes/s. One TCP write of a frame costs
+/// about 6 µs of CPU on the project's 2-core benchmark machine over loopback (docs/BENCHMARKS.md:
+/// 125,000 writes/s took 74 % of one core), so the budget keeps fan-out under about 40 % of one
+/// core for any audience. At the default 20 ms chunk, 1,200 receivers get one write per chunk;
+/// 10,000 get one write per 8 chunks (160 ms).
+pub const DEFAULT_WRITES_PER_SEC: u32 = 60_000;
+
+/// Most chunks joined into one write per client (see [`ServerConfig::writes_per_sec`]).
+pub const MAX_CHUNKS_PER_WRITE: usize = 8;
+
+/// Audiences from this size up are written by several threads at once (one per core).
+pub const PARALLEL_FANOUT_FROM: usize = 1024;
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            checkcode: wire::DEFAULT_CHECKCODE,
+            max_clients: 10_000,
+            max_lag: Duration::from_millis(2000),
+            grace: Duration::from_millis(250),
+            chunk: Duration::from_millis(20),
+            format: StreamFormat {
+                features: wire::FEATURE_CLIENT_NAME,
+                ..StreamFormat::legacy(new_stream_id())
+            },
+            writes_per_sec: DEFAULT_WRITES_PER_SEC,
+        }
+    }
+}
+
+/// A stream id that differs between server runs (time and process id mixed; not cryptographic).
+pub fn new_stream_id() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
+    (mixed ^ (mixed >> 29))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17) as u32
+}
+
+/// Something that happened in the server (for logs, the GUI and tests).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    /// The server is accepting connections.
+    Listening {
+        /// The bound address.
+        addr: SocketAddr,
+    },
+    /// A client connected.
+    ClientConnected {
+        /// Connection id (unique within this server run).
+        id: u64,
+        /// The client's address.
+        addr: SocketAddr,
+        /// Clients connected now.
+        clients: usize,
+    },
+    /// A client left or was dropped.
+    ClientDisconnected {
+        /// Connection id.
+        id: u64,
+        /// The client's address.
+        addr: SocketAddr,
+        /// Clients connected now.
+        clients: usize,
+        /// Why, in words.
+        reason: String,
+    },
+    /// A connection was refused because `max_clients` are connected.
+    ClientRefused {
+        /// The client's address.
+        addr: SocketAddr,
+    },
+    /// A notice from the source stage.
+    Source(Notice),
+    /// The server has stopped.
+    Stopped,
+}
+
+/// Live counters, readable from any thread.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Clients connected now.
+    pub clients: AtomicUsize,
+    /// Bytes of audio and control frames handed to clients (written to their sockets or put in
+    /// their queues; each frame counted once per client).
+    pub bytes_queued: AtomicU64,
+    /// Chunks published.
+    pub chunks: AtomicU64,
+    /// Clients disconnected for lagging more than `max_lag`.
+    pub lag_drops: AtomicU64,
+    /// Items (chunks and notices) the TCP fan-out lost because it fell more than the chunk
+    /// stream's capacity behind the source stage (see [`crate::stream`]); receivers see them as
+    /// gaps, and the source stays in real time.
+    pub fanout_dropped: AtomicU64,
+    level: crate::dsp::LevelCell,
+}
+
+impl ServerStats {
+    /// The level of the latest chunk ([`Level::SILENCE`] before the first).
+    pub fn level(&self) -> Level {
+        self.level.load()
+    }
+
+    fn set_level(&self, level: Level) {
+        self.level.store(level);
+    }
+}
+
+mod client;
+mod conn;
+mod hub;
+
+pub use client::ClientInfo;
+pub use conn::run;
+pub use hub::Hub;
+
+/// Everything needed to start serving.
+pub struct ServeOptions {
+    /// Address to listen on, e.g. `0.0.0.0:26070`.
+    pub listen: String,
+    /// Where the audio comes from.
+    pub input: Input,
+    /// How the source stage runs.
+    pub pipeline: PipelineConfig,
+    /// How the server runs (its `chunk` and `format.sample_rate` are taken from `pipeline`).
+    pub server: ServerConfig,
+}
+
+/// A running server: source stage, chunk stream, TCP fan-out and accept loop. Stop it with
+/// [`Server::stop`].
+pub struct Server {
+    local_addr: SocketAddr,
+    hub: Arc<Hub>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<()>>,
+    pipeline: Option<Pipeline>,
+    stream: Option<ChunkStream>,
+    fanout: Option<std::thread::JoinHandle<()>>,
+    source_stats: Arc<PipelineStats>,
+}
+
+/// Name of the TCP fan-out's thread.
+pub const FANOUT_THREAD: &str = "audiomi-fanout";
+
+/// Starts the TCP fan-out: a long-lived thread that takes every item of `subscription` and hands
+/// it to the hub (which writes to the sockets). It ends when the chunk stream closes.
+fn spawn_fanout(
+    hub: Arc<Hub>,
+    mut subscription: Subscription,
+) -> Result<std::thread::JoinHandle<()>> {
+    let dropped = subscription.dropped();
+    std::thread::Builder::new()
+        .name(FANOUT_THREAD.into())
+        .spawn(move || {
+            while let Some(item) = subscription.recv_blocking() {
+                hub.stats()
+                    .fanout_dropped
+                    .store(dropped.load(Ordering::Relaxed), Ordering::Relaxed);
+                match item {
+                    Output::Chunk(chunk) => hub.publish(&chunk),
+                    Output::Notice(n) => hub.notice(n),
+                }
+            }
+        })
+        .map_err(|source| Error::Thread {
+            name: FANOUT_THREAD.into(),
+            source,
+        })
+}
+
+impl Server {
+    /// Binds the listener, opens the source (on a blocking thread: a device may take seconds to
+    /// open) and starts serving. The source stage publishes into a [`ChunkStream`]; the TCP
+    /// fan-out reads it on its own thread ([`FANOUT_THREAD`]), so the source never waits for a
+    /// socket, and other outputs may [`Server::stream`]`().subscribe(…)`.
+    ///
+    /// # Errors
+    /// [`Error::Bind`] (port in use, bad address, no permission) and whatever opening the input
+    /// returns ([`Error::Source`], [`Error::Resampler`], [`Error::Thread`]).
+    pub async fn start(options: ServeOptions) -> Result<Self> {
+        let listener = TcpListener::bind(&options.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: options.listen.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: options.listen.clone(),
+            source,
+        })?;
+        let mut config = options.server;
+        config.chunk = options.pipeline.chunk;
+        config.format.sample_rate = options.pipeline.rate;
+        // The fan-out may fall max_lag behind (at least 16 chunks) before it loses chunks.
+        let capacity = (config.max_lag.as_micros() / config.chunk.as_micros().max(1)).max(16);
+        let stream = ChunkStream::new(usize::try_from(capacity).unwrap_or(usize::MAX));
+        let hub = Hub::new(config);
+        let fanout = spawn_fanout(hub.clone(), stream.subscribe("tcp"))?;
+        let (input, pipeline_config, sink) = (options.input, options.pipeline, stream.sink());
+        let pipeline =
+            tokio::task::spawn_blocking(move || Pipeline::spawn(input, pipeline_config, sink))
+                .await
+                .map_err(|e| Error::Thread {
+                    name: "audiomi-source".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })??;
+        let source_stats = pipeline.stats().clone();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(listener, hub.clone(), shutdown.clone()));
+        Ok(Self {
+            local_addr,
+            hub,
+            shutdown,
+            task,
+            pipeline: Some(pipeline),
+            stream: Some(stream),
+            fanout: Some(fanout),
+            source_stats,
+        })
+    }
+
+    /// The chunk stream the source stage publishes to: subscribe to add an output.
+    pub fn stream(&self) -> Option<&ChunkStream> {
+        self.stream.as_ref()
+    }
+
+    /// Counters of the source stage (chunks produced, silence inserted, device overruns).
+    pub fn source_stats(&self) -> &Arc<PipelineStats> {
+        &self.source_stats
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The hub: stats, clients, events.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// A token that stops the server when cancelled (e.g. from a signal handler).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the server stops (after its shutdown token is cancelled).
+    ///
+    /// # Errors
+    /// As [`run`].
+    pub async fn wait(mut self) -> Result<()> {
+        let result = (&mut self.task).await;
+        let (pipeline, stream, fanout) =
+            (self.pipeline.take(), self.stream.take(), self.fanout.take());
+        tokio::task::spawn_blocking(move || {
+            if let Some(p) = pipeline {
+                p.stop();
+            }
+            // With the source stage and this last handle gone, the stream closes and the
+            // fan-out thread ends.
+            drop(stream);
+            if let Some(f) = fanout {
+                let _ = f.join();
+            }
+        })
+        .await
+        .ok();
+        result.unwrap_or(Ok(()))
+    }
+
+    /// Stops accepting, closes every client and the source, and waits for all of it.
+    ///
+    /// # Errors
+    /// As [`run`].
+    pub async fn stop(self) -> Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}

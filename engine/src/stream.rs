@@ -1,0 +1,148 @@
+//! The chunk stream between the source stage and the outputs.
+//!
+//! The source stage (see [`crate::pipeline`]) hands every [`Output`] (a chunk with its stream
+//! position and level, or a notice) to [`ChunkStream::sink`], which never blocks: it puts the item
+//! in a bounded broadcast ring. Each output (the TCP fan-out today; HTTP, Icecast and RTP are
+//! meant to be siblings) [`ChunkStream::subscribe`]s and reads on its own thread or task. An
+//! output that falls more than the ring's capacity behind loses the oldest items (counted in its
+//! [`Subscription::dropped`] and logged), so a slow output never slows the source or another
+//! output. Chunks hold their PCM as `Bytes`: every output shares the same bytes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::broadcast;
+use tracing::warn;
+
+use crate::pipeline::Output;
+
+/// Items a subscriber may fall behind before it loses the oldest, by default: 256 (5.1 s of 20 ms
+/// chunks).
+pub const DEFAULT_CAPACITY: usize = 256;
+
+/// The broadcast point of one stream; cheap to clone (all clones are the same stream).
+#[derive(Debug, Clone)]
+pub struct ChunkStream {
+    tx: broadcast::Sender<Output>,
+}
+
+impl Default for ChunkStream {
+    fn default() -> Self {
+        Self::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl ChunkStream {
+    /// A stream whose subscribers may fall `capacity` items behind (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(1));
+        Self { tx }
+    }
+
+    /// Hands `item` to every current subscriber without blocking; with none, it is dropped.
+    pub fn publish(&self, item: Output) {
+        let _ = self.tx.send(item);
+    }
+
+    /// A sink for [`crate::pipeline::Pipeline::spawn`]: publishes every item.
+    pub fn sink(&self) -> impl FnMut(Output) + Send + 'static {
+        let stream = self.clone();
+        move |item| stream.publish(item)
+    }
+
+    /// A new subscriber named `output` (for logs), receiving every item published from now on.
+    pub fn subscribe(&self, output: &'static str) -> Subscription {
+        Subscription {
+            rx: self.tx.subscribe(),
+            output,
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Subscribers now.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+}
+
+/// One output's view of a [`ChunkStream`].
+#[derive(Debug)]
+pub struct Subscription {
+    rx: broadcast::Receiver<Output>,
+    output: &'static str,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Subscription {
+    /// The next item, waiting for it on this (non-async) thread; `None` once every
+    /// [`ChunkStream`] clone is gone. Items lost because this output fell behind are counted in
+    /// [`Subscription::dropped`] and logged, then reading goes on with the oldest item kept.
+    pub fn recv_blocking(&mut self) -> Option<Output> {
+        loop {
+            match self.rx.blocking_recv() {
+                Ok(item) => return Some(item),
+                Err(broadcast::error::RecvError::Lagged(n)) => self.lagged(n),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// As [`Subscription::recv_blocking`], for async tasks.
+    pub async fn recv(&mut self) -> Option<Output> {
+        loop {
+            match self.rx.recv().await {
+                Ok(item) => return Some(item),
+                Err(broadcast::error::RecvError::Lagged(n)) => self.lagged(n),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn lagged(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        warn!(
+            output = self.output,
+            items = n,
+            "output fell behind the source: items dropped"
+        );
+    }
+
+    /// Items (chunks and notices) this output lost by falling behind, shared so that another
+    /// thread can read it.
+    pub fn dropped(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Notice;
+
+    #[test]
+    fn a_slow_subscriber_loses_the_oldest_items_and_a_fast_one_loses_none() {
+        let stream = ChunkStream::new(4);
+        let mut slow = stream.subscribe("slow");
+        let mut fast = stream.subscribe("fast");
+        for i in 0..10 {
+            stream.publish(Output::Notice(Notice::SilenceInserted(i)));
+            // The fast one keeps up.
+            assert!(matches!(
+                fast.recv_blocking(),
+                Some(Output::Notice(Notice::SilenceInserted(n))) if n == i
+            ));
+        }
+        // The slow one gets the newest 4 and counts 6 lost.
+        assert!(matches!(
+            slow.recv_blocking(),
+            Some(Output::Notice(Notice::SilenceInserted(6)))
+        ));
+        assert_eq!(slow.dropped().load(Ordering::Relaxed), 6);
+        assert_eq!(fast.dropped().load(Ordering::Relaxed), 0);
+        drop(stream);
+        for _ in 7..10 {
+            assert!(slow.recv_blocking().is_some());
+        }
+        assert!(slow.recv_blocking().is_none(), "closed with the stream");
+    }
+}
