@@ -1,12 +1,13 @@
 //! `audiomi-latency`: what audioMi adds between the source stage and a receiver.
 //!
-//! In one process: the real source stage (`Pipeline`, a 440 Hz tone at the chosen chunk size,
-//! paced in real time), the real hub and accept loop on 127.0.0.1, and N receivers that opt in
-//! to the AUDIO_AT extension. The moment each chunk leaves the source stage (the pipeline hands
-//! it to `Hub::publish`) is stored by stream position; a receiver's latency for a frame is its
-//! arrival (the codec has parsed the whole frame off the socket) minus that moment, on the same
-//! monotonic clock. The device buffer is not included (the tone has none). The first second of
-//! each run is skipped (connection set-up).
+//! In one process: the real server (`Server::start`: the source stage, a 440 Hz tone at the
+//! chosen chunk size paced in real time, publishing into the chunk stream; the TCP fan-out
+//! thread; the accept loop on 127.0.0.1) and N receivers that opt in to the AUDIO_AT extension.
+//! A probe subscribed to the chunk stream stores, by stream position, the moment each chunk left
+//! the source stage (`Chunk::produced_at`); a receiver's latency for a frame is its arrival (the
+//! codec has parsed the whole frame off the socket) minus that moment, on the same monotonic
+//! clock. The device buffer is not included (the tone has none). The first second of each run is
+//! skipped (connection set-up).
 //!
 //! ```text
 //! audiomi-latency --clients 1,100,1000 --chunk-ms 20,10 --seconds 10
@@ -18,32 +19,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use engine::codec::ClientSide;
-use engine::pipeline::{Output, Pipeline, PipelineConfig};
-use engine::server::{Hub, ServerConfig};
+use engine::pipeline::{Output, PipelineConfig};
+use engine::server::{ServeOptions, Server, ServerConfig};
 use engine::source::SourceSpec;
 use futures::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
-use tokio_util::sync::CancellationToken;
 use wire::{ClientFrame, ServerFrame};
 
 /// Leaving time of each chunk by stream position (samples).
 type Sent = Arc<Mutex<HashMap<u64, Instant>>>;
 
 struct Outcome {
-    /// Latencies in ms, frames after the first second.
-    latencies: Vec<f64>,
+    /// Frames after the first second: (stream position, arrival).
+    arrivals: Vec<(u64, Instant)>,
     error: Option<String>,
 }
 
-async fn receiver(
-    addr: std::net::SocketAddr,
-    sent: Sent,
-    skip_until: Instant,
-    end: Instant,
-) -> Outcome {
+async fn receiver(addr: std::net::SocketAddr, skip_until: Instant, end: Instant) -> Outcome {
     let mut out = Outcome {
-        latencies: Vec::new(),
+        arrivals: Vec::new(),
         error: None,
     };
     let stream = match TcpStream::connect(addr).await {
@@ -88,20 +83,7 @@ async fn receiver(
             if arrival < skip_until {
                 continue;
             }
-            let left = sent
-                .lock()
-                .map(|m| m.get(&position).copied())
-                .ok()
-                .flatten();
-            match left {
-                Some(t) => out
-                    .latencies
-                    .push(arrival.saturating_duration_since(t).as_secs_f64() * 1000.0),
-                None => {
-                    out.error = Some(format!("position {position} was never published"));
-                    break;
-                }
-            }
+            out.arrivals.push((position, arrival));
         }
     }
     out
@@ -112,40 +94,42 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
         chunk: Duration::from_millis(chunk_ms),
         ..PipelineConfig::default()
     };
-    let hub = Hub::new(ServerConfig {
-        chunk: pipeline.chunk,
-        max_clients: clients + 10,
-        ..ServerConfig::default()
-    });
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(engine::server::run(listener, hub.clone(), shutdown.clone()));
-    let sent: Sent = Arc::default();
     let input = SourceSpec::Tone(440.0)
         .open(true, &pipeline)
         .map_err(|e| e.to_string())?;
-    let source = {
-        let hub = hub.clone();
+    let server = Server::start(ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        input,
+        pipeline,
+        server: ServerConfig {
+            max_clients: clients + 10,
+            ..ServerConfig::default()
+        },
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let addr = server.local_addr();
+    let sent: Sent = Arc::default();
+    let probe = {
+        let mut probe = server
+            .stream()
+            .ok_or("the server has no chunk stream")?
+            .subscribe("latency probe");
         let sent = sent.clone();
-        Pipeline::spawn(input, pipeline, move |out| {
-            if let Output::Chunk(chunk) = out {
-                if let Ok(mut m) = sent.lock() {
-                    m.insert(chunk.position, Instant::now());
+        std::thread::spawn(move || {
+            while let Some(item) = probe.recv_blocking() {
+                if let (Output::Chunk(chunk), Ok(mut m)) = (item, sent.lock()) {
+                    m.insert(chunk.position, chunk.produced_at);
                 }
-                hub.publish(&chunk);
             }
         })
-        .map_err(|e| e.to_string())?
     };
     let start = Instant::now();
     let skip_until = start + Duration::from_secs(1);
     let end = start + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::with_capacity(clients);
     for i in 0..clients {
-        tasks.push(tokio::spawn(receiver(addr, sent.clone(), skip_until, end)));
+        tasks.push(tokio::spawn(receiver(addr, skip_until, end)));
         if i % 200 == 199 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -155,17 +139,21 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
     for t in tasks {
         match t.await {
             Ok(o) => {
-                latencies.extend(o.latencies);
                 errors.extend(o.error);
+                let sent = sent.lock().map_err(|e| e.to_string())?;
+                for (position, arrival) in o.arrivals {
+                    match sent.get(&position) {
+                        Some(left) => latencies
+                            .push(arrival.saturating_duration_since(*left).as_secs_f64() * 1000.0),
+                        None => errors.push(format!("position {position} was never published")),
+                    }
+                }
             }
             Err(e) => errors.push(e.to_string()),
         }
     }
-    shutdown.cancel();
-    let _ = server.await;
-    tokio::task::spawn_blocking(move || source.stop())
-        .await
-        .ok();
+    server.stop().await.map_err(|e| e.to_string())?;
+    let _ = tokio::task::spawn_blocking(move || probe.join()).await;
     latencies.sort_by(f64::total_cmp);
     let line = format!(
         "receivers {clients} | chunk {chunk_ms} ms | frames {} | latency ms p50 {:.2} | p99 {:.2} | max {:.2} | errors {}",

@@ -1,14 +1,9 @@
-//! The recording receiver: connects, pings, writes the stream to a WAV file, reconnects.
-//!
-//! It opts in to the protocol extensions (EXT_HELLO, 8 bytes, ignored by the original server), so
-//! against an audioMi server the WAV header always has the stream's real format and every missed
-//! sample is known exactly; against a legacy server it records 16 kHz mono and measures gaps by the
-//! wall clock.
+//! One recording's state across connections: connecting, the protocol of one connection, and
+//! where received audio goes (the WAV file, the player, the counters).
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -19,267 +14,16 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use wire::{ClientFrame, ServerFrame, StreamFormat};
 
+use super::{
+    Backoff, MAX_UNANSWERED_CLOSES, RecordConfig, RecordEvent, RecordStats, Summary, gaps, is_fatal,
+};
 use crate::codec::{ClientSide, CodecError};
 use crate::dsp::Level;
 use crate::playback::Player;
 use crate::wav::{FLUSH_INTERVAL, WavSink};
 use crate::{Error, Result};
 
-/// First wait before reconnecting: 0.5 s (then doubling, see [`Backoff`]).
-pub const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(500);
-/// Longest wait between reconnection attempts: 10 s.
-pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
-/// A server that closes the connection without answering this many times in a row ends the
-/// recording with [`Error::NotAudiomi`], even with reconnection on: 3.
-pub const MAX_UNANSWERED_CLOSES: u32 = 3;
-
-/// Exponential backoff between reconnection attempts: the step starts at [`MIN_RECONNECT_DELAY`]
-/// and doubles after every wait up to [`MAX_RECONNECT_DELAY`]; each wait is drawn uniformly from
-/// 75–100 % of the step (jitter, so the receivers of a restarted server do not all reconnect in
-/// the same instant). [`Backoff::reset`] after a completed handshake.
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    step: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            step: MIN_RECONNECT_DELAY,
-        }
-    }
-}
-
-impl Backoff {
-    /// The next wait (0.375–0.5 s the first time, at most 10 s ever); doubles the step.
-    pub fn next_delay(&mut self) -> Duration {
-        let wait = self.step.mul_f64(0.75 + 0.25 * fastrand::f64());
-        self.step = (self.step * 2).min(MAX_RECONNECT_DELAY);
-        wait
-    }
-
-    /// Back to the first step (the server answered).
-    pub fn reset(&mut self) {
-        self.step = MIN_RECONNECT_DELAY;
-    }
-}
-
-/// How to record.
-#[derive(Debug, Clone)]
-pub struct RecordConfig {
-    /// The server, as `host:port`.
-    pub addr: String,
-    /// The checkcode.
-    pub checkcode: i32,
-    /// The WAV file to write; `None` only listens (with a player) or counts.
-    pub out: Option<PathBuf>,
-    /// Overwrite `out` if it exists (otherwise that is an error before connecting).
-    pub overwrite: bool,
-    /// Stop after exactly this much audio (rounded to whole samples at the stream's rate).
-    pub duration: Option<Duration>,
-    /// Reconnect after losing the server (with [`Backoff`], until stopped) and fill the gap with
-    /// silence. A server that closes without answering [`MAX_UNANSWERED_CLOSES`] times in a row
-    /// still ends the recording ([`Error::NotAudiomi`]).
-    pub reconnect: bool,
-    /// How long one connection attempt may take.
-    pub connect_timeout: Duration,
-    /// How long to wait for the server's first frame (ACK, FORMAT or audio) after PING before
-    /// giving up on the connection with [`Error::NoAnswer`]; default 5 s.
-    pub answer_timeout: Duration,
-    /// A connection to an audioMi server (one that answered the extension request, and so streams
-    /// continuously, silence included) that delivers nothing for this long is treated as lost
-    /// (a pulled cable or a vanished host sends no FIN). Legacy servers may pause while nothing
-    /// plays, so they are never timed out. Checked once per second; default 5 s.
-    pub stall_timeout: Duration,
-    /// Ask for the protocol extensions (true unless emulating a legacy client).
-    pub extensions: bool,
-    /// The name this receiver gives the server (shown in its list of receivers); sent only to a
-    /// server that announces it takes names ([`wire::FEATURE_CLIENT_NAME`]). `None` sends none.
-    pub name: Option<String>,
-}
-
-impl RecordConfig {
-    /// Checks, before anything is connected or opened, that the output file can be written, so a
-    /// user learns of a wrong folder at once, not after connecting: a new file is created and
-    /// removed again; an existing one (with `overwrite`) is opened for writing but not changed.
-    /// [`record`] calls it first; callers that open other things before recording (a player)
-    /// call it earlier too.
-    ///
-    /// # Errors
-    /// [`Error::OutputIsDirectory`]; [`Error::FileExists`] if `out` exists and `overwrite` is
-    /// false; [`Error::WavWrite`] if the folder is missing or not writable.
-    pub fn check_output(&self) -> Result<()> {
-        let Some(out) = &self.out else {
-            return Ok(());
-        };
-        let write_err = |e: std::io::Error| Error::WavWrite {
-            path: out.clone(),
-            source: hound::Error::IoError(e),
-        };
-        if out.is_dir() {
-            return Err(Error::OutputIsDirectory { path: out.clone() });
-        }
-        if out.exists() {
-            if !self.overwrite {
-                return Err(Error::FileExists { path: out.clone() });
-            }
-            return std::fs::OpenOptions::new()
-                .write(true)
-                .open(out)
-                .map(drop)
-                .map_err(write_err);
-        }
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(out)
-        {
-            Ok(file) => {
-                drop(file);
-                std::fs::remove_file(out).map_err(write_err)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(Error::FileExists { path: out.clone() })
-            }
-            Err(e) => Err(write_err(e)),
-        }
-    }
-
-    /// A configuration with defaults for everything but the address and the file.
-    pub fn new(addr: impl Into<String>, out: impl Into<PathBuf>) -> Self {
-        Self {
-            addr: addr.into(),
-            checkcode: wire::DEFAULT_CHECKCODE,
-            out: Some(out.into()),
-            overwrite: false,
-            duration: None,
-            reconnect: false,
-            connect_timeout: Duration::from_secs(5),
-            answer_timeout: Duration::from_secs(5),
-            stall_timeout: Duration::from_secs(5),
-            extensions: true,
-            name: None,
-        }
-    }
-}
-
-/// Something that happened while recording.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordEvent {
-    /// Trying to connect (attempt 1 is the first).
-    Connecting {
-        /// Attempt number.
-        attempt: u32,
-    },
-    /// Connected; PING sent.
-    Connected {
-        /// The server's address.
-        addr: String,
-    },
-    /// The server answered PING.
-    Acked {
-        /// Round-trip time from sending PING to receiving ACK.
-        rtt: Duration,
-    },
-    /// The server told the stream's format.
-    Format(StreamFormat),
-    /// The WAV file was created.
-    FileCreated {
-        /// Its path.
-        path: PathBuf,
-    },
-    /// Silence was written for audio that was missed.
-    Gap {
-        /// Samples of silence written.
-        samples: u64,
-        /// The same in seconds.
-        seconds: f64,
-        /// Why (reconnect, discontinuity).
-        reason: String,
-    },
-    /// The connection was lost.
-    Lost {
-        /// What happened.
-        reason: String,
-    },
-}
-
-/// Live counters, readable from any thread.
-#[derive(Debug, Default)]
-pub struct RecordStats {
-    /// Samples written to the file (silence included).
-    pub samples: AtomicU64,
-    /// Audio payload bytes received from the network.
-    pub bytes_received: AtomicU64,
-    /// Samples of silence written for gaps.
-    pub gap_samples: AtomicU64,
-    /// Stream sample rate in Hz (0 until known).
-    pub sample_rate: AtomicU32,
-    /// Channels of the stream (0 until known).
-    pub channels: AtomicU32,
-    level: crate::dsp::LevelCell,
-}
-
-impl RecordStats {
-    /// RMS level of the latest audio frame in dBFS ([`crate::dsp::SILENCE_FLOOR_DBFS`] before
-    /// any audio arrived).
-    pub fn rms_dbfs(&self) -> f32 {
-        self.level.load().rms_dbfs
-    }
-
-    /// Peak level (largest absolute sample) of the latest audio frame in dBFS
-    /// ([`crate::dsp::SILENCE_FLOOR_DBFS`] before any audio arrived).
-    pub fn peak_dbfs(&self) -> f32 {
-        self.level.load().peak_dbfs
-    }
-
-    /// RMS and peak of the latest audio frame.
-    pub fn level(&self) -> Level {
-        self.level.load()
-    }
-
-    fn store_level(&self, level: Level) {
-        self.level.store(level);
-    }
-}
-
-/// What a recording produced.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Summary {
-    /// The file (None if no file was created).
-    pub path: Option<PathBuf>,
-    /// Samples per channel written.
-    pub samples: u64,
-    /// Sample rate in Hz.
-    pub sample_rate: u32,
-    /// Samples of silence written for gaps.
-    pub gap_samples: u64,
-    /// Audio payload bytes received from the network.
-    pub bytes_received: u64,
-}
-
-impl Summary {
-    /// Length of the recording in seconds.
-    pub fn seconds(&self) -> f64 {
-        if self.sample_rate == 0 {
-            0.0
-        } else {
-            self.samples as f64 / f64::from(self.sample_rate)
-        }
-    }
-}
-
-/// How a recording ended: always a summary of what is in the file, plus the error that ended it
-/// if it did not end as asked (duration reached or stopped).
-#[derive(Debug)]
-pub struct Outcome {
-    /// What was recorded.
-    pub summary: Summary,
-    /// `Ok` if it ended as asked.
-    pub result: Result<()>,
-}
-
-struct Recorder {
+pub(super) struct Recorder {
     config: RecordConfig,
     stats: Arc<RecordStats>,
     events: Option<mpsc::UnboundedSender<RecordEvent>>,
@@ -307,72 +51,50 @@ struct Output {
     written: u64,
 }
 
-enum Step {
+pub(super) enum Step {
     Continue,
     Done,
 }
 
-/// Records until the duration is reached, `shutdown` is cancelled, or (without reconnecting) the
-/// connection ends. The file is valid whatever happens; see [`Outcome`]. Every audio frame is
-/// also fed to `player`, if any (live listening). A recording that received no audio at all
-/// leaves no file and ends with [`Error::NothingReceived`] (or the error that kept audio away).
-pub async fn record(
-    config: RecordConfig,
-    stats: Arc<RecordStats>,
-    events: Option<mpsc::UnboundedSender<RecordEvent>>,
-    player: Option<Arc<Player>>,
-    shutdown: CancellationToken,
-) -> Outcome {
-    let mut rec = Recorder {
-        config,
-        stats,
-        events,
-        output: None,
-        limit: None,
-        player,
-        format: None,
-        expected: None,
-        lost_at: None,
-        last_audio_at: None,
-        answered: false,
-    };
-    let result = rec.run(&shutdown).await;
-    let finished = rec.finish();
-    let result = match (result, finished) {
-        (Err(e), _) | (Ok(()), Err(e)) => Err(e),
-        (Ok(()), Ok(())) if rec.output.is_none() => Err(Error::NothingReceived {
-            addr: rec.config.addr.clone(),
-        }),
-        (Ok(()), Ok(())) => Ok(()),
-    };
-    Outcome {
-        summary: rec.summary(),
-        result,
-    }
-}
-
-/// Errors that retrying cannot mend: they end a recording even with reconnection on.
-fn is_fatal(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Protocol { .. }
-            | Error::AckStatus { .. }
-            | Error::BadFormat { .. }
-            | Error::WavWrite { .. }
-            | Error::FormatChanged { .. }
-            | Error::FileExists { .. }
-            | Error::OutputIsDirectory { .. }
-    )
-}
-
 impl Recorder {
+    pub(super) fn new(
+        config: RecordConfig,
+        stats: Arc<RecordStats>,
+        events: Option<mpsc::UnboundedSender<RecordEvent>>,
+        player: Option<Arc<Player>>,
+    ) -> Self {
+        Self {
+            config,
+            stats,
+            events,
+            output: None,
+            limit: None,
+            player,
+            format: None,
+            expected: None,
+            lost_at: None,
+            last_audio_at: None,
+            answered: false,
+        }
+    }
+
+    /// Whether any audio arrived (the file, if any, exists only then).
+    pub(super) fn received_audio(&self) -> bool {
+        self.output.is_some()
+    }
+
+    /// The server's address as configured.
+    pub(super) fn addr(&self) -> &str {
+        &self.config.addr
+    }
+
     fn emit(&self, e: RecordEvent) {
         if let Some(tx) = &self.events {
             let _ = tx.send(e);
         }
     }
 
-    fn summary(&self) -> Summary {
+    pub(super) fn summary(&self) -> Summary {
         let out = self.output.as_ref();
         Summary {
             path: out
@@ -387,7 +109,7 @@ impl Recorder {
 
     /// Finalizes the file, if audio arrived (the file is created with the first audio frame, so
     /// a recording that received nothing leaves none).
-    fn finish(&mut self) -> Result<()> {
+    pub(super) fn finish(&mut self) -> Result<()> {
         match self.output.as_mut().and_then(|o| o.file.as_mut()) {
             Some(f) => f.finalize(),
             None => Ok(()),
@@ -429,7 +151,7 @@ impl Recorder {
     }
 
     /// Connects, records, and (with `reconnect`) retries with [`Backoff`] until done.
-    async fn run(&mut self, shutdown: &CancellationToken) -> Result<()> {
+    pub(super) async fn run(&mut self, shutdown: &CancellationToken) -> Result<()> {
         self.config.check_output()?;
         let mut attempt = 0u32;
         let mut backoff = Backoff::default();
@@ -709,46 +431,25 @@ impl Recorder {
         let stream_id = self.format.map(|f| f.stream_id);
 
         // Gaps: after a reconnect, and discontinuities within one stream.
-        let mut gap: Option<(u64, String)> = None;
-        match (position, stream_id, self.expected) {
-            (Some(pos), Some(id), Some((exp_id, exp_pos))) if id == exp_id => {
-                if pos > exp_pos {
-                    let why = if self.lost_at.is_some() {
-                        "reconnected"
-                    } else {
-                        "discontinuity in the stream"
-                    };
-                    gap = Some((
-                        pos - exp_pos,
-                        format!(
-                            "{why}: {} samples missed (exact, from stream positions)",
-                            pos - exp_pos
-                        ),
-                    ));
-                } else if pos < exp_pos {
-                    warn!(
-                        expected = exp_pos,
-                        got = pos,
-                        "stream went back in time; recording as received"
-                    );
-                }
+        let verdict = gaps::verdict(&gaps::Arrival {
+            position,
+            stream_id,
+            expected: self.expected,
+            frames,
+            rate,
+            since_lost: self.lost_at.map(|t| now.duration_since(t)),
+        });
+        let gap = match verdict {
+            gaps::Verdict::InStep => None,
+            gaps::Verdict::Gap { samples, reason } => Some((samples, reason)),
+            gaps::Verdict::Behind { expected, got } => {
+                warn!(
+                    expected,
+                    got, "stream went back in time; recording as received"
+                );
+                None
             }
-            _ => {
-                if let Some(lost_at) = self.lost_at {
-                    let elapsed = now.duration_since(lost_at).as_secs_f64();
-                    let missed =
-                        ((elapsed * f64::from(rate)).round() as u64).saturating_sub(frames);
-                    if missed > 0 {
-                        gap = Some((
-                            missed,
-                            format!(
-                                "reconnected after {elapsed:.3} s (measured by the wall clock)"
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
+        };
         self.lost_at = None;
         self.last_audio_at = Some(now);
         if let (Some(pos), Some(id)) = (position, stream_id) {
