@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use engine::config::{self, Settings};
 use engine::pipeline::PipelineConfig;
 use engine::receiver::{self, RecordConfig, RecordStats};
-use engine::server::{ServeOptions, Server, ServerConfig};
+use engine::server::{ServeOptions, ServerConfig, ServerHandle};
 use engine::source::SourceSpec;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -316,7 +316,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..PipelineConfig::default()
     };
     let input = spec.open(args.looping, &pipeline)?;
-    let server = Server::start(ServeOptions {
+    let server = ServerHandle::start(ServeOptions {
         listen: config::socket_addr(&host, port),
         input,
         pipeline,

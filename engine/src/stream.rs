@@ -63,6 +63,27 @@ impl ChunkStream {
     pub fn subscribers(&self) -> usize {
         self.tx.receiver_count()
     }
+
+    /// A handle that can subscribe while the stream lives but does not keep it open (the
+    /// stream closes when the last [`ChunkStream`] is dropped).
+    pub fn downgrade(&self) -> WeakChunkStream {
+        WeakChunkStream {
+            tx: self.tx.downgrade(),
+        }
+    }
+}
+
+/// A [`ChunkStream`] that does not keep the stream open; see [`ChunkStream::downgrade`].
+#[derive(Debug, Clone)]
+pub struct WeakChunkStream {
+    tx: broadcast::WeakSender<Output>,
+}
+
+impl WeakChunkStream {
+    /// The stream, if it is still open.
+    pub fn upgrade(&self) -> Option<ChunkStream> {
+        self.tx.upgrade().map(|tx| ChunkStream { tx })
+    }
 }
 
 /// One output's view of a [`ChunkStream`].

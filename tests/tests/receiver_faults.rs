@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use engine::Error;
 use engine::receiver::{self, RecordConfig, RecordStats};
-use engine::server::{ServeOptions, Server, ServerConfig};
+use engine::server::{ServeOptions, ServerConfig, ServerHandle};
 use engine::source::SourceSpec;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -107,7 +107,7 @@ async fn a_real_server_with_another_checkcode_is_reported_as_such() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pipeline = engine::pipeline::PipelineConfig::default();
     let input = SourceSpec::Tone(440.0).open(true, &pipeline).expect("tone");
-    let server = Server::start(ServeOptions {
+    let server = ServerHandle::start(ServeOptions {
         listen: "127.0.0.1:0".into(),
         input,
         pipeline,

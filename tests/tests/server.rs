@@ -8,7 +8,7 @@ use audiomi_tests::{ramp_break, read_wav, write_ramp};
 use engine::codec::ClientSide;
 use engine::pipeline::PipelineConfig;
 use engine::receiver::{self, RecordConfig, RecordEvent, RecordStats};
-use engine::server::{ServeOptions, Server, ServerConfig, ServerEvent};
+use engine::server::{ServeOptions, ServerConfig, ServerEvent, ServerHandle};
 use engine::source::SourceSpec;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,7 +24,7 @@ const AUDIO_HEADER_640: [u8; 12] = [
     0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00, 0x80, 0x02, 0x00, 0x00,
 ];
 
-async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Server {
+async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
     let path = dir.join("ramp.wav");
     if !path.exists() {
         write_ramp(&path);
@@ -34,7 +34,7 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         .expect("open ramp");
     let mut server = ServerConfig::default();
     tweak(&mut server);
-    Server::start(ServeOptions {
+    ServerHandle::start(ServeOptions {
         listen: "127.0.0.1:0".into(),
         input,
         pipeline: PipelineConfig::default(),

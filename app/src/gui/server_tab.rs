@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 use engine::capture::DeviceInfo;
 use engine::pipeline::PipelineConfig;
 use engine::preview::Preview;
-use engine::server::{ClientInfo, Hub, ServeOptions, Server, ServerConfig, ServerEvent};
+use engine::server::{ClientInfo, ServeOptions, ServerConfig, ServerEvent, ServerHandle};
 use engine::source::SourceSpec;
 use iced::widget::{button, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length, Subscription, Task};
-use tokio::sync::Mutex;
 
 use super::settings::ServerSettings;
 use super::widgets::Meter;
@@ -79,32 +78,6 @@ impl SourceChoice {
     }
 }
 
-/// A running server, shareable through messages.
-#[derive(Clone)]
-pub struct Handle {
-    server: Arc<Mutex<Option<Server>>>,
-    hub: Arc<Hub>,
-    /// The address it listens on.
-    pub addr: std::net::SocketAddr,
-}
-
-impl std::fmt::Debug for Handle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Handle({})", self.addr)
-    }
-}
-
-impl Handle {
-    /// Wraps a started server.
-    pub fn new(server: Server) -> Self {
-        Self {
-            hub: server.hub().clone(),
-            addr: server.local_addr(),
-            server: Arc::new(Mutex::new(Some(server))),
-        }
-    }
-}
-
 /// The Server tab's messages.
 #[derive(Debug, Clone)]
 pub enum Message {
@@ -125,7 +98,7 @@ pub enum Message {
     /// Start serving.
     Start,
     /// The server started, or could not.
-    Started(Result<Handle, Problem>),
+    Started(Result<ServerHandle, Problem>),
     /// Stop serving.
     Stop,
     /// The server stopped.
@@ -154,7 +127,7 @@ pub struct ServerTab {
     /// Checkcode field.
     pub checkcode: String,
     /// The running server.
-    pub running: Option<Handle>,
+    pub running: Option<ServerHandle>,
     /// When it started.
     pub started_at: Option<Instant>,
     /// A start or stop is under way.
@@ -253,7 +226,7 @@ impl ServerTab {
         self.running.as_ref().map(|h| {
             format!(
                 "serving on port {} ({} clients)",
-                h.addr.port(),
+                h.local_addr().port(),
                 self.clients.len()
             )
         })
@@ -404,8 +377,8 @@ impl ServerTab {
                 self.busy = false;
                 self.status = format!(
                     "Serving on {}. Receivers connect to this computer's address, port {}.",
-                    handle.addr,
-                    handle.addr.port()
+                    handle.local_addr(),
+                    handle.local_addr().port()
                 );
                 self.started_at = Some(Instant::now());
                 self.bytes = 0;
@@ -423,13 +396,7 @@ impl ServerTab {
                     self.busy = true;
                     self.status = "Stopping…".into();
                     return Task::perform(
-                        async move {
-                            let server = handle.server.lock().await.take();
-                            match server {
-                                Some(s) => s.stop().await.map_err(|e| e.to_string()),
-                                None => Ok(()),
-                            }
-                        },
+                        async move { handle.stop().await.map_err(|e| e.to_string()) },
                         Message::Stopped,
                     );
                 }
@@ -448,10 +415,10 @@ impl ServerTab {
             Message::Event(event) => self.status = describe(&event),
             Message::Tick => {
                 if let Some(h) = &self.running {
-                    let stats = h.hub.stats();
+                    let stats = h.stats();
                     self.meter.update(stats.level());
                     self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
-                    self.clients = h.hub.clients();
+                    self.clients = h.hub().clients();
                 } else if let Some(p) = &self.preview {
                     self.meter.update(p.level());
                 }
@@ -490,7 +457,7 @@ impl ServerTab {
         let tick = || iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick);
         match (&self.running, &self.preview) {
             (Some(h), _) => Subscription::batch([
-                Subscription::run_with(HubRef(h.hub.clone(), h.addr), events).map(Message::Event),
+                Subscription::run_with(Running(h.clone()), events).map(Message::Event),
                 tick(),
             ]),
             (None, Some(_)) => tick(),
@@ -661,12 +628,12 @@ pub async fn start(
     port: u16,
     checkcode: i32,
     spec: String,
-) -> Result<Handle, Problem> {
+) -> Result<ServerHandle, Problem> {
     let source_problem = |e: engine::Error| Problem::at(Spot::Source, e.to_string());
     let spec: SourceSpec = spec.parse().map_err(source_problem)?;
     let pipeline = PipelineConfig::default();
     let input = spec.open(true, &pipeline).map_err(source_problem)?;
-    let server = Server::start(ServeOptions {
+    ServerHandle::start(ServeOptions {
         listen: engine::config::socket_addr(&host, port),
         input,
         pipeline,
@@ -685,39 +652,22 @@ pub async fn start(
             Problem::at(Spot::Source, e.to_string())
         }
         _ => Problem::at(Spot::Action, e.to_string()),
-    })?;
-    Ok(Handle::new(server))
+    })
 }
 
-/// The hub, hashed by the server's address (so a new server restarts the subscription).
-struct HubRef(Arc<Hub>, std::net::SocketAddr);
+/// The running server, hashed by its address and identity (a new server restarts the
+/// subscription).
+struct Running(ServerHandle);
 
-impl std::hash::Hash for HubRef {
+impl std::hash::Hash for Running {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.1.hash(state);
-        (Arc::as_ptr(&self.0) as usize).hash(state);
+        self.0.local_addr().hash(state);
+        (Arc::as_ptr(self.0.hub()) as usize).hash(state);
     }
 }
 
-fn events(hub: &HubRef) -> impl futures::Stream<Item = ServerEvent> + use<> {
-    let mut rx = hub.0.subscribe();
-    iced::stream::channel(
-        64,
-        async move |mut out: futures::channel::mpsc::Sender<ServerEvent>| {
-            use futures::SinkExt;
-            loop {
-                match rx.recv().await {
-                    Ok(e) => {
-                        if out.send(e).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        },
-    )
+fn events(running: &Running) -> impl futures::Stream<Item = ServerEvent> + use<> {
+    running.0.events()
 }
 
 /// A server event in words for the status bar.

@@ -152,7 +152,7 @@ async fn server_tab_shows_a_real_receiver() {
     let handle = server_tab::start("127.0.0.1".into(), 0, 20_250_918, "tone:440".into())
         .await
         .expect("server starts");
-    let addr = handle.addr;
+    let addr = handle.local_addr();
     let _ = tab.update(server_tab::Message::Started(Ok(handle)));
     assert!(
         tab.title()
@@ -288,7 +288,7 @@ async fn receiver_tab_shows_a_real_recording() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("rec.wav");
     let mut tab = ReceiverTab::new(&receiver_settings());
-    let mut config = engine::receiver::RecordConfig::new(handle.addr.to_string(), &out);
+    let mut config = engine::receiver::RecordConfig::new(handle.local_addr().to_string(), &out);
     config.duration = Some(Duration::from_millis(500));
     let session = receiver_tab::begin(7, config, None).await.expect("session");
     let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
@@ -365,8 +365,10 @@ async fn a_wrong_checkcode_is_shown_at_the_checkcode_field() {
         .expect("server");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut tab = ReceiverTab::new(&receiver_settings());
-    let mut config =
-        engine::receiver::RecordConfig::new(handle.addr.to_string(), dir.path().join("w.wav"));
+    let mut config = engine::receiver::RecordConfig::new(
+        handle.local_addr().to_string(),
+        dir.path().join("w.wav"),
+    );
     config.reconnect = true;
     let session = receiver_tab::begin(3, config, None).await.expect("session");
     let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));

@@ -19,16 +19,12 @@ use wire::{ClientFrame, ServerFrame};
 
 use super::client::{ClientShared, Outbox, Sent, Slot};
 use super::{Hub, SEND_BUFFER_BYTES, ServerEvent};
-use crate::Result;
 use crate::codec::{CodecError, ServerSide};
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, then closes every connection
-/// and returns once they are gone (waiting at most 2 s).
-///
-/// # Errors
-/// Never returns an error today; accept errors (e.g. out of file descriptors) are logged and
-/// retried after 100 ms.
-pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationToken) -> Result<()> {
+/// and returns once they are gone (waiting at most 2 s). Accept errors (e.g. out of file
+/// descriptors) are logged and retried after 100 ms.
+pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationToken) {
     let limit = Arc::new(Semaphore::new(hub.config.max_clients));
     let tracker = TaskTracker::new();
     if let Ok(addr) = listener.local_addr() {
@@ -70,7 +66,6 @@ pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationTok
         warn!("some connections did not close within 2 s");
     }
     hub.emit(ServerEvent::Stopped);
-    Ok(())
 }
 
 async fn connection(

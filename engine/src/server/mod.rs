@@ -21,12 +21,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use wire::StreamFormat;
 
 use crate::dsp::Level;
 use crate::pipeline::{Input, Notice, Output, Pipeline, PipelineConfig, PipelineStats};
-use crate::stream::{ChunkStream, Subscription};
+use crate::stream::{ChunkStream, Subscription, WeakChunkStream};
 use crate::{Error, Result};
 
 /// Requested `SO_SNDBUF` of every client socket: 16 KiB (Linux doubles it to 32 KiB, about 1 s of
@@ -188,17 +189,28 @@ pub struct ServeOptions {
     pub server: ServerConfig,
 }
 
-/// A running server: source stage, chunk stream, TCP fan-out and accept loop. Stop it with
-/// [`Server::stop`].
-pub struct Server {
+/// A running server: source stage, chunk stream, TCP fan-out and accept loop. Cheap to clone:
+/// every clone controls the same server (a GUI keeps one in its state and passes clones to its
+/// tasks). Stop it with [`ServerHandle::stop`]; dropping the handles does not stop it.
+#[derive(Clone)]
+pub struct ServerHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     local_addr: SocketAddr,
     hub: Arc<Hub>,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<()>>,
-    pipeline: Option<Pipeline>,
-    stream: Option<ChunkStream>,
-    fanout: Option<std::thread::JoinHandle<()>>,
+    stream: WeakChunkStream,
     source_stats: Arc<PipelineStats>,
+    /// Becomes true once everything has stopped.
+    stopped: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServerHandle({})", self.inner.local_addr)
+    }
 }
 
 /// Name of the TCP fan-out's thread.
@@ -230,26 +242,28 @@ fn spawn_fanout(
         })
 }
 
-impl Server {
+/// Binds `options.listen`, reporting the address as given.
+async fn bind(listen: &str) -> Result<(TcpListener, SocketAddr)> {
+    let bind_err = |source| Error::Bind {
+        addr: listen.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(listen).await.map_err(bind_err)?;
+    let local_addr = listener.local_addr().map_err(bind_err)?;
+    Ok((listener, local_addr))
+}
+
+impl ServerHandle {
     /// Binds the listener, opens the source (on a blocking thread: a device may take seconds to
     /// open) and starts serving. The source stage publishes into a [`ChunkStream`]; the TCP
     /// fan-out reads it on its own thread ([`FANOUT_THREAD`]), so the source never waits for a
-    /// socket, and other outputs may [`Server::stream`]`().subscribe(…)`.
+    /// socket, and other outputs may [`ServerHandle::stream`]`()…subscribe(…)`.
     ///
     /// # Errors
     /// [`Error::Bind`] (port in use, bad address, no permission) and whatever opening the input
     /// returns ([`Error::Source`], [`Error::Resampler`], [`Error::Thread`]).
     pub async fn start(options: ServeOptions) -> Result<Self> {
-        let listener = TcpListener::bind(&options.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: options.listen.clone(),
-                source,
-            })?;
-        let local_addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: options.listen.clone(),
-            source,
-        })?;
+        let (listener, local_addr) = bind(&options.listen).await?;
         let mut config = options.server;
         config.chunk = options.pipeline.chunk;
         config.format.sample_rate = options.pipeline.rate;
@@ -268,74 +282,96 @@ impl Server {
                 })??;
         let source_stats = pipeline.stats().clone();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run(listener, hub.clone(), shutdown.clone()));
+        let (stopped_tx, stopped) = watch::channel(false);
+        let weak = stream.downgrade();
+        let (accept_hub, accept_shutdown) = (hub.clone(), shutdown.clone());
+        // The supervisor owns the running parts and stops them in order.
+        tokio::spawn(async move {
+            run(listener, accept_hub, accept_shutdown).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                pipeline.stop();
+                // With the source stage and the last strong handle gone, the stream closes and
+                // the fan-out thread ends.
+                drop(stream);
+                let _ = fanout.join();
+            })
+            .await;
+            let _ = stopped_tx.send(true);
+        });
         Ok(Self {
-            local_addr,
-            hub,
-            shutdown,
-            task,
-            pipeline: Some(pipeline),
-            stream: Some(stream),
-            fanout: Some(fanout),
-            source_stats,
+            inner: Arc::new(Inner {
+                local_addr,
+                hub,
+                shutdown,
+                stream: weak,
+                source_stats,
+                stopped,
+            }),
         })
     }
 
-    /// The chunk stream the source stage publishes to: subscribe to add an output.
-    pub fn stream(&self) -> Option<&ChunkStream> {
-        self.stream.as_ref()
+    /// The chunk stream the source stage publishes to (subscribe to add an output); `None` once
+    /// the server has stopped.
+    pub fn stream(&self) -> Option<ChunkStream> {
+        self.inner.stream.upgrade()
     }
 
     /// Counters of the source stage (chunks produced, silence inserted, device overruns).
     pub fn source_stats(&self) -> &Arc<PipelineStats> {
-        &self.source_stats
+        &self.inner.source_stats
     }
 
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.inner.local_addr
     }
 
-    /// The hub: stats, clients, events.
+    /// The hub: clients, events, stats.
     pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
+        &self.inner.hub
+    }
+
+    /// Live counters: clients, bytes, level, drops.
+    pub fn stats(&self) -> &ServerStats {
+        self.inner.hub.stats()
+    }
+
+    /// What happens in the server from now on, as a stream (events missed by a slow reader are
+    /// skipped); it ends when the server stops.
+    pub fn events(&self) -> impl futures::Stream<Item = ServerEvent> + Send + 'static + use<> {
+        futures::stream::unfold(self.inner.hub.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(e) => return Some((e, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
     }
 
     /// A token that stops the server when cancelled (e.g. from a signal handler).
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.inner.shutdown.clone()
     }
 
-    /// Waits until the server stops (after its shutdown token is cancelled).
+    /// Waits until the server has stopped (after [`ServerHandle::stop`] or its shutdown token):
+    /// connections closed, source stage and fan-out ended.
     ///
     /// # Errors
-    /// As [`run`].
-    pub async fn wait(mut self) -> Result<()> {
-        let result = (&mut self.task).await;
-        let (pipeline, stream, fanout) =
-            (self.pipeline.take(), self.stream.take(), self.fanout.take());
-        tokio::task::spawn_blocking(move || {
-            if let Some(p) = pipeline {
-                p.stop();
-            }
-            // With the source stage and this last handle gone, the stream closes and the
-            // fan-out thread ends.
-            drop(stream);
-            if let Some(f) = fanout {
-                let _ = f.join();
-            }
-        })
-        .await
-        .ok();
-        result.unwrap_or(Ok(()))
+    /// None today; reserved for outputs that can fail to stop.
+    pub async fn wait(&self) -> Result<()> {
+        let mut stopped = self.inner.stopped.clone();
+        let _ = stopped.wait_for(|s| *s).await;
+        Ok(())
     }
 
     /// Stops accepting, closes every client and the source, and waits for all of it.
     ///
     /// # Errors
-    /// As [`run`].
-    pub async fn stop(self) -> Result<()> {
-        self.shutdown.cancel();
+    /// As [`ServerHandle::wait`].
+    pub async fn stop(&self) -> Result<()> {
+        self.inner.shutdown.cancel();
         self.wait().await
     }
 }

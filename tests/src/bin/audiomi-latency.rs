@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use engine::codec::ClientSide;
 use engine::pipeline::{Output, PipelineConfig};
-use engine::server::{ServeOptions, Server, ServerConfig};
+use engine::server::{ServeOptions, ServerConfig, ServerHandle};
 use engine::source::SourceSpec;
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -97,7 +97,7 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
     let input = SourceSpec::Tone(440.0)
         .open(true, &pipeline)
         .map_err(|e| e.to_string())?;
-    let server = Server::start(ServeOptions {
+    let server = ServerHandle::start(ServeOptions {
         listen: "127.0.0.1:0".into(),
         input,
         pipeline,
