@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use engine::config::{self, Settings};
 use engine::pipeline::PipelineConfig;
-use engine::receiver::{self, RecordConfig, RecordStats};
+use engine::receiver::{RecordConfig, RecordingHandle};
 use engine::server::{ServeOptions, ServerConfig, ServerHandle};
 use engine::source::SourceSpec;
 use tokio_util::sync::CancellationToken;
@@ -388,56 +388,52 @@ async fn receive(
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
     config.extensions = !legacy;
     config.name = args.name.clone().or_else(config::default_receiver_name);
-    // Before the player opens a device.
-    config.check_output()?;
-    let player = if play {
+    let playback = play.then(|| {
         if args.output_device.is_none() && config::is_local_host(&host) {
             tracing::warn!(
                 "playing on this machine's default output while receiving from this machine: if the server captures that output's loopback, this makes a feedback loop (use --output-device)"
             );
         }
-        let player = engine::playback::Player::start(engine::playback::PlaybackConfig {
+        engine::playback::PlaybackConfig {
             device: args.output_device.clone(),
             target: Duration::from_millis(args.jitter_ms.clamp(10, 2000)),
             ..Default::default()
-        })?;
-        info!(device = %player.device_name(), "listening");
-        Some(Arc::new(player))
-    } else {
-        None
-    };
-
-    let stats = Arc::new(RecordStats::default());
-    let token = CancellationToken::new();
+        }
+    });
+    // Checks the file before anything is connected or opened, then opens the player.
+    let handle = RecordingHandle::start(config, playback).await?;
+    if let Some((device, _)) = handle.player() {
+        info!(%device, "listening");
+    }
+    let ticker = CancellationToken::new();
     let started = Instant::now();
-    let ticker_stats = stats.clone();
-    status_ticker(token.clone(), move || {
-        let rate = ticker_stats.sample_rate.load(Ordering::Relaxed).max(1);
-        let samples = ticker_stats.samples.load(Ordering::Relaxed);
+    let stats = handle.stats().clone();
+    status_ticker(ticker.clone(), move || {
+        let rate = stats.sample_rate.load(Ordering::Relaxed).max(1);
+        let samples = stats.samples.load(Ordering::Relaxed);
         format!(
             "elapsed {:.1} s | recorded {:.1} s | {} received | level {:6.1} dBFS",
             started.elapsed().as_secs_f64(),
             samples as f64 / f64::from(rate),
-            human_bytes(ticker_stats.bytes_received.load(Ordering::Relaxed)),
-            ticker_stats.rms_dbfs()
+            human_bytes(stats.bytes_received.load(Ordering::Relaxed)),
+            stats.rms_dbfs()
         )
     });
-    let signal_token = token.clone();
+    let stop = handle.stop_token();
     tokio::spawn(async move {
         shutdown_signal().await;
-        signal_token.cancel();
+        stop.cancel();
     });
-    let outcome = receiver::record(config, stats, None, player.clone(), token.clone()).await;
-    if let Some(p) = &player {
-        let s = p.stats();
+    let finished = handle.finished().await;
+    ticker.cancel();
+    if let Some((_, p)) = handle.player() {
         info!(
-            underruns = s.underruns.load(Ordering::Relaxed),
-            dropped_samples = s.dropped.load(Ordering::Relaxed),
+            underruns = p.underruns.load(Ordering::Relaxed),
+            dropped_samples = p.dropped.load(Ordering::Relaxed),
             "playback finished"
         );
     }
-    token.cancel();
-    let s = &outcome.summary;
+    let s = &finished.summary;
     if let Some(path) = &s.path {
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         eprintln!(
@@ -450,7 +446,26 @@ async fn receive(
             s.gap_samples as f64 / f64::from(s.sample_rate.max(1))
         );
     }
-    Ok(outcome.result?)
+    match finished.error {
+        Some(e) => Err(anyhow::Error::new(SharedError(e))),
+        None => Ok(()),
+    }
+}
+
+/// An engine error shared by the recording's handles, with its causes.
+#[derive(Debug)]
+struct SharedError(Arc<engine::Error>);
+
+impl std::fmt::Display for SharedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
+    }
 }
 
 #[derive(serde::Serialize)]

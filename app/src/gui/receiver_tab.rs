@@ -1,17 +1,14 @@
 //! The Receiver tab: connect, record to a WAV file of the user's choosing, optionally listen.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use engine::capture::DeviceInfo;
-use engine::playback::{PlaybackConfig, Player};
-use engine::receiver::{self, RecordConfig, RecordEvent, RecordStats, Summary};
+use engine::playback::PlaybackConfig;
+use engine::receiver::{RecordConfig, RecordEvent, RecordingHandle, Summary};
 use iced::widget::{button, canvas, checkbox, column, pick_list, row, text};
 use iced::{Element, Length, Subscription, Task};
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_util::sync::CancellationToken;
 
 use super::settings::{ReceiverSettings, default_recordings_folder};
 use super::widgets::{History, Meter};
@@ -111,36 +108,16 @@ pub enum Message {
 }
 
 /// A recording in progress, shareable through messages.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Session {
     id: u64,
-    token: CancellationToken,
-    stats: Arc<RecordStats>,
-    events: Arc<std::sync::Mutex<Option<UnboundedReceiver<RecordEvent>>>>,
-    /// What [`run`] needs, taken out once (the engine's parts are not `Clone`, messages must be).
-    pending: Arc<std::sync::Mutex<Option<PendingRun>>>,
-    player: Option<String>,
+    handle: RecordingHandle,
 }
 
 impl Session {
-    /// Takes the receiver of the recording's events (once; the subscription does this).
-    pub fn take_events(&self) -> Option<UnboundedReceiver<RecordEvent>> {
-        self.events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-    }
-}
-
-type PendingRun = (
-    RecordConfig,
-    tokio::sync::mpsc::UnboundedSender<RecordEvent>,
-    Option<Arc<Player>>,
-);
-
-impl std::fmt::Debug for Session {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Session({})", self.id)
+    /// The recording's events (those so far, then each new one).
+    pub fn events(&self) -> impl futures::Stream<Item = RecordEvent> + use<> {
+        self.handle.events()
     }
 }
 
@@ -435,13 +412,11 @@ impl ReceiverTab {
             }
             Message::Started(Ok(session)) => {
                 self.started_at = Some(Instant::now());
-                if let Some(device) = &session.player {
+                if let Some((device, _)) = session.handle.player() {
                     self.status = format!("Connecting… (listening on {device})");
                 }
-                let token = session.token.clone();
                 self.session = Some(session.clone());
-                return Task::perform(run(session), move |(summary, error)| {
-                    token.cancel();
+                return Task::perform(run(session), |(summary, error)| {
                     Message::Finished(summary, error)
                 });
             }
@@ -451,7 +426,7 @@ impl ReceiverTab {
             }
             Message::Stop => {
                 if let Some(s) = &self.session {
-                    s.token.cancel();
+                    s.handle.stop();
                     self.status = "Stopping…".into();
                 }
             }
@@ -481,13 +456,14 @@ impl ReceiverTab {
             Message::Event(e) => self.on_event(e),
             Message::Tick => {
                 if let Some(s) = &self.session {
-                    self.samples = s.stats.samples.load(Ordering::Relaxed);
-                    self.rate = s.stats.sample_rate.load(Ordering::Relaxed);
+                    self.samples = s.handle.stats().samples.load(Ordering::Relaxed);
+                    self.rate = s.handle.stats().sample_rate.load(Ordering::Relaxed);
                     self.channels =
-                        u16::try_from(s.stats.channels.load(Ordering::Relaxed).max(1)).unwrap_or(1);
-                    self.bytes = s.stats.bytes_received.load(Ordering::Relaxed);
+                        u16::try_from(s.handle.stats().channels.load(Ordering::Relaxed).max(1))
+                            .unwrap_or(1);
+                    self.bytes = s.handle.stats().bytes_received.load(Ordering::Relaxed);
                     let level = if self.connected {
-                        s.stats.level()
+                        s.handle.stats().level()
                     } else {
                         engine::dsp::Level::SILENCE
                     };
@@ -803,66 +779,34 @@ pub fn place(e: &engine::Error) -> Problem {
     Problem::at(spot, text)
 }
 
-/// Prepares recording `config` (opening the player with `playback`, if any): the session to
-/// hand to [`Message::Started`].
+/// Starts recording `config` (opening the player with `playback`, if any): the session to hand
+/// to [`Message::Started`].
 ///
 /// # Errors
-/// The output device cannot be opened (shown at the output picker).
+/// The file cannot be written (shown at *Record to*) or the output device cannot be opened
+/// (shown at the output picker).
 pub async fn begin(
     id: u64,
     config: RecordConfig,
     playback: Option<PlaybackConfig>,
 ) -> Result<Session, Problem> {
-    let player = match playback {
-        Some(playback) => {
-            let player = tokio::task::spawn_blocking(move || Player::start(playback))
-                .await
-                .map_err(|e| Problem::at(Spot::Output, e.to_string()))?
-                .map_err(|e| Problem::at(Spot::Output, format!("Cannot play: {e}")))?;
-            Some(Arc::new(player))
-        }
-        None => None,
-    };
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let token = CancellationToken::new();
-    let stats = Arc::new(RecordStats::default());
-    let session = Session {
-        id,
-        token: token.clone(),
-        stats: stats.clone(),
-        events: Arc::new(std::sync::Mutex::new(Some(rx))),
-        player: player.as_ref().map(|p| p.device_name().to_string()),
-        pending: Arc::new(std::sync::Mutex::new(Some((config, tx, player)))),
-    };
-    Ok(session)
+    let listening = playback.is_some();
+    RecordingHandle::start(config, playback)
+        .await
+        .map(|handle| Session { id, handle })
+        .map_err(|e| match place(&e) {
+            Problem {
+                spot: Spot::Action, ..
+            } if listening => Problem::at(Spot::Output, format!("Cannot play: {e}")),
+            p => p,
+        })
 }
 
-/// Runs the recording of `session` to its end: what is in the file, and the error that ended it
-/// (placed at the field it concerns).
+/// Waits for the recording of `session` to end: what is in the file, and the error that ended
+/// it (placed at the field it concerns).
 pub async fn run(session: Session) -> (Summary, Option<Problem>) {
-    let pending = session
-        .pending
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
-    let Some((config, tx, player)) = pending else {
-        return (
-            Summary::default(),
-            Some(Problem::at(
-                Spot::Action,
-                "internal error: the recording was lost before it started",
-            )),
-        );
-    };
-    let outcome = receiver::record(
-        config,
-        session.stats.clone(),
-        Some(tx),
-        player,
-        session.token.clone(),
-    )
-    .await;
-    (outcome.summary, outcome.result.err().map(|e| place(&e)))
+    let finished = session.handle.finished().await;
+    (finished.summary, finished.error.map(|e| place(&e)))
 }
 
 struct EventsRef(Session);
@@ -874,19 +818,7 @@ impl std::hash::Hash for EventsRef {
 }
 
 fn events(session: &EventsRef) -> impl futures::Stream<Item = RecordEvent> + use<> {
-    let rx = session.0.take_events();
-    iced::stream::channel(
-        64,
-        async move |mut out: futures::channel::mpsc::Sender<RecordEvent>| {
-            use futures::SinkExt;
-            let Some(mut rx) = rx else { return };
-            while let Some(e) = rx.recv().await {
-                if out.send(e).await.is_err() {
-                    break;
-                }
-            }
-        },
-    )
+    session.0.events()
 }
 
 fn open_folder(dir: &std::path::Path) {

@@ -292,19 +292,18 @@ async fn receiver_tab_shows_a_real_recording() {
     config.duration = Some(Duration::from_millis(500));
     let session = receiver_tab::begin(7, config, None).await.expect("session");
     let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
-    let (summary, error) = {
-        let events = session.clone();
-        let run = tokio::spawn(receiver_tab::run(session));
-        // Feed the engine's events into the tab as the subscription would.
-        let rx = events_receiver(&events);
-        let mut rx = rx.expect("events");
-        let result = run.await.expect("run");
-        while let Ok(e) = rx.try_recv() {
-            let _ = tab.update(receiver_tab::Message::Event(e));
-        }
-        let _ = tab.update(receiver_tab::Message::Tick);
-        result
-    };
+    let (summary, error) = receiver_tab::run(session.clone()).await;
+    // Feed the engine's events into the tab as the subscription would.
+    use futures::StreamExt;
+    let events: Vec<_> = session.events().collect().await;
+    assert!(
+        !events.is_empty(),
+        "the events are replayed to a late subscriber"
+    );
+    for e in events {
+        let _ = tab.update(receiver_tab::Message::Event(e));
+    }
+    let _ = tab.update(receiver_tab::Message::Tick);
     assert!(tab.rtt.is_some(), "the ACK's round trip is shown");
     assert_eq!(tab.samples, 8_000);
     assert!(ui(tab.view()).find("Samples: 8000").is_ok());
@@ -327,12 +326,6 @@ async fn receiver_tab_shows_a_real_recording() {
     );
     assert!(ui(tab.view()).find("Open folder").is_ok());
     assert_eq!(hound::WavReader::open(&out).expect("wav").duration(), 8_000);
-}
-
-fn events_receiver(
-    session: &receiver_tab::Session,
-) -> Option<tokio::sync::mpsc::UnboundedReceiver<engine::receiver::RecordEvent>> {
-    session.take_events()
 }
 
 #[test]
