@@ -12,10 +12,12 @@ use clap::{Args, Parser, Subcommand};
 use engine::config::{self, Settings};
 use engine::pipeline::PipelineConfig;
 use engine::receiver::{RecordConfig, RecordingHandle};
-use engine::server::{ServeOptions, ServerConfig, ServerHandle};
+use engine::server::{ServeSettings, ServerConfig};
 use engine::source::SourceSpec;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
+
+use crate::fmt::{human_bytes, timestamp};
 
 /// What `--help` says about the program.
 const ABOUT: &str = "Capture what this PC plays and stream it to any number of receivers over TCP, \
@@ -174,9 +176,9 @@ fn usage(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::Error::new(UsageError(e.to_string()))
 }
 
-/// Runs the parsed command line and returns the process's exit code: 0 success, 1 failure,
-/// 2 invalid configuration.
-pub fn main(cli: Cli) -> ExitCode {
+/// Runs a subcommand and returns the process's exit code: 0 success, 1 failure, 2 invalid
+/// configuration.
+pub fn main(command: Command) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("audiomi-net")
@@ -188,23 +190,19 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command {
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
-        Some(Command::Record(args)) => runtime.block_on(record(args)),
-        Some(Command::Listen(args)) => runtime.block_on(receive(args.rx, None, false, true, false)),
-        Some(Command::Devices(args)) => devices(&args),
-        None => {
-            drop(runtime);
-            return match crate::gui::run() {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!(
-                        "audiomi: cannot open the window: {e} (without a display, use `audiomi serve` / `audiomi record`; see --help)"
-                    );
-                    ExitCode::FAILURE
-                }
-            };
-        }
+    let result = match command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Record(args) => runtime.block_on(record(args)),
+        Command::Listen(args) => runtime.block_on(receive(
+            args.rx,
+            Receive {
+                out: None,
+                force: false,
+                play: true,
+                legacy: false,
+            },
+        )),
+        Command::Devices(args) => devices(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -289,46 +287,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let port = settings.port(args.net.port)?;
     let checkcode = settings.checkcode(args.net.checkcode)?;
     let spec: SourceSpec = args.source.parse().map_err(usage)?;
-    if !(1000..=384_000).contains(&args.rate) {
-        return Err(usage(format!(
-            "invalid --rate {}: expected 1000 to 384000 Hz",
-            args.rate
-        )));
-    }
-    if !(5..=1000).contains(&args.chunk_ms) {
-        return Err(usage(format!(
-            "invalid --chunk-ms {}: expected 5 to 1000 ms",
-            args.chunk_ms
-        )));
-    }
-    if args.max_clients == 0 {
-        return Err(usage("invalid --max-clients 0: expected at least 1"));
-    }
-    if args.max_lag_ms < args.chunk_ms {
-        return Err(usage(format!(
-            "invalid --max-lag-ms {}: must be at least --chunk-ms ({})",
-            args.max_lag_ms, args.chunk_ms
-        )));
-    }
-    let pipeline = PipelineConfig {
-        rate: args.rate,
-        chunk: Duration::from_millis(args.chunk_ms),
-        ..PipelineConfig::default()
-    };
-    let input = spec.open(args.looping, &pipeline)?;
-    let server = ServerHandle::start(ServeOptions {
-        listen: config::socket_addr(&host, port),
-        input,
-        pipeline,
+    let rate = config::check_rate("--rate", args.rate)?;
+    let chunk = config::check_chunk_ms("--chunk-ms", args.chunk_ms)?;
+    let max_clients = config::check_max_clients("--max-clients", args.max_clients)?;
+    let max_lag = config::check_max_lag_ms("--max-lag-ms", args.max_lag_ms, args.chunk_ms)?;
+    let server = ServeSettings {
+        looping: args.looping,
+        pipeline: PipelineConfig {
+            rate,
+            chunk,
+            ..PipelineConfig::default()
+        },
         server: ServerConfig {
             checkcode,
-            max_clients: args.max_clients,
-            max_lag: Duration::from_millis(args.max_lag_ms),
+            max_clients,
+            max_lag,
             grace: Duration::from_millis(args.grace_ms),
             writes_per_sec: args.writes_per_sec,
             ..ServerConfig::default()
         },
-    })
+        ..ServeSettings::new(host, port, spec.clone())
+    }
+    .start()
     .await?;
     info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
     let token = server.shutdown_token();
@@ -356,29 +336,42 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn record(args: RecordArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(default_file_name);
-    receive(args.rx, Some(out), args.force, args.play, args.legacy).await
+    let mode = Receive {
+        out: Some(out),
+        force: args.force,
+        play: args.play,
+        legacy: args.legacy,
+    };
+    receive(args.rx, mode).await
 }
 
-async fn receive(
-    args: ReceiveArgs,
+/// What `record` and `listen` differ in.
+struct Receive {
+    /// The WAV file (`None`: listen only).
     out: Option<PathBuf>,
+    /// Overwrite `out` if it exists.
     force: bool,
+    /// Play the stream live.
     play: bool,
+    /// Behave like the original client (no extensions).
     legacy: bool,
-) -> anyhow::Result<()> {
+}
+
+async fn receive(args: ReceiveArgs, mode: Receive) -> anyhow::Result<()> {
+    let Receive {
+        out,
+        force,
+        play,
+        legacy,
+    } = mode;
     let settings = settings()?;
     let host = settings.host(args.net.host.as_deref(), config::DEFAULT_RECORD_HOST)?;
     let port = settings.port(args.net.port)?;
     let checkcode = settings.checkcode(args.net.checkcode)?;
-    let duration = match args.duration {
-        None => None,
-        Some(d) if d.is_finite() && d > 0.0 => Some(Duration::from_secs_f64(d)),
-        Some(d) => {
-            return Err(usage(format!(
-                "invalid --duration {d}: expected a positive number of seconds"
-            )));
-        }
-    };
+    let duration = args
+        .duration
+        .map(|d| config::check_duration_secs("--duration", d))
+        .transpose()?;
     let mut config = RecordConfig::new(config::socket_addr(&host, port), PathBuf::new());
     config.out = out;
     config.checkcode = checkcode;
@@ -550,56 +543,9 @@ fn default_file_name() -> PathBuf {
     PathBuf::from(format!("audiomi-{}.wav", timestamp()))
 }
 
-/// The current UTC time as `YYYYMMDD-HHMMSS`.
-pub fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil-from-days, Howard Hinnant's algorithm (http://howardhinnant.github.io/date_algorithms.html).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// `n` bytes in B, kB, MB or GB (powers of 1000).
-pub fn human_bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} B"),
-        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.2} GB", n as f64 / 1e9),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_have_the_documented_shape() {
-        let t = timestamp();
-        assert_eq!(t.len(), 15, "{t}");
-        assert_eq!(&t[8..9], "-");
-        assert!(
-            t[..8].chars().all(|c| c.is_ascii_digit())
-                && t[9..].chars().all(|c| c.is_ascii_digit())
-        );
-        assert!(t.starts_with("20"), "{t}");
-    }
 
     #[test]
     fn cli_parses_the_documented_surface() {

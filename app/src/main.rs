@@ -3,6 +3,7 @@
 //! With no subcommand it opens the GUI; `serve`, `record` and friends run headless.
 
 mod cli;
+mod fmt;
 mod gui;
 
 use std::process::ExitCode;
@@ -12,7 +13,18 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_tracing();
-    cli::main(args)
+    match args.command {
+        Some(command) => cli::main(command),
+        None => match gui::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!(
+                    "audiomi: cannot open the window: {e} (without a display, use `audiomi serve` / `audiomi record`; see --help)"
+                );
+                ExitCode::FAILURE
+            }
+        },
+    }
 }
 
 /// The log filter when `RUST_LOG` is not set: audioMi's own crates at `info`, every dependency at

@@ -176,6 +176,103 @@ pub fn parse_checkcode(name: &str, value: &str) -> Result<i32> {
     })
 }
 
+/// A host name or address: trimmed, not empty, no spaces.
+///
+/// # Errors
+/// [`Error::Config`] naming `name` otherwise.
+pub fn parse_host(name: &str, value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        Err(Error::config(
+            name,
+            value,
+            "enter a host name or IP address",
+        ))
+    } else if v.contains(char::is_whitespace) {
+        Err(Error::config(name, value, "no spaces in a host name"))
+    } else {
+        Ok(v.to_string())
+    }
+}
+
+/// Accepted stream sample rates: 1,000 to 384,000 Hz (384 kHz is the highest rate common
+/// interfaces offer).
+pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+/// Accepted chunk durations: 5 to 1,000 ms.
+pub const CHUNK_MS_RANGE: std::ops::RangeInclusive<u64> = 5..=1_000;
+
+/// A stream sample rate in Hz within [`RATE_RANGE`].
+///
+/// # Errors
+/// [`Error::Config`] naming `name` otherwise.
+pub fn check_rate(name: &str, hz: u32) -> Result<u32> {
+    if RATE_RANGE.contains(&hz) {
+        Ok(hz)
+    } else {
+        Err(Error::config(
+            name,
+            hz.to_string(),
+            "expected 1000 to 384000 Hz",
+        ))
+    }
+}
+
+/// A chunk duration in ms within [`CHUNK_MS_RANGE`].
+///
+/// # Errors
+/// [`Error::Config`] naming `name` otherwise.
+pub fn check_chunk_ms(name: &str, ms: u64) -> Result<std::time::Duration> {
+    if CHUNK_MS_RANGE.contains(&ms) {
+        Ok(std::time::Duration::from_millis(ms))
+    } else {
+        Err(Error::config(name, ms.to_string(), "expected 5 to 1000 ms"))
+    }
+}
+
+/// The most receivers served at once: at least 1.
+///
+/// # Errors
+/// [`Error::Config`] naming `name` for 0.
+pub fn check_max_clients(name: &str, n: usize) -> Result<usize> {
+    if n == 0 {
+        Err(Error::config(name, "0", "expected at least 1"))
+    } else {
+        Ok(n)
+    }
+}
+
+/// How far (ms of audio) a receiver may fall behind: at least one chunk (`chunk_ms`).
+///
+/// # Errors
+/// [`Error::Config`] naming `name` otherwise.
+pub fn check_max_lag_ms(name: &str, ms: u64, chunk_ms: u64) -> Result<std::time::Duration> {
+    if ms < chunk_ms {
+        Err(Error::config(
+            name,
+            ms.to_string(),
+            format!("must be at least the chunk duration ({chunk_ms} ms)"),
+        ))
+    } else {
+        Ok(std::time::Duration::from_millis(ms))
+    }
+}
+
+/// A recording's duration in seconds: positive and finite.
+///
+/// # Errors
+/// [`Error::Config`] naming `name` otherwise.
+pub fn check_duration_secs(name: &str, secs: f64) -> Result<std::time::Duration> {
+    if secs.is_finite() && secs > 0.0 && secs < 1e9 {
+        Ok(std::time::Duration::from_secs_f64(secs))
+    } else {
+        Err(Error::config(
+            name,
+            secs.to_string(),
+            "expected a positive number of seconds",
+        ))
+    }
+}
+
 /// Joins host and port into an address for `TcpListener::bind` / `TcpStream::connect`, adding
 /// brackets around a bare IPv6 address.
 pub fn socket_addr(host: &str, port: u16) -> String {
@@ -189,6 +286,27 @@ pub fn socket_addr(host: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serve_values_are_checked_with_their_names() {
+        assert_eq!(parse_host("HOST", " pc1 ").ok().as_deref(), Some("pc1"));
+        for bad in ["", "a b"] {
+            let e = parse_host("HOST", bad).expect_err(bad).to_string();
+            assert!(e.contains("HOST"), "{e}");
+        }
+        assert!(check_rate("--rate", 48_000).is_ok());
+        assert!(check_rate("--rate", 999).is_err());
+        assert!(check_chunk_ms("--chunk-ms", 4).is_err());
+        assert!(check_max_clients("--max-clients", 0).is_err());
+        let e = check_max_lag_ms("--max-lag-ms", 10, 20).expect_err("lag < chunk");
+        assert!(e.to_string().contains("--max-lag-ms"), "{e}");
+        assert!(check_duration_secs("--duration", f64::NAN).is_err());
+        assert!(check_duration_secs("--duration", -1.0).is_err());
+        assert_eq!(
+            check_duration_secs("--duration", 0.5).ok(),
+            Some(std::time::Duration::from_millis(500))
+        );
+    }
 
     fn settings(env: &[(&str, &str)], dotenv: &[(&str, &str)]) -> Settings {
         let m = |kv: &[(&str, &str)]| {

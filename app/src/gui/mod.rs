@@ -7,8 +7,6 @@ pub mod server_tab;
 pub mod settings;
 pub mod widgets;
 
-use std::time::Duration;
-
 use iced::widget::{button, column, container, row, rule, text};
 use iced::{Element, Length, Subscription, Task, keyboard};
 
@@ -380,19 +378,20 @@ pub fn field<T>(v: &str, f: impl Fn(&str) -> Result<T, String>) -> Field<T> {
     }
 }
 
-/// A host name or address: not empty, no spaces.
+/// The reason of a configuration error, without the name and value the field already shows.
+fn reason(e: engine::Error) -> String {
+    match e {
+        engine::Error::Config { reason, .. } => reason,
+        e => e.to_string(),
+    }
+}
+
+/// A host name or address, checked by [`engine::config::parse_host`].
 ///
 /// # Errors
 /// A message when empty or containing spaces.
 pub fn validate_host(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    if v.is_empty() {
-        Err("enter a host name or IP address".into())
-    } else if v.contains(char::is_whitespace) {
-        Err("no spaces in a host name".into())
-    } else {
-        Ok(v.to_string())
-    }
+    engine::config::parse_host("host", v).map_err(reason)
 }
 
 /// A TCP port, 1 to 65535.
@@ -413,17 +412,7 @@ pub fn validate_checkcode(v: &str) -> Result<i32, String> {
         .map_err(|_| "a whole number (the same on both ends)".to_string())
 }
 
-/// `1 h 02 min 03 s`, `2 min 03 s` or `3 s`.
-pub fn human_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
-        _ => format!("{} h {:02} min {:02} s", s / 3600, s % 3600 / 60, s % 60),
-    }
-}
-
-pub use crate::cli::human_bytes;
+pub use crate::fmt::{human_bytes, human_duration};
 
 /// Whether a file dialog can be shown: on Linux rfd needs the desktop portal (over the D-Bus
 /// session bus) or the `zenity` program; elsewhere the system's dialog is always there.

@@ -216,7 +216,7 @@ impl ReceiverTab {
             .folder
             .clone()
             .unwrap_or_else(default_recordings_folder);
-        folder.join(format!("audiomi-{}.wav", crate::cli::timestamp()))
+        folder.join(format!("audiomi-{}.wav", crate::fmt::timestamp()))
     }
 
     /// Lists output devices in the background (for *Listen*).

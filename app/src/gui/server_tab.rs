@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use engine::capture::DeviceInfo;
 use engine::pipeline::PipelineConfig;
 use engine::preview::Preview;
-use engine::server::{ClientInfo, ServeOptions, ServerConfig, ServerEvent, ServerHandle};
+use engine::server::{ClientInfo, ServeSettings, ServerConfig, ServerEvent, ServerHandle};
 use engine::source::SourceSpec;
 use iced::widget::{button, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length, Subscription, Task};
@@ -629,19 +629,17 @@ pub async fn start(
     checkcode: i32,
     spec: String,
 ) -> Result<ServerHandle, Problem> {
-    let source_problem = |e: engine::Error| Problem::at(Spot::Source, e.to_string());
-    let spec: SourceSpec = spec.parse().map_err(source_problem)?;
-    let pipeline = PipelineConfig::default();
-    let input = spec.open(true, &pipeline).map_err(source_problem)?;
-    ServerHandle::start(ServeOptions {
-        listen: engine::config::socket_addr(&host, port),
-        input,
-        pipeline,
+    let spec: SourceSpec = spec
+        .parse()
+        .map_err(|e: engine::Error| Problem::at(Spot::Source, e.to_string()))?;
+    ServeSettings {
         server: ServerConfig {
             checkcode,
             ..ServerConfig::default()
         },
-    })
+        ..ServeSettings::new(host, port, spec)
+    }
+    .start()
     .await
     .map_err(|e| match &e {
         engine::Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {

@@ -172,10 +172,12 @@ impl ServerStats {
 mod client;
 mod conn;
 mod hub;
+mod settings;
 
 pub use client::ClientInfo;
 pub use conn::run;
 pub use hub::Hub;
+pub use settings::ServeSettings;
 
 /// Everything needed to start serving.
 pub struct ServeOptions {
