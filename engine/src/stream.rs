@@ -56,6 +56,8 @@ impl ChunkStream {
             rx: self.tx.subscribe(),
             output,
             dropped: Arc::new(AtomicU64::new(0)),
+            unlogged: 0,
+            logged_at: None,
         }
     }
 
@@ -92,7 +94,14 @@ pub struct Subscription {
     rx: broadcast::Receiver<Output>,
     output: &'static str,
     dropped: Arc<AtomicU64>,
+    /// Items lost since the last log line, and when that was.
+    unlogged: u64,
+    logged_at: Option<std::time::Instant>,
 }
+
+/// Shortest time between two "fell behind" log lines of one output: 1 s (the lines carry the
+/// count since the previous one).
+pub const LAG_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Subscription {
     /// The next item, waiting for it on this (non-async) thread; `None` once every
@@ -119,13 +128,23 @@ impl Subscription {
         }
     }
 
-    fn lagged(&self, n: u64) {
+    fn lagged(&mut self, n: u64) {
         self.dropped.fetch_add(n, Ordering::Relaxed);
-        warn!(
-            output = self.output,
-            items = n,
-            "output fell behind the source: items dropped"
-        );
+        self.unlogged += n;
+        let now = std::time::Instant::now();
+        if self
+            .logged_at
+            .is_none_or(|t| now.duration_since(t) >= LAG_LOG_INTERVAL)
+        {
+            warn!(
+                output = self.output,
+                items = self.unlogged,
+                total = self.dropped.load(Ordering::Relaxed),
+                "output fell behind the source: items dropped"
+            );
+            self.unlogged = 0;
+            self.logged_at = Some(now);
+        }
     }
 
     /// Items (chunks and notices) this output lost by falling behind, shared so that another

@@ -431,6 +431,21 @@ pub fn file_dialog_available() -> bool {
     session_bus || on_path("zenity")
 }
 
+/// Lists devices with `list` on a blocking thread (cpal may take a while, and alsa-lib's probing
+/// must not stall the window); errors in words.
+pub fn list_devices(
+    list: fn() -> engine::Result<Vec<engine::capture::DeviceInfo>>,
+) -> Task<Result<Vec<engine::capture::DeviceInfo>, String>> {
+    Task::perform(
+        async move { tokio::task::spawn_blocking(list).await },
+        |r| match r {
+            Ok(Ok(list)) => Ok(list),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+    )
+}
+
 /// What the window says when no file dialog can be shown.
 pub const NO_FILE_DIALOG: &str = "No file dialog is available on this desktop (it needs xdg-desktop-portal or zenity): type the path instead.";
 

@@ -221,16 +221,7 @@ impl ReceiverTab {
 
     /// Lists output devices in the background (for *Listen*).
     pub fn list_outputs() -> Task<Message> {
-        Task::perform(
-            async { tokio::task::spawn_blocking(engine::capture::list_outputs).await },
-            |r| {
-                Message::Outputs(match r {
-                    Ok(Ok(list)) => Ok(list),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                })
-            },
-        )
+        super::list_devices(engine::capture::list_outputs).map(Message::Outputs)
     }
 
     /// The feedback warning, when it applies: listening on the default output to a server on

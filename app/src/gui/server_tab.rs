@@ -186,16 +186,7 @@ impl ServerTab {
 
     /// Lists devices in the background.
     pub fn refresh() -> Task<Message> {
-        Task::perform(
-            async { tokio::task::spawn_blocking(engine::capture::list_sources).await },
-            |r| {
-                Message::Listed(match r {
-                    Ok(Ok(list)) => Ok(list),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                })
-            },
-        )
+        super::list_devices(engine::capture::list_sources).map(Message::Listed)
     }
 
     fn fields(&self) -> (Field<String>, Field<u16>, Field<i32>) {

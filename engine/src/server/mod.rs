@@ -59,9 +59,9 @@ pub struct ServerConfig {
 }
 
 /// Default [`ServerConfig::writes_per_sec`]: 60,000 writes/s. One TCP write of a frame costs
-/// about 6 µs of CPU on the project's 2-core benchmark machine over loopback (docs/BENCHMARKS.md:
-/// 125,000 writes/s took 74 % of one core), so the budget keeps fan-out under about 40 % of one
-/// core for any audience. At the default 20 ms chunk, 1,200 receivers get one write per chunk;
+/// about 6 µs of CPU on the project's 2-core benchmark machine over loopback (docs/BENCHMARKS.md,
+/// "Fan-out"), so 60,000 writes/s keep the fan-out thread near a third of one core for any
+/// audience. At the default 20 ms chunk, 1,200 receivers get one write per chunk;
 /// 10,000 get one write per 8 chunks (160 ms).
 pub const DEFAULT_WRITES_PER_SEC: u32 = 60_000;
 
