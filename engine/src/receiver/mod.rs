@@ -276,9 +276,11 @@ pub struct Outcome {
 mod gaps;
 mod handle;
 mod session;
+mod sink;
 
 pub use gaps::{Arrival, Verdict, verdict};
 pub use handle::{EVENT_HISTORY, Finished, RecordingHandle};
+pub use sink::{FrameSink, PlayerSink};
 
 /// Records until the duration is reached, `shutdown` is cancelled, or (without reconnecting) the
 /// connection ends. The file is valid whatever happens; see [`Outcome`]. Every audio frame is

@@ -21,6 +21,8 @@ use crate::codec::{ClientSide, CodecError};
 use crate::dsp::Level;
 use crate::playback::Player;
 use crate::wav::{FLUSH_INTERVAL, WavSink};
+
+use super::sink::{FrameSink, PlayerSink};
 use crate::{Error, Result};
 
 pub(super) struct Recorder {
@@ -46,7 +48,8 @@ pub(super) struct Recorder {
 struct Output {
     sample_rate: u32,
     channels: u16,
-    file: Option<WavSink>,
+    /// The file (if any) first, then the player (if listening).
+    sinks: Vec<Box<dyn FrameSink>>,
     /// Samples written or counted, all channels.
     written: u64,
 }
@@ -98,8 +101,8 @@ impl Recorder {
         let out = self.output.as_ref();
         Summary {
             path: out
-                .and_then(|o| o.file.as_ref())
-                .map(|f| f.path().to_path_buf()),
+                .and_then(|o| o.sinks.iter().find_map(|s| s.path()))
+                .map(std::path::Path::to_path_buf),
             samples: out.map_or(0, |o| o.written / u64::from(o.channels.max(1))),
             sample_rate: out.map_or(0, |o| o.sample_rate),
             gap_samples: self.stats.gap_samples.load(Ordering::Relaxed),
@@ -107,30 +110,39 @@ impl Recorder {
         }
     }
 
-    /// Finalizes the file, if audio arrived (the file is created with the first audio frame, so
-    /// a recording that received nothing leaves none).
+    /// Finalizes every sink, if audio arrived (the file is created with the first audio frame,
+    /// so a recording that received nothing leaves none); the first error is returned.
     pub(super) fn finish(&mut self) -> Result<()> {
-        match self.output.as_mut().and_then(|o| o.file.as_mut()) {
-            Some(f) => f.finalize(),
-            None => Ok(()),
+        let Some(out) = self.output.as_mut() else {
+            return Ok(());
+        };
+        let mut result = Ok(());
+        for sink in &mut out.sinks {
+            // Every sink is finished, even after one failed.
+            let finished = sink.finish();
+            if result.is_ok() {
+                result = finished;
+            }
         }
+        result
     }
 
     fn open_output(&mut self, format: StreamFormat) -> Result<()> {
-        let file = match &self.config.out {
-            Some(path) => {
-                let file = WavSink::create(
-                    path,
-                    format.sample_rate,
-                    format.channels,
-                    self.config.overwrite,
-                )?;
-                self.emit(RecordEvent::FileCreated { path: path.clone() });
-                info!(path = %path.display(), rate = format.sample_rate, channels = format.channels, "recording");
-                Some(file)
-            }
-            None => None,
-        };
+        let mut sinks: Vec<Box<dyn FrameSink>> = Vec::new();
+        if let Some(path) = &self.config.out {
+            let file = WavSink::create(
+                path,
+                format.sample_rate,
+                format.channels,
+                self.config.overwrite,
+            )?;
+            self.emit(RecordEvent::FileCreated { path: path.clone() });
+            info!(path = %path.display(), rate = format.sample_rate, channels = format.channels, "recording");
+            sinks.push(Box::new(file));
+        }
+        if let Some(player) = &self.player {
+            sinks.push(Box::new(PlayerSink(player.clone())));
+        }
         self.limit = self.config.duration.map(|d| {
             (d.as_secs_f64() * f64::from(format.sample_rate)).round() as u64
                 * u64::from(format.channels)
@@ -144,7 +156,7 @@ impl Recorder {
         self.output = Some(Output {
             sample_rate: format.sample_rate,
             channels: format.channels,
-            file,
+            sinks,
             written: 0,
         });
         Ok(())
@@ -268,8 +280,10 @@ impl Recorder {
                     });
                 }
                 _ = flush.tick() => {
-                    if let Some(f) = self.output.as_mut().and_then(|o| o.file.as_mut()) {
-                        f.flush_if_due()?;
+                    if let Some(out) = self.output.as_mut() {
+                        for sink in &mut out.sinks {
+                            sink.tick()?;
+                        }
                     }
                     if self.format.is_some() && last_frame_at.elapsed() > self.config.stall_timeout {
                         return Err(Error::ConnectionLost {
@@ -392,20 +406,17 @@ impl Recorder {
             .limit
             .map_or(u64::MAX, |l| l.saturating_sub(out.written));
         let n = offered.min(room);
-        if let Some(file) = out.file.as_mut() {
+        for sink in &mut out.sinks {
             match pcm {
-                Some(p) => file.write_pcm16_le(&p[..(n as usize) * 2])?,
-                None => file.write_silence(n)?,
+                Some(p) => sink.write_pcm16(&p[..(n as usize) * 2])?,
+                None => sink.write_silence(n)?,
             }
-        }
-        if let (Some(player), Some(p)) = (&self.player, pcm) {
-            player.feed(&p[..(n as usize) * 2]);
         }
         out.written += n;
         self.stats.samples.store(out.written, Ordering::Relaxed);
         if self.limit.is_some_and(|l| out.written >= l) {
-            if let Some(file) = out.file.as_mut() {
-                file.flush()?;
+            for sink in &mut out.sinks {
+                sink.flush()?;
             }
             return Ok(Step::Done);
         }
