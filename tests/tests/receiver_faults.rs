@@ -79,7 +79,17 @@ async fn a_wrong_checkcode_is_fatal_after_three_closes_not_a_storm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (addr, accepts) = counting_listener(Behaviour::CloseAfterReading).await;
     let out = dir.path().join("never.wav");
-    let (outcome, took) = record_with(config(addr, &out, true), None).await;
+    let (outcome, took) = tokio::time::timeout(
+        Duration::from_secs(10),
+        record_with(config(addr, &out, true), None),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "still retrying after 10 s ({} connections): a reconnect storm",
+            accepts.load(Ordering::Relaxed)
+        )
+    });
     let err = outcome.result.expect_err("a wrong checkcode is an error");
     assert!(
         matches!(err, Error::NotAudiomi { closes: 3, .. }),
@@ -136,7 +146,9 @@ async fn a_peer_that_never_answers_is_a_clear_error_within_the_answer_timeout() 
     let out = dir.path().join("hang.wav");
     let mut c = config(addr, &out, false);
     c.answer_timeout = Duration::from_secs(2);
-    let (outcome, took) = record_with(c, None).await;
+    let (outcome, took) = tokio::time::timeout(Duration::from_secs(10), record_with(c, None))
+        .await
+        .expect("still waiting after 10 s: a silent hang");
     let err = outcome.result.expect_err("no answer is an error");
     assert!(matches!(err, Error::NoAnswer { ms: 2000, .. }), "{err:?}");
     assert!(err.to_string().contains("did not answer PING"), "{err}");
