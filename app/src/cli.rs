@@ -382,7 +382,7 @@ async fn receive(args: ReceiveArgs, mode: Receive) -> anyhow::Result<()> {
     config.extensions = !legacy;
     config.name = args.name.clone().or_else(config::default_receiver_name);
     let playback = play.then(|| {
-        if args.output_device.is_none() && config::is_local_host(&host) {
+        if config::feedback_risk(&host, args.output_device.as_deref()) {
             tracing::warn!(
                 "playing on this machine's default output while receiving from this machine: if the server captures that output's loopback, this makes a feedback loop (use --output-device)"
             );

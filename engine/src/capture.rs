@@ -160,24 +160,27 @@ fn config_of(device: &cpal::Device, via_output: bool) -> Option<SupportedStreamC
 /// pipewire-pulse (Linux). Without one, loopback is unavailable on Linux and cpal falls back to
 /// plain ALSA. Always true on other platforms (their loopback needs no server).
 pub fn sound_server_running() -> bool {
-    if !cfg!(target_os = "linux") {
-        return true;
-    }
-    quietly(|| is_pulse(&cpal::default_host()))
+    !cfg!(target_os = "linux") || is_pulse(&cpal::default_host())
 }
 
-/// Runs `f` (which lists devices) with what the audio libraries print caught and logged at
-/// `debug` (target `alsa`) instead of reaching the terminal. Without a sound server, cpal lists
-/// devices through plain ALSA, and alsa-lib prints a line for every plugin it fails to probe
-/// (through its error handler, caught on this thread) while its JACK plugin's libjack writes to
-/// file descriptor 2 directly. So on the ALSA path, descriptor 2 points to a temporary file while
-/// `f` runs. That window is short, but other threads' stderr output in it is logged here too.
-fn quietly<T>(f: impl FnOnce() -> T) -> T {
+/// Runs `f` (which lists devices of `host`, the default host) with what the audio libraries
+/// print caught and logged at `debug` (target `alsa`) instead of reaching the terminal. Without
+/// a sound server, cpal lists devices through plain ALSA, and alsa-lib prints a line for every
+/// plugin it fails to probe (through its error handler, caught on this thread) while its JACK
+/// plugin's libjack writes to file descriptor 2 directly. So on the ALSA path, descriptor 2
+/// points to a temporary file while `f` runs. That window is short, but other threads' stderr
+/// output in it is logged here too.
+fn quietly<T>(f: impl FnOnce(&cpal::Host) -> T) -> T {
+    let host = cpal::default_host();
     #[cfg(target_os = "linux")]
     {
         let caught = alsa::Output::local_error_handler().ok();
-        let diverted = divert_stderr();
-        let result = f();
+        let diverted = if is_pulse(&host) {
+            None
+        } else {
+            divert_stderr()
+        };
+        let result = f(&host);
         let mut text = caught.map(|c| c.borrow().to_string()).unwrap_or_default();
         if let Some(d) = diverted {
             text.push_str(&d.restore());
@@ -188,7 +191,7 @@ fn quietly<T>(f: impl FnOnce() -> T) -> T {
         result
     }
     #[cfg(not(target_os = "linux"))]
-    f()
+    f(&host)
 }
 
 /// File descriptor 2, pointed at a temporary file until [`Diverted::restore`].
@@ -198,17 +201,10 @@ struct Diverted {
     file: std::fs::File,
 }
 
-/// Points descriptor 2 at a temporary file when devices are listed through plain ALSA (no
-/// sound server): `None` when a sound server runs (nothing to catch) or on any failure.
+/// Points descriptor 2 at a temporary file; `None` on any failure (then nothing is caught).
 #[cfg(target_os = "linux")]
 fn divert_stderr() -> Option<Diverted> {
     use std::os::fd::AsFd;
-    if cpal::available_hosts()
-        .iter()
-        .any(|h| h.name().eq_ignore_ascii_case("pulseaudio"))
-    {
-        return None;
-    }
     let file = tempfile::tempfile().ok()?;
     let saved = rustix::io::dup(std::io::stderr().as_fd()).ok()?;
     rustix::stdio::dup2_stderr(&file).ok()?;
@@ -237,19 +233,18 @@ impl Diverted {
 /// # Errors
 /// [`Error::Source`] if the audio system cannot be queried at all.
 pub fn list_sources() -> Result<Vec<DeviceInfo>> {
-    quietly(list_sources_loud)
+    quietly(list_sources_of)
 }
 
-fn list_sources_loud() -> Result<Vec<DeviceInfo>> {
-    let host = cpal::default_host();
+fn list_sources_of(host: &cpal::Host) -> Result<Vec<DeviceInfo>> {
     let mut out = Vec::new();
-    let default_loop = default_loopback(&host).map(|(d, _)| id_of(&d));
+    let default_loop = default_loopback(host).map(|(d, _)| id_of(&d));
     let default_mic = host.default_input_device().map(|d| id_of(&d));
     let inputs: Vec<cpal::Device> = host
         .input_devices()
         .map_err(|e| device_error("devices", e))?
         .collect();
-    if is_pulse(&host) || cfg!(target_os = "linux") {
+    if is_pulse(host) || cfg!(target_os = "linux") {
         for d in &inputs {
             let id = id_of(d);
             let is_default_mic = default_mic.as_deref() == Some(id.as_str());
@@ -287,11 +282,10 @@ fn list_sources_loud() -> Result<Vec<DeviceInfo>> {
 /// # Errors
 /// [`Error::Source`] if the audio system cannot be queried.
 pub fn list_outputs() -> Result<Vec<DeviceInfo>> {
-    quietly(list_outputs_loud)
+    quietly(list_outputs_of)
 }
 
-fn list_outputs_loud() -> Result<Vec<DeviceInfo>> {
-    let host = cpal::default_host();
+fn list_outputs_of(host: &cpal::Host) -> Result<Vec<DeviceInfo>> {
     let default_out = host.default_output_device().map(|d| id_of(&d));
     let mut out: Vec<DeviceInfo> = host
         .output_devices()

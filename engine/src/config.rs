@@ -29,6 +29,13 @@ pub fn is_local_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }
 
+/// Whether live playback would make a feedback loop: playing on this machine's default output
+/// (`output_device` `None`) a stream received from this machine (`host` local, see
+/// [`is_local_host`]), whose server may capture that very output's loopback.
+pub fn feedback_risk(host: &str, output_device: Option<&str>) -> bool {
+    output_device.is_none() && is_local_host(host)
+}
+
 /// Default address the receiver connects to.
 pub const DEFAULT_RECORD_HOST: &str = "localhost";
 

@@ -275,6 +275,13 @@ impl Problem {
     }
 }
 
+/// Forgets `problem` if it is shown at `spot` (the user changed what it concerns).
+pub fn clear_problem(problem: &mut Option<Problem>, spot: Spot) {
+    if problem.as_ref().is_some_and(|p| p.spot == spot) {
+        *problem = None;
+    }
+}
+
 /// The text of `problem` if it is shown at `spot`.
 pub fn problem_at(problem: Option<&Problem>, spot: Spot) -> Option<String> {
     problem.filter(|p| p.spot == spot).map(|p| p.text.clone())

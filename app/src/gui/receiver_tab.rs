@@ -227,16 +227,8 @@ impl ReceiverTab {
     /// The feedback warning, when it applies: listening on the default output to a server on
     /// this machine.
     pub fn feedback_warning(&self) -> Option<String> {
-        (self.listen
-            && self.output == OutputChoice::Default
-            && engine::config::is_local_host(&self.host))
-        .then(|| FEEDBACK_WARNING.to_string())
-    }
-
-    fn clear_problem(&mut self, spot: Spot) {
-        if self.problem.as_ref().is_some_and(|p| p.spot == spot) {
-            self.problem = None;
-        }
+        (self.listen && engine::config::feedback_risk(&self.host, self.output.device().as_deref()))
+            .then(|| FEEDBACK_WARNING.to_string())
     }
 
     /// The fields as settings.
@@ -287,25 +279,25 @@ impl ReceiverTab {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Host(v) => {
-                self.clear_problem(Spot::Host);
+                super::clear_problem(&mut self.problem, Spot::Host);
                 self.host = v;
             }
             Message::Port(v) => {
-                self.clear_problem(Spot::Host);
-                self.clear_problem(Spot::Port);
+                super::clear_problem(&mut self.problem, Spot::Host);
+                super::clear_problem(&mut self.problem, Spot::Port);
                 self.port = v;
             }
             Message::Checkcode(v) => {
-                self.clear_problem(Spot::Checkcode);
+                super::clear_problem(&mut self.problem, Spot::Checkcode);
                 self.checkcode = v;
             }
             Message::Duration(v) => self.duration = v,
             Message::Out(v) => {
-                self.clear_problem(Spot::File);
+                super::clear_problem(&mut self.problem, Spot::File);
                 self.out = v;
             }
             Message::Listen(v) => {
-                self.clear_problem(Spot::Output);
+                super::clear_problem(&mut self.problem, Spot::Output);
                 self.listen = v;
             }
             Message::Reconnect(v) => self.reconnect = v,
@@ -321,7 +313,7 @@ impl ReceiverTab {
                 tracing::warn!(error = %e, "cannot list output devices");
             }
             Message::OutputSelected(choice) => {
-                self.clear_problem(Spot::Output);
+                super::clear_problem(&mut self.problem, Spot::Output);
                 self.output = choice;
             }
             Message::Browse if !file_dialog_available() => {
@@ -354,7 +346,7 @@ impl ReceiverTab {
                 if path.extension().is_none() {
                     path.set_extension("wav");
                 }
-                self.clear_problem(Spot::File);
+                super::clear_problem(&mut self.problem, Spot::File);
                 self.folder = path.parent().map(PathBuf::from);
                 self.out = path.display().to_string();
             }

@@ -328,15 +328,15 @@ impl ServerTab {
             }
             Message::FilePicked(None) => self.status = "No file chosen.".into(),
             Message::Host(v) => {
-                self.clear_problem(Spot::Host);
+                super::clear_problem(&mut self.problem, Spot::Host);
                 self.host = v;
             }
             Message::Port(v) => {
-                self.clear_problem(Spot::Port);
+                super::clear_problem(&mut self.problem, Spot::Port);
                 self.port = v;
             }
             Message::Checkcode(v) => {
-                self.clear_problem(Spot::Checkcode);
+                super::clear_problem(&mut self.problem, Spot::Checkcode);
                 self.checkcode = v;
             }
             Message::Start => {
@@ -435,12 +435,6 @@ impl ServerTab {
             Message::PreviewClosed => {}
         }
         Task::none()
-    }
-
-    fn clear_problem(&mut self, spot: Spot) {
-        if self.problem.as_ref().is_some_and(|p| p.spot == spot) {
-            self.problem = None;
-        }
     }
 
     /// Events of the running server, and a ~30 Hz tick for the meter (serving or previewing).
