@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use engine::audio::sources::SourceSpec;
 use engine::config::{self, Settings};
 use engine::pipeline::PipelineConfig;
 use engine::receiver::{RecordConfig, RecordingHandle};
 use engine::server::{ServeSettings, ServerConfig};
-use engine::source::SourceSpec;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -387,7 +387,7 @@ async fn receive(args: ReceiveArgs, mode: Receive) -> anyhow::Result<()> {
                 "playing on this machine's default output while receiving from this machine: if the server captures that output's loopback, this makes a feedback loop (use --output-device)"
             );
         }
-        engine::playback::PlaybackConfig {
+        engine::audio::playback::PlaybackConfig {
             device: args.output_device.clone(),
             target: Duration::from_millis(args.jitter_ms.clamp(10, 2000)),
             ..Default::default()
@@ -473,7 +473,7 @@ struct DeviceRow<'a> {
 }
 
 fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
-    if !engine::capture::sound_server_running() {
+    if !engine::audio::devices::sound_server_running() {
         eprintln!(
             "No PulseAudio or PipeWire server is running, so loopback (capturing what this PC plays) is unavailable; {} through plain ALSA.",
             if args.outputs {
@@ -484,9 +484,9 @@ fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
         );
     }
     let list = if args.outputs {
-        engine::capture::list_outputs()?
+        engine::audio::devices::list_outputs()?
     } else {
-        engine::capture::list_sources()?
+        engine::audio::devices::list_sources()?
     };
     let rows: Vec<DeviceRow<'_>> = list
         .iter()

@@ -11,7 +11,8 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use engine::dsp::{Chain, Level, downmix_into, f32_to_pcm16_bytes};
+use engine::audio::dsp::{Chain, downmix_into, f32_to_pcm16_bytes};
+use engine::audio::level::Level;
 use samplerate::ConverterType;
 
 /// Frames in 20 ms at 48 kHz.

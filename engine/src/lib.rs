@@ -1,32 +1,27 @@
 //! The audioMi engine: everything but the user interface.
 //!
-//! - [`source`]: where audio comes from (test tone, WAV file; sound cards in [`capture`]).
-//! - [`dsp`]: downmix, resampling with libsamplerate, PCM16 conversion, level metering.
-//! - [`pipeline`]: a named worker thread that turns a source into fixed-size 16 kHz (by default)
-//!   mono PCM16 chunks on a wall-clock schedule.
+//! - [`audio`]: where audio comes from and goes to: sources (test tone, WAV file, sound cards),
+//!   device lookup, capture, playback, DSP (downmix, libsamplerate, PCM16) and levels.
+//! - [`pipeline`]: the source stage: a named worker thread that turns a source into fixed-size
+//!   16 kHz (by default) mono PCM16 chunks on a wall-clock schedule.
 //! - [`stream`]: the chunk stream between the source stage and its outputs (a slow output loses
 //!   chunks; it never slows the source).
 //! - [`server`]: the TCP broadcast server (one encode per chunk, one bounded queue per client).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
-//! - [`playback`]: live listening through a jitter buffer.
 //! - [`preview`]: the level of a source before it is served.
-//! - [`capture`]: sound cards through cpal (loopback, microphones, device lists).
 //! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
 //! - [`config`]: flags > environment > `.env` > defaults.
 //!
 //! No GUI types live here: front ends drive the engine through its handles and event channels.
 
-pub mod capture;
+pub mod audio;
 pub mod codec;
 pub mod config;
-pub mod dsp;
 pub mod error;
 pub mod pipeline;
-pub mod playback;
 pub mod preview;
 pub mod receiver;
 pub mod server;
-pub mod source;
 pub mod stream;
 pub mod wav;
 

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use crate::Result;
-use crate::dsp::{Level, LevelCell};
+use crate::audio::level::{Level, LevelCell};
+use crate::audio::sources::SourceSpec;
 use crate::pipeline::{Output, Pipeline, PipelineConfig};
-use crate::source::SourceSpec;
 
 /// A running preview; dropping it stops its source stage (and closes the device).
 pub struct Preview {
@@ -26,14 +26,14 @@ impl std::fmt::Debug for Preview {
 
 impl Preview {
     /// Opens `spec` (files loop) and starts measuring it with `config` (the stream's rate and
-    /// chunk duration). Blocks while a device opens (up to [`crate::capture::OPEN_TIMEOUT`]): call
+    /// chunk duration). Blocks while a device opens (up to [`crate::audio::devices::OPEN_TIMEOUT`]): call
     /// it from a blocking thread, not from an async runtime's worker.
     ///
     /// # Errors
     /// Whatever opening the source returns ([`crate::Error::Source`], [`crate::Error::WavRead`],
     /// [`crate::Error::Config`] for a tone at or above half the rate).
     pub fn start(spec: &SourceSpec, config: PipelineConfig) -> Result<Self> {
-        let input = spec.open(true, &config)?;
+        let input = spec.open(true, config.rate, config.chunk)?;
         let level = Arc::new(LevelCell::default());
         let sink_level = level.clone();
         let pipeline = Pipeline::spawn(input, config, move |out| {

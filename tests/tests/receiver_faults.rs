@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use engine::Error;
+use engine::audio::sources::SourceSpec;
 use engine::receiver::{self, RecordConfig, RecordStats};
 use engine::server::{ServeOptions, ServerConfig, ServerHandle};
-use engine::source::SourceSpec;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -116,7 +116,9 @@ async fn a_wrong_checkcode_is_fatal_after_three_closes_not_a_storm() {
 async fn a_real_server_with_another_checkcode_is_reported_as_such() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pipeline = engine::pipeline::PipelineConfig::default();
-    let input = SourceSpec::Tone(440.0).open(true, &pipeline).expect("tone");
+    let input = SourceSpec::Tone(440.0)
+        .open(true, pipeline.rate, pipeline.chunk)
+        .expect("tone");
     let server = ServerHandle::start(ServeOptions {
         listen: "127.0.0.1:0".into(),
         input,

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audiomi_tests::{ramp_break, read_wav, write_ramp};
+use engine::audio::sources::SourceSpec;
 use engine::codec::ClientSide;
 use engine::pipeline::PipelineConfig;
 use engine::receiver::{self, RecordConfig, RecordEvent, RecordStats};
 use engine::server::{ServeOptions, ServerConfig, ServerEvent, ServerHandle};
-use engine::source::SourceSpec;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -29,8 +29,9 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
     if !path.exists() {
         write_ramp(&path);
     }
+    let pipeline = PipelineConfig::default();
     let input = SourceSpec::File(path)
-        .open(true, &PipelineConfig::default())
+        .open(true, pipeline.rate, pipeline.chunk)
         .expect("open ramp");
     let mut server = ServerConfig::default();
     tweak(&mut server);

@@ -441,8 +441,8 @@ pub fn file_dialog_available() -> bool {
 /// Lists devices with `list` on a blocking thread (cpal may take a while, and alsa-lib's probing
 /// must not stall the window); errors in words.
 pub fn list_devices(
-    list: fn() -> engine::Result<Vec<engine::capture::DeviceInfo>>,
-) -> Task<Result<Vec<engine::capture::DeviceInfo>, String>> {
+    list: fn() -> engine::Result<Vec<engine::audio::devices::DeviceInfo>>,
+) -> Task<Result<Vec<engine::audio::devices::DeviceInfo>, String>> {
     Task::perform(
         async move { tokio::task::spawn_blocking(list).await },
         |r| match r {

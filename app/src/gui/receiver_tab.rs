@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use engine::capture::DeviceInfo;
-use engine::playback::PlaybackConfig;
+use engine::audio::devices::DeviceInfo;
+use engine::audio::playback::PlaybackConfig;
 use engine::receiver::{RecordConfig, RecordEvent, RecordingHandle, Summary};
 use iced::widget::{button, canvas, checkbox, column, pick_list, row, text};
 use iced::{Element, Length, Subscription, Task};
@@ -221,7 +221,7 @@ impl ReceiverTab {
 
     /// Lists output devices in the background (for *Listen*).
     pub fn list_outputs() -> Task<Message> {
-        super::list_devices(engine::capture::list_outputs).map(Message::Outputs)
+        super::list_devices(engine::audio::devices::list_outputs).map(Message::Outputs)
     }
 
     /// The feedback warning, when it applies: listening on the default output to a server on
@@ -448,7 +448,7 @@ impl ReceiverTab {
                     let level = if self.connected {
                         s.handle.stats().level()
                     } else {
-                        engine::dsp::Level::SILENCE
+                        engine::audio::level::Level::SILENCE
                     };
                     self.meter.update(level);
                     self.history.push(self.meter.rms);

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use engine::capture::DeviceInfo;
+use engine::audio::devices::DeviceInfo;
+use engine::audio::sources::SourceSpec;
 use engine::pipeline::PipelineConfig;
 use engine::preview::Preview;
 use engine::server::{ClientInfo, ServeSettings, ServerConfig, ServerEvent, ServerHandle};
-use engine::source::SourceSpec;
 use iced::widget::{button, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length, Subscription, Task};
 
@@ -57,7 +57,7 @@ impl std::fmt::Display for SourceChoice {
 impl SourceChoice {
     fn from_device(d: &DeviceInfo) -> Self {
         let kind = match d.kind {
-            engine::capture::DeviceKind::Loopback => "Loopback",
+            engine::audio::devices::DeviceKind::Loopback => "Loopback",
             _ => "Microphone",
         };
         let default = if d.is_default { " (default)" } else { "" };
@@ -186,7 +186,7 @@ impl ServerTab {
 
     /// Lists devices in the background.
     pub fn refresh() -> Task<Message> {
-        super::list_devices(engine::capture::list_sources).map(Message::Listed)
+        super::list_devices(engine::audio::devices::list_sources).map(Message::Listed)
     }
 
     fn fields(&self) -> (Field<String>, Field<u16>, Field<i32>) {

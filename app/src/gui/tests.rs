@@ -432,8 +432,8 @@ fn listen_offers_outputs_and_warns_about_feedback() {
     assert!(ui(tab.view()).find("File: —").is_ok());
     assert!(ui(tab.view()).find("File: 44 B").is_err());
     let _ = tab.update(receiver_tab::Message::Outputs(Ok(vec![
-        engine::capture::DeviceInfo {
-            kind: engine::capture::DeviceKind::Output,
+        engine::audio::devices::DeviceInfo {
+            kind: engine::audio::devices::DeviceKind::Output,
             id: "pulseaudio:headphones".into(),
             name: "Headphones".into(),
             is_default: false,
@@ -466,7 +466,7 @@ fn listen_offers_outputs_and_warns_about_feedback() {
 fn the_meter_previews_the_tone_at_minus_12_dbfs_peak() {
     let mut tab = tone_tab();
     let preview = engine::preview::Preview::start(
-        &engine::source::SourceSpec::Tone(440.0),
+        &engine::audio::sources::SourceSpec::Tone(440.0),
         engine::pipeline::PipelineConfig::default(),
     )
     .expect("tone preview");

@@ -39,8 +39,8 @@ pub struct Meter {
 impl Default for Meter {
     fn default() -> Self {
         Self {
-            peak: engine::dsp::SILENCE_FLOOR_DBFS,
-            rms: engine::dsp::SILENCE_FLOOR_DBFS,
+            peak: engine::audio::level::SILENCE_FLOOR_DBFS,
+            rms: engine::audio::level::SILENCE_FLOOR_DBFS,
             clip_ticks: 0,
         }
     }
@@ -55,7 +55,7 @@ fn ballistic(shown: f32, measured: f32) -> f32 {
 }
 
 fn dbfs_label(dbfs: f32) -> String {
-    if dbfs <= engine::dsp::SILENCE_FLOOR_DBFS + 0.5 {
+    if dbfs <= engine::audio::level::SILENCE_FLOOR_DBFS + 0.5 {
         "silence".to_string()
     } else {
         format!("{dbfs:.1} dBFS")
@@ -64,7 +64,7 @@ fn dbfs_label(dbfs: f32) -> String {
 
 impl Meter {
     /// Feeds the latest measured level.
-    pub fn update(&mut self, level: engine::dsp::Level) {
+    pub fn update(&mut self, level: engine::audio::level::Level) {
         self.peak = ballistic(self.peak, level.peak_dbfs);
         self.rms = ballistic(self.rms, level.rms_dbfs);
         if level.peak_dbfs >= CLIP_DBFS {
@@ -227,8 +227,8 @@ impl<M> canvas::Program<M> for History {
 mod tests {
     use super::*;
 
-    fn level(peak_dbfs: f32, rms_dbfs: f32) -> engine::dsp::Level {
-        engine::dsp::Level {
+    fn level(peak_dbfs: f32, rms_dbfs: f32) -> engine::audio::level::Level {
+        engine::audio::level::Level {
             peak_dbfs,
             rms_dbfs,
         }

@@ -9,7 +9,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{RecordConfig, RecordEvent, RecordStats, Summary, record};
-use crate::playback::{PlaybackConfig, PlaybackStats, Player};
+use crate::audio::playback::{PlaybackConfig, PlaybackStats, Player};
 use crate::{Error, Result};
 
 /// Events kept for subscribers that arrive late (the window subscribes after the recording has

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wire::StreamFormat;
 
-use crate::dsp::Level;
-use crate::playback::Player;
+use crate::audio::level::Level;
+use crate::audio::playback::Player;
 use crate::{Error, Result};
 use session::Recorder;
 
@@ -211,18 +211,18 @@ pub struct RecordStats {
     pub sample_rate: AtomicU32,
     /// Channels of the stream (0 until known).
     pub channels: AtomicU32,
-    level: crate::dsp::LevelCell,
+    level: crate::audio::level::LevelCell,
 }
 
 impl RecordStats {
-    /// RMS level of the latest audio frame in dBFS ([`crate::dsp::SILENCE_FLOOR_DBFS`] before
+    /// RMS level of the latest audio frame in dBFS ([`crate::audio::level::SILENCE_FLOOR_DBFS`] before
     /// any audio arrived).
     pub fn rms_dbfs(&self) -> f32 {
         self.level.load().rms_dbfs
     }
 
     /// Peak level (largest absolute sample) of the latest audio frame in dBFS
-    /// ([`crate::dsp::SILENCE_FLOOR_DBFS`] before any audio arrived).
+    /// ([`crate::audio::level::SILENCE_FLOOR_DBFS`] before any audio arrived).
     pub fn peak_dbfs(&self) -> f32 {
         self.level.load().peak_dbfs
     }

@@ -17,9 +17,9 @@ use wire::{ClientFrame, ServerFrame, StreamFormat};
 use super::{
     Backoff, MAX_UNANSWERED_CLOSES, RecordConfig, RecordEvent, RecordStats, Summary, gaps, is_fatal,
 };
+use crate::audio::level::Level;
+use crate::audio::playback::Player;
 use crate::codec::{ClientSide, CodecError};
-use crate::dsp::Level;
-use crate::playback::Player;
 use crate::wav::{FLUSH_INTERVAL, WavSink};
 
 use super::sink::{FrameSink, PlayerSink};

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::Result;
-use crate::playback::Player;
+use crate::audio::playback::Player;
 use crate::wav::WavSink;
 
 /// A destination of received audio. Samples are PCM16 little-endian, channels interleaved;

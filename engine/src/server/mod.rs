@@ -1,12 +1,12 @@
 //! The broadcast server: the TCP fan-out, one output of the chunk stream.
 //!
-//! Layers, as in mini-redis: the [`wire`] codec → one task per connection ([`conn`]) → the
+//! Layers, as in mini-redis: the [`wire`] codec → one task per connection (`conn.rs`) → the
 //! accept loop [`run`], which takes a bound listener and a shutdown token. The source stage
 //! publishes into a [`ChunkStream`]; the fan-out thread ([`FANOUT_THREAD`]) reads it and calls
-//! [`Hub::publish`] ([`hub`]): each chunk is encoded **once** into a shared `Bytes`. A client
+//! [`Hub::publish`] (`hub.rs`): each chunk is encoded **once** into a shared `Bytes`. A client
 //! that keeps up (nothing waiting in its queue) gets it by one non-blocking `write` straight from
 //! the fan-out thread: no copy, no task wake-up, no scheduling. Only what the socket does not
-//! take goes to the client's own bounded queue ([`client`]), which its connection task drains
+//! take goes to the client's own bounded queue (`client.rs`), which its connection task drains
 //! with vectored writes when the socket becomes writable. A client whose queue holds `max_lag` of
 //! audio is disconnected, so a slow or stalled client never delays another and memory stays
 //! bounded: at most `max_lag / chunk` shared frames per client. If the fan-out thread itself falls
@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use wire::StreamFormat;
 
-use crate::dsp::Level;
+use crate::audio::level::Level;
 use crate::pipeline::{Input, Notice, Output, Pipeline, PipelineConfig, PipelineStats};
 use crate::stream::{ChunkStream, Subscription, WeakChunkStream};
 use crate::{Error, Result};
@@ -155,7 +155,7 @@ pub struct ServerStats {
     /// stream's capacity behind the source stage (see [`crate::stream`]); receivers see them as
     /// gaps, and the source stays in real time.
     pub fanout_dropped: AtomicU64,
-    level: crate::dsp::LevelCell,
+    level: crate::audio::level::LevelCell,
 }
 
 impl ServerStats {

@@ -3,9 +3,9 @@
 //! [`ServeSettings::start`].
 
 use super::{ServeOptions, ServerConfig, ServerHandle};
+use crate::audio::sources::SourceSpec;
 use crate::config::socket_addr;
 use crate::pipeline::PipelineConfig;
-use crate::source::SourceSpec;
 use crate::{Error, Result};
 
 /// Validated serve settings (see [`crate::config`] for the checks of each value).
@@ -46,12 +46,14 @@ impl ServeSettings {
     /// cannot be listened on.
     pub async fn start(self) -> Result<ServerHandle> {
         let (source, looping, pipeline) = (self.source.clone(), self.looping, self.pipeline);
-        let input = tokio::task::spawn_blocking(move || source.open(looping, &pipeline))
-            .await
-            .map_err(|e| Error::Thread {
-                name: "audiomi-open".into(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+        let input = tokio::task::spawn_blocking(move || {
+            source.open(looping, pipeline.rate, pipeline.chunk)
+        })
+        .await
+        .map_err(|e| Error::Thread {
+            name: "audiomi-open".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
         ServerHandle::start(ServeOptions {
             listen: socket_addr(&self.host, self.port),
             input,

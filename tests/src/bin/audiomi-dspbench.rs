@@ -19,7 +19,7 @@
 use std::f64::consts::TAU;
 use std::time::Instant;
 
-use engine::dsp::{Chain, f32_to_pcm16, pcm16_to_f32};
+use engine::audio::dsp::{Chain, f32_to_pcm16, pcm16_to_f32};
 use samplerate::ConverterType;
 
 const IN_RATE: u32 = 48_000;

@@ -18,10 +18,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use engine::audio::sources::SourceSpec;
 use engine::codec::ClientSide;
 use engine::pipeline::{Output, PipelineConfig};
 use engine::server::{ServeOptions, ServerConfig, ServerHandle};
-use engine::source::SourceSpec;
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -95,7 +95,7 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
         ..PipelineConfig::default()
     };
     let input = SourceSpec::Tone(440.0)
-        .open(true, &pipeline)
+        .open(true, pipeline.rate, pipeline.chunk)
         .map_err(|e| e.to_string())?;
     let server = ServerHandle::start(ServeOptions {
         listen: "127.0.0.1:0".into(),

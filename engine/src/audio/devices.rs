@@ -1,4 +1,5 @@
-//! Sound cards through cpal: listing devices, capturing loopback and microphones.
+//! Sound devices through cpal: one lookup by id or name, one sample-format dispatch, and the
+//! device listings (`audiomi devices`).
 //!
 //! cpal has no loopback API of its own. What "loopback" means per platform:
 //! - **Linux** (PulseAudio, or PipeWire through pipewire-pulse): every sink has a *monitor
@@ -8,20 +9,13 @@
 //! - **Windows** (WASAPI) and **macOS 14.6+** (CoreAudio process tap): an input stream built on an
 //!   *output* device records what it plays, with the output device's default config.
 //! - Plain ALSA has no monitor; a loopback needs `snd-aloop` or a sound server.
-//!
-//! The capture callback only converts samples to `f32` and pushes them into a lock-free ring
-//! (`rtrb`): it never blocks, allocates, locks or logs. Samples that do not fit are counted as
-//! overruns. The pipeline's worker thread does everything else.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{FromSample, SampleFormat, SizedSample, StreamConfig, SupportedStreamConfig};
+use cpal::SupportedStreamConfig;
+use cpal::traits::{DeviceTrait, HostTrait};
 
-use crate::pipeline::{Input, Pushed};
-use crate::source::SourceSpec;
+use super::sources::SourceSpec;
 use crate::{Error, Result};
 
 /// Calls `$f::<T>(args…)` with `T` the Rust sample type of a cpal [`SampleFormat`] (every PCM
@@ -29,18 +23,18 @@ use crate::{Error, Result};
 macro_rules! with_sample_type {
     ($format:expr, $f:ident ( $($arg:expr),* )) => {
         match $format {
-            SampleFormat::I8 => $f::<i8>($($arg),*),
-            SampleFormat::I16 => $f::<i16>($($arg),*),
-            SampleFormat::I24 => $f::<cpal::I24>($($arg),*),
-            SampleFormat::I32 => $f::<i32>($($arg),*),
-            SampleFormat::I64 => $f::<i64>($($arg),*),
-            SampleFormat::U8 => $f::<u8>($($arg),*),
-            SampleFormat::U16 => $f::<u16>($($arg),*),
-            SampleFormat::U24 => $f::<cpal::U24>($($arg),*),
-            SampleFormat::U32 => $f::<u32>($($arg),*),
-            SampleFormat::U64 => $f::<u64>($($arg),*),
-            SampleFormat::F32 => $f::<f32>($($arg),*),
-            SampleFormat::F64 => $f::<f64>($($arg),*),
+            cpal::SampleFormat::I8 => $f::<i8>($($arg),*),
+            cpal::SampleFormat::I16 => $f::<i16>($($arg),*),
+            cpal::SampleFormat::I24 => $f::<cpal::I24>($($arg),*),
+            cpal::SampleFormat::I32 => $f::<i32>($($arg),*),
+            cpal::SampleFormat::I64 => $f::<i64>($($arg),*),
+            cpal::SampleFormat::U8 => $f::<u8>($($arg),*),
+            cpal::SampleFormat::U16 => $f::<u16>($($arg),*),
+            cpal::SampleFormat::U24 => $f::<cpal::U24>($($arg),*),
+            cpal::SampleFormat::U32 => $f::<u32>($($arg),*),
+            cpal::SampleFormat::U64 => $f::<u64>($($arg),*),
+            cpal::SampleFormat::F32 => $f::<f32>($($arg),*),
+            cpal::SampleFormat::F64 => $f::<f64>($($arg),*),
             other => Err(format!("sample format {other} is not supported (DSD is not PCM)")),
         }
     };
@@ -49,8 +43,6 @@ pub(crate) use with_sample_type;
 
 /// How long cpal may take to open a stream: 5 s.
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Capacity of the capture ring: 2 s of audio at the device's rate and channel count.
-pub const RING_SECONDS: u32 = 2;
 
 /// What a device is to audioMi.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,14 +100,14 @@ impl DeviceInfo {
     }
 }
 
-fn device_error(spec: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn device_error(spec: &str, e: impl std::fmt::Display) -> Error {
     Error::Source {
         spec: spec.to_string(),
         reason: e.to_string(),
     }
 }
 
-fn is_pulse(host: &cpal::Host) -> bool {
+pub(super) fn is_pulse(host: &cpal::Host) -> bool {
     host.id().name().eq_ignore_ascii_case("pulseaudio")
 }
 
@@ -123,11 +115,11 @@ fn is_monitor(id: &str) -> bool {
     id.ends_with(".monitor")
 }
 
-fn id_of(device: &cpal::Device) -> String {
+pub(super) fn id_of(device: &cpal::Device) -> String {
     device.id().map(|i| i.to_string()).unwrap_or_default()
 }
 
-fn name_of(device: &cpal::Device) -> String {
+pub(super) fn name_of(device: &cpal::Device) -> String {
     device
         .description()
         .map(|d| d.name().to_string())
@@ -148,7 +140,7 @@ fn default_loopback(host: &cpal::Host) -> Option<(cpal::Device, bool)> {
     }
 }
 
-fn config_of(device: &cpal::Device, via_output: bool) -> Option<SupportedStreamConfig> {
+pub(super) fn config_of(device: &cpal::Device, via_output: bool) -> Option<SupportedStreamConfig> {
     if via_output {
         device.default_output_config().ok()
     } else {
@@ -316,7 +308,7 @@ fn info(d: &cpal::Device, kind: DeviceKind, is_default: bool, via_output: bool) 
 
 /// Finds a device by cpal id (`pulseaudio:virt.monitor`), by the part after the host
 /// (`virt.monitor`) or by its name.
-fn find(devices: impl Iterator<Item = cpal::Device>, id: &str) -> Option<cpal::Device> {
+pub(super) fn find(devices: impl Iterator<Item = cpal::Device>, id: &str) -> Option<cpal::Device> {
     let devices: Vec<cpal::Device> = devices.collect();
     let exact = devices.iter().position(|d| id_of(d) == id);
     let suffix = || {
@@ -329,9 +321,29 @@ fn find(devices: impl Iterator<Item = cpal::Device>, id: &str) -> Option<cpal::D
     devices.into_iter().nth(i)
 }
 
+/// Finds a playback device: `None` is the default output, `Some(id)` is looked up like any
+/// device (cpal id, the part after the host, or the name).
+///
+/// # Errors
+/// [`Error::Source`] naming the device if there is no such output (or no default output).
+pub fn resolve_output(id: Option<&str>) -> Result<cpal::Device> {
+    let host = cpal::default_host();
+    let err = |reason: &str| device_error(id.unwrap_or("default output"), reason);
+    match id {
+        None => host
+            .default_output_device()
+            .ok_or_else(|| err("no default output device")),
+        Some(id) => {
+            let outputs = host.output_devices().map_err(|e| err(&e.to_string()))?;
+            find(outputs, id)
+                .ok_or_else(|| err("no such output device; run `audiomi devices --outputs`"))
+        }
+    }
+}
+
 /// Resolves a loopback or microphone spec to a device and whether it is captured through its
 /// output side (WASAPI/CoreAudio loopback).
-fn resolve(host: &cpal::Host, spec: &SourceSpec) -> Result<(cpal::Device, bool)> {
+pub(super) fn resolve(host: &cpal::Host, spec: &SourceSpec) -> Result<(cpal::Device, bool)> {
     let text = spec.to_string();
     let inputs = || host.input_devices().map_err(|e| device_error(&text, e));
     match spec {
@@ -370,144 +382,4 @@ fn resolve(host: &cpal::Host, spec: &SourceSpec) -> Result<(cpal::Device, bool)>
             .ok_or_else(|| device_error(&text, "no such input device; run `audiomi devices` to list them")),
         SourceSpec::File(_) | SourceSpec::Tone(_) => Err(device_error(&text, "not a sound-card source")),
     }
-}
-
-/// Opens a sound-card source for the pipeline. The device is opened on the pipeline's worker
-/// thread, and reopened there (with backoff) if it fails while running.
-///
-/// # Errors
-/// Never here: errors opening the device are returned by the pipeline's start.
-pub fn open(spec: &SourceSpec, chunk: Duration) -> Result<Input> {
-    let spec = spec.clone();
-    Ok(Input::Pushed(Box::new(move || open_capture(&spec, chunk))))
-}
-
-/// Opens `spec` now and starts capturing into a ring.
-///
-/// # Errors
-/// [`Error::Source`] if the device does not exist, has no usable configuration, uses a sample
-/// format audioMi cannot read (DSD), or cannot be started.
-pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
-    let text = spec.to_string();
-    let host = cpal::default_host();
-    let (device, via_output) = resolve(&host, spec)?;
-    let supported = config_of(&device, via_output)
-        .ok_or_else(|| device_error(&text, "the device reports no usable configuration"))?;
-    let rate = supported.sample_rate();
-    let channels = supported.channels();
-    let format = supported.sample_format();
-    let ring_len = (rate * u32::from(channels) * RING_SECONDS) as usize;
-    let failure = Arc::new(Mutex::new(None::<String>));
-    let overruns = Arc::new(AtomicU64::new(0));
-    // Ask for about one chunk per callback: PulseAudio's default is 250 ms (2 s via pipewire-pulse).
-    let frames = ((u128::from(rate) * chunk.as_micros() / 1_000_000) as u32).max(64);
-    let mut config = supported.config();
-    config.buffer_size = cpal::BufferSize::Fixed(frames);
-    let attempt = |config: StreamConfig| {
-        let (producer, consumer) = rtrb::RingBuffer::<f32>::new(ring_len.max(1024));
-        build_input(
-            &device,
-            config,
-            format,
-            producer,
-            overruns.clone(),
-            failure.clone(),
-        )
-        .map(|s| (s, consumer))
-    };
-    let (stream, consumer) = match attempt(config) {
-        Ok(x) => x,
-        Err(_) => {
-            config.buffer_size = cpal::BufferSize::Default;
-            attempt(config).map_err(|e| device_error(&text, e))?
-        }
-    };
-    // With PulseAudio, play() waits for the stream's first data, which a monitor of an idle sink
-    // may not deliver for a long time. Start it on its own thread so the pipeline keeps its
-    // clock (and streams silence) meanwhile; a failure to start is reported like any other.
-    let stream = Arc::new(stream);
-    {
-        let (stream, failure) = (stream.clone(), failure.clone());
-        std::thread::Builder::new()
-            .name("audiomi-capture-start".into())
-            .spawn(move || {
-                if let Err(e) = stream.play() {
-                    *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
-                }
-            })
-            .map_err(|source| Error::Thread {
-                name: "audiomi-capture-start".into(),
-                source,
-            })?;
-    }
-    tracing::info!(
-        source = %text,
-        device = %name_of(&device),
-        id = %id_of(&device),
-        rate,
-        channels,
-        format = %format,
-        "capturing"
-    );
-    Ok(Pushed {
-        consumer,
-        rate,
-        channels,
-        keepalive: Box::new(stream),
-        failure,
-        overruns,
-    })
-}
-
-fn build_input(
-    device: &cpal::Device,
-    config: StreamConfig,
-    format: SampleFormat,
-    producer: rtrb::Producer<f32>,
-    overruns: Arc<AtomicU64>,
-    failure: Arc<Mutex<Option<String>>>,
-) -> std::result::Result<cpal::Stream, String> {
-    with_sample_type!(
-        format,
-        build_typed(device, config, producer, overruns, failure)
-    )
-}
-
-/// The capture callback: converts to `f32` and pushes into the ring; never blocks, allocates,
-/// locks or logs. Fatal stream errors are recorded for the worker thread (which reopens).
-fn build_typed<T>(
-    device: &cpal::Device,
-    config: StreamConfig,
-    mut producer: rtrb::Producer<f32>,
-    overruns: Arc<AtomicU64>,
-    failure: Arc<Mutex<Option<String>>>,
-) -> std::result::Result<cpal::Stream, String>
-where
-    T: SizedSample + Send + 'static,
-    f32: FromSample<T>,
-{
-    device
-        .build_input_stream::<T, _, _>(
-            config,
-            move |data: &[T], _info| {
-                let n = data.len().min(producer.slots());
-                if n < data.len() {
-                    overruns.fetch_add((data.len() - n) as u64, Ordering::Relaxed);
-                }
-                if let Ok(chunk) = producer.write_chunk_uninit(n) {
-                    chunk.fill_from_iter(data[..n].iter().map(|s| f32::from_sample_(*s)));
-                }
-            },
-            move |err| {
-                if matches!(
-                    err.kind(),
-                    cpal::ErrorKind::Xrun | cpal::ErrorKind::RealtimeDenied
-                ) {
-                    return;
-                }
-                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
-            },
-            Some(OPEN_TIMEOUT),
-        )
-        .map_err(|e| e.to_string())
 }

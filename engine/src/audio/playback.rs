@@ -13,11 +13,12 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
 use samplerate::ConverterType;
 
-use crate::dsp::{self, Resampler};
+use super::devices::{OPEN_TIMEOUT, name_of, resolve_output, with_sample_type};
+use super::dsp::{self, Resampler};
 use crate::{Error, Result};
 
 /// Default jitter-buffer target: 60 ms.
@@ -136,35 +137,60 @@ impl Drop for Player {
     }
 }
 
-fn open_device(config: &PlaybackConfig) -> Result<cpal::Device> {
-    let host = cpal::default_host();
-    let err = |reason: String| Error::Source {
-        spec: config
-            .device
-            .clone()
-            .unwrap_or_else(|| "default output".into()),
-        reason,
+/// The output stream, the ring that feeds it, the device's rate and channels, the resampler
+/// from the stream's rate to the device's, and the device's name.
+struct Opened {
+    stream: cpal::Stream,
+    producer: rtrb::Producer<f32>,
+    rate: u32,
+    channels: usize,
+    resampler: Resampler,
+    name: String,
+}
+
+/// Opens the output device and starts its stream (playing silence until the ring is primed).
+fn open(config: &PlaybackConfig, stats: &Arc<PlaybackStats>) -> Result<Opened> {
+    let device = resolve_output(config.device.as_deref())?;
+    let name = name_of(&device);
+    let err = |e: String| Error::Source {
+        spec: name.clone(),
+        reason: e,
     };
-    match &config.device {
-        None => host
-            .default_output_device()
-            .ok_or_else(|| err("no default output device".into())),
-        Some(id) => {
-            let devices: Vec<cpal::Device> = host
-                .output_devices()
-                .map_err(|e| err(e.to_string()))?
-                .collect();
-            devices
-                .into_iter()
-                .find(|d| {
-                    let full = d.id().map(|i| i.to_string()).unwrap_or_default();
-                    full == *id
-                        || full.split_once(':').is_some_and(|(_, rest)| rest == id)
-                        || d.description().map(|x| x.name() == id).unwrap_or(false)
-                })
-                .ok_or_else(|| err("no such output device; run `audiomi devices --outputs`".into()))
-        }
-    }
+    let supported = device
+        .default_output_config()
+        .map_err(|e| err(e.to_string()))?;
+    let rate = supported.sample_rate();
+    let channels = usize::from(supported.channels());
+    let target = (config.target.as_secs_f64() * f64::from(rate)) as usize * channels;
+    let open = |buffer_size: cpal::BufferSize| {
+        let (producer, consumer) = rtrb::RingBuffer::<f32>::new(rate as usize * channels * 2);
+        let state = CallbackState {
+            consumer,
+            target,
+            channels,
+            primed: false,
+            stats: stats.clone(),
+        };
+        let mut stream_config = supported.config();
+        stream_config.buffer_size = buffer_size;
+        build_output(&device, stream_config, supported.sample_format(), state)
+            .map(|s| (s, producer))
+    };
+    // About 10 ms per callback; fall back to the device's default where that is refused.
+    let (stream, producer) = open(cpal::BufferSize::Fixed((rate / 100).max(64)))
+        .or_else(|_| open(cpal::BufferSize::Default))
+        .map_err(err)?;
+    stream.play().map_err(|e| err(e.to_string()))?;
+    let resampler = Resampler::new(config.stream_rate, rate, config.converter)?;
+    tracing::info!(device = %name, rate, channels, target_ms = config.target.as_millis() as u64, "playing");
+    Ok(Opened {
+        stream,
+        producer,
+        rate,
+        channels,
+        resampler,
+        name,
+    })
 }
 
 fn worker(
@@ -174,40 +200,14 @@ fn worker(
     stop: Arc<AtomicBool>,
     stats: Arc<PlaybackStats>,
 ) {
-    let opened = (|| -> Result<(cpal::Stream, rtrb::Producer<f32>, u32, usize, Resampler, String)> {
-        let device = open_device(&config)?;
-        let name = device.description().map(|d| d.name().to_string()).unwrap_or_else(|_| device.to_string());
-        let err = |e: String| Error::Source {
-            spec: name.clone(),
-            reason: e,
-        };
-        let supported = device.default_output_config().map_err(|e| err(e.to_string()))?;
-        let rate = supported.sample_rate();
-        let channels = usize::from(supported.channels());
-        let target = (config.target.as_secs_f64() * f64::from(rate)) as usize * channels;
-        let open = |buffer_size: cpal::BufferSize| {
-            let (producer, consumer) = rtrb::RingBuffer::<f32>::new(rate as usize * channels * 2);
-            let state = CallbackState {
-                consumer,
-                target,
-                channels,
-                primed: false,
-                stats: stats.clone(),
-            };
-            let mut stream_config = supported.config();
-            stream_config.buffer_size = buffer_size;
-            build_output(&device, stream_config, supported.sample_format(), state).map(|s| (s, producer))
-        };
-        // About 10 ms per callback; fall back to the device's default where that is refused.
-        let (stream, producer) = open(cpal::BufferSize::Fixed((rate / 100).max(64)))
-            .or_else(|_| open(cpal::BufferSize::Default))
-            .map_err(err)?;
-        stream.play().map_err(|e| err(e.to_string()))?;
-        let resampler = Resampler::new(config.stream_rate, rate, config.converter)?;
-        tracing::info!(device = %name, rate, channels, target_ms = config.target.as_millis() as u64, "playing");
-        Ok((stream, producer, rate, channels, resampler, name))
-    })();
-    let (_stream, mut producer, rate, channels, mut resampler, name) = match opened {
+    let Opened {
+        stream: _stream,
+        mut producer,
+        rate,
+        channels,
+        mut resampler,
+        name,
+    } = match open(&config, &stats) {
         Ok(x) => x,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -299,7 +299,7 @@ fn build_output(
     format: SampleFormat,
     state: CallbackState,
 ) -> std::result::Result<cpal::Stream, String> {
-    crate::capture::with_sample_type!(format, build_typed(device, config, state))
+    with_sample_type!(format, build_typed(device, config, state))
 }
 
 fn build_typed<T>(
@@ -315,7 +315,7 @@ where
             config,
             move |out: &mut [T], _info| state.fill(out),
             |_err| {},
-            Some(crate::capture::OPEN_TIMEOUT),
+            Some(OPEN_TIMEOUT),
         )
         .map_err(|e| e.to_string())
 }

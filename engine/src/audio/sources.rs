@@ -2,7 +2,7 @@
 //!
 //! A [`SourceSpec`] is what the user names (`loopback`, `mic:ID`, `file:PATH`, `tone:HZ`). Sources
 //! that produce audio on demand implement [`Generator`] and are paced by the pipeline's clock;
-//! sound cards push audio on their own clock (see the `capture` module).
+//! sound cards push audio on their own clock (see [`super::capture`]).
 
 use std::f64::consts::TAU;
 use std::fmt;
@@ -11,6 +11,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use super::Input;
 use crate::{Error, Result};
 
 /// Peak amplitude of the test tone: −12 dBFS (10^(−12/20) ≈ 0.2512 of full scale).
@@ -273,21 +274,18 @@ impl Generator for WavFile {
 }
 
 impl SourceSpec {
-    /// Opens the source for a pipeline running with `config`. `looping` applies to `file:`
-    /// sources. Sound cards are opened when the pipeline starts (on its thread).
+    /// Opens the source for a stream of `rate` Hz in chunks of `chunk` (a tone is generated at
+    /// `rate`; a sound card is asked for about one chunk per callback). `looping` applies to
+    /// `file:` sources. Sound cards are opened when the pipeline starts (on its thread).
     ///
     /// # Errors
-    /// [`Error::Source`] or [`Error::WavRead`] if a tone or file cannot be opened.
-    pub fn open(
-        &self,
-        looping: bool,
-        config: &crate::pipeline::PipelineConfig,
-    ) -> Result<crate::pipeline::Input> {
-        use crate::pipeline::Input;
+    /// [`Error::Source`] or [`Error::WavRead`] if a tone or file cannot be opened;
+    /// [`Error::Config`] for a tone at or above half of `rate`.
+    pub fn open(&self, looping: bool, rate: u32, chunk: std::time::Duration) -> Result<Input> {
         match self {
-            Self::Tone(hz) => Ok(Input::Generated(Box::new(Tone::new(*hz, config.rate)?))),
+            Self::Tone(hz) => Ok(Input::Generated(Box::new(Tone::new(*hz, rate)?))),
             Self::File(path) => Ok(Input::Generated(Box::new(WavFile::open(path, looping)?))),
-            Self::Loopback(_) | Self::Mic(_) => crate::capture::open(self, config.chunk),
+            Self::Loopback(_) | Self::Mic(_) => Ok(super::capture::open(self, chunk)),
         }
     }
 }
@@ -327,7 +325,7 @@ mod tests {
         let mut t = Tone::new(440.0, 16_000).expect("tone");
         let mut out = Vec::new();
         assert_eq!(t.fill(16_000, &mut out).expect("fill"), 16_000);
-        let level = crate::dsp::Level::measure(&out);
+        let level = crate::audio::level::Level::measure(&out);
         assert!((level.peak_dbfs + 12.0).abs() < 0.01, "{level:?}");
         assert!(Tone::new(8000.0, 16_000).is_err());
     }

@@ -1,0 +1,54 @@
+//! Audio in and out of the machine: sources (test tone, WAV file, sound cards), devices, capture,
+//! playback, and the signal processing between them.
+//!
+//! - [`sources`]: what the user names as a source (`loopback`, `mic:ID`, `file:PATH`, `tone:HZ`),
+//!   the tone and WAV-file generators.
+//! - [`devices`]: one device lookup and one sample-format dispatch for cpal; device listings.
+//! - [`capture`]: a sound card into a lock-free ring (loopback, microphone).
+//! - [`playback`]: live listening through a jitter buffer.
+//! - [`dsp`]: downmix, resampling with libsamplerate, PCM16 conversion.
+//! - [`level`]: peak and RMS levels in dBFS.
+//!
+//! An [`Input`] is what the source stage ([`crate::pipeline`]) consumes: generated on its clock,
+//! or pushed by a device on the device's clock. Nothing here depends on the pipeline.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use crate::Result;
+
+pub mod capture;
+pub mod devices;
+pub mod dsp;
+pub mod level;
+pub mod playback;
+pub mod sources;
+
+pub use sources::Generator;
+
+/// Audio pushed by a device callback through a lock-free ring (see the `capture` module).
+pub struct Pushed {
+    /// Interleaved `f32` samples written by the device callback.
+    pub consumer: rtrb::Consumer<f32>,
+    /// The device's sample rate in Hz.
+    pub rate: u32,
+    /// The device's channel count.
+    pub channels: u16,
+    /// Anything that must stay alive (on the worker thread) while capturing, e.g. the device stream.
+    pub keepalive: Box<dyn std::any::Any>,
+    /// Set by the device's error callback when the stream has failed (device removed, sound
+    /// server gone); the worker then drops the device and reopens it.
+    pub failure: Arc<Mutex<Option<String>>>,
+    /// Samples the device delivered that did not fit in the ring.
+    pub overruns: Arc<AtomicU64>,
+}
+
+/// Where the pipeline gets its audio.
+pub enum Input {
+    /// Pulled on the pipeline's clock.
+    Generated(Box<dyn Generator>),
+    /// Pushed by a device on its own clock. The closure runs on the worker thread and opens the
+    /// device there (some device handles may not move between threads); it is called again to
+    /// reopen the device after a failure.
+    Pushed(Box<dyn FnMut() -> Result<Pushed> + Send>),
+}

@@ -1,0 +1,255 @@
+//! The source stage: a named worker thread that turns an [`Input`] into fixed-size chunks of mono
+//! PCM16 at the stream's rate, on a wall-clock schedule.
+//!
+//! Every chunk has exactly `rate × chunk_ms / 1000` samples and a running `position` (samples since
+//! the stream started). The stream is continuous in wall-clock time: a generated source is asked
+//! for exactly the frames that are due, a source that has ended yields silence, and a pushed
+//! source (a sound card) that delivers nothing for [`STALL_AFTER`] or longer is filled with
+//! silence for as long as it stays silent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use samplerate::ConverterType;
+
+use crate::audio::dsp;
+use crate::audio::level::Level;
+use crate::{Error, Result};
+
+pub use crate::audio::{Input, Pushed};
+
+mod worker;
+
+/// How long a pushed source must deliver nothing at all before it counts as stalled and silence
+/// is inserted, at the least: 300 ms. The threshold grows to twice the longest pause seen between
+/// two deliveries (at most [`MAX_STALL_AFTER`]), because sound servers deliver in bursts: a
+/// PulseAudio null sink whose client asked for 2 s of latency feeds its monitor in bursts up to
+/// a second apart. Such a source is late, not silent, and inserted silence would push its audio
+/// aside. WASAPI loopback, which stops calling back while nothing plays, delivers every ~10 ms
+/// while it plays, so its stalls are still caught after 300 ms.
+pub const STALL_AFTER: Duration = Duration::from_millis(300);
+/// Upper bound of the adaptive stall threshold: 5 s.
+pub const MAX_STALL_AFTER: Duration = Duration::from_secs(5);
+
+/// How the pipeline runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineConfig {
+    /// Output sample rate in Hz (16,000 by default, as the original).
+    pub rate: u32,
+    /// Duration of one chunk (20 ms by default).
+    pub chunk: Duration,
+    /// libsamplerate converter used when the source's rate differs from `rate`.
+    pub converter: ConverterType,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            rate: wire::DEFAULT_SAMPLE_RATE,
+            chunk: Duration::from_millis(20),
+            converter: dsp::DEFAULT_CONVERTER,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Samples (mono) in one chunk: `rate × chunk`, at least 1.
+    pub fn chunk_samples(&self) -> usize {
+        ((u128::from(self.rate) * self.chunk.as_micros() / 1_000_000) as usize).max(1)
+    }
+}
+
+/// One chunk of the stream.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// Index of the first sample in the stream (samples since the stream started).
+    pub position: u64,
+    /// PCM16 LE mono bytes: `2 × chunk_samples` bytes.
+    pub pcm: Bytes,
+    /// Level of this chunk.
+    pub level: Level,
+    /// When the chunk left the source stage (for latency measurements).
+    pub produced_at: Instant,
+}
+
+/// What the pipeline reports besides chunks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// A generated source has no more audio; silence follows.
+    SourceEnded(String),
+    /// The source failed; silence follows.
+    SourceFailed(String),
+    /// A pushed source stopped delivering: silence stands in for it from now on (samples inserted
+    /// at once, at the stream rate, for the time it has already been silent).
+    SilenceInserted(u64),
+    /// A pushed source delivers audio: for the first time, or again after a stall.
+    SourceActive,
+    /// A failed device was opened again and capture resumed.
+    SourceRestored(String),
+}
+
+/// Something the pipeline hands to its consumer.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// A chunk of audio.
+    Chunk(Chunk),
+    /// A notice.
+    Notice(Notice),
+}
+
+/// Longest wait between attempts to reopen a failed device: 5 s.
+pub const MAX_REOPEN_DELAY: Duration = Duration::from_secs(5);
+
+/// Counters shared with the worker thread.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Chunks produced.
+    pub chunks: AtomicU64,
+    /// Samples of silence inserted because a pushed source was silent.
+    pub silence_inserted: AtomicU64,
+    /// Samples a device delivered that did not fit in the capture ring.
+    pub overruns: AtomicU64,
+}
+
+/// A running pipeline; dropping it stops the worker thread and waits for it.
+pub struct Pipeline {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    stats: Arc<PipelineStats>,
+}
+
+impl Pipeline {
+    /// Starts the worker thread `audiomi-source`, which calls `sink` with every [`Output`].
+    ///
+    /// `sink` runs on the worker thread and must not block: a late chunk delays the stream's
+    /// clock. Outputs read through [`crate::stream::ChunkStream::sink`], which never blocks.
+    /// Returns once the input has been opened (which may take seconds for a device: call this
+    /// from a blocking thread, not from an async runtime's worker).
+    ///
+    /// # Errors
+    /// [`Error::Thread`] if the thread cannot start; whatever opening the input returns
+    /// ([`Error::Source`], [`Error::Resampler`]).
+    pub fn spawn(
+        input: Input,
+        config: PipelineConfig,
+        sink: impl FnMut(Output) + Send + 'static,
+    ) -> Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(PipelineStats::default());
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<()>>(1);
+        let name = "audiomi-source".to_string();
+        let thread = {
+            let stop = stop.clone();
+            let stats = stats.clone();
+            thread::Builder::new()
+                .name(name.clone())
+                .spawn(move || worker::run(input, config, sink, stop, stats, ready_tx))
+                .map_err(|source| Error::Thread { name, source })?
+        };
+        let ready = ready_rx.recv().unwrap_or_else(|_| {
+            Err(Error::Source {
+                spec: "input".into(),
+                reason: "the source thread stopped while opening the source".into(),
+            })
+        });
+        let pipeline = Self {
+            stop,
+            thread: Some(thread),
+            stats,
+        };
+        ready.map(|()| pipeline)
+    }
+
+    /// Counters of the running pipeline.
+    pub fn stats(&self) -> &Arc<PipelineStats> {
+        &self.stats
+    }
+
+    /// Stops the worker thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::sources::Tone;
+    use std::sync::Mutex;
+
+    #[test]
+    fn tone_pipeline_produces_continuous_positions_in_real_time() {
+        let chunks = Arc::new(Mutex::new(Vec::new()));
+        let c2 = chunks.clone();
+        let config = PipelineConfig::default();
+        let tone = Tone::new(440.0, config.rate).expect("tone");
+        let p = Pipeline::spawn(Input::Generated(Box::new(tone)), config, move |o| {
+            if let Output::Chunk(c) = o {
+                c2.lock().expect("lock").push(c);
+            }
+        })
+        .expect("spawn");
+        thread::sleep(Duration::from_millis(500));
+        p.stop();
+        let chunks = chunks.lock().expect("lock");
+        // 500 ms at 20 ms per chunk: about 25 chunks.
+        assert!((20..=27).contains(&chunks.len()), "{} chunks", chunks.len());
+        for (i, c) in chunks.iter().enumerate() {
+            assert_eq!(c.position, i as u64 * 320);
+            assert_eq!(c.pcm.len(), 640);
+            assert!((c.level.peak_dbfs + 12.0).abs() < 0.1, "{:?}", c.level);
+        }
+    }
+
+    #[test]
+    fn silent_pushed_source_is_filled_with_silence() {
+        let chunks = Arc::new(Mutex::new(0u64));
+        let c2 = chunks.clone();
+        let open = || {
+            let (_producer, consumer) = rtrb::RingBuffer::<f32>::new(48_000);
+            Ok(Pushed {
+                consumer,
+                rate: 48_000,
+                channels: 2,
+                keepalive: Box::new(()),
+                failure: Arc::default(),
+                overruns: Arc::default(),
+            })
+        };
+        let p = Pipeline::spawn(
+            Input::Pushed(Box::new(open)),
+            PipelineConfig::default(),
+            move |o| {
+                if let Output::Chunk(_) = o {
+                    *c2.lock().expect("lock") += 1;
+                }
+            },
+        )
+        .expect("spawn");
+        thread::sleep(Duration::from_millis(600));
+        let inserted = p.stats().silence_inserted.load(Ordering::Relaxed);
+        p.stop();
+        let n = *chunks.lock().expect("lock");
+        assert!(inserted > 0);
+        // From STALL_AFTER on, silence covers all the time the device was silent: the stream
+        // keeps up with the clock (less a chunk in the making and scheduling slack).
+        assert!(n >= (600 - 20 - 40) / 20, "{n} chunks");
+    }
+}

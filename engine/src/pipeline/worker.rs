@@ -1,0 +1,346 @@
+//! The source stage's worker thread, in its parts: open the input, wait for the next tick, pull
+//! what is due (generated or pushed), fill a stalled device with silence, cut chunks.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{
+    Chunk, Input, MAX_REOPEN_DELAY, MAX_STALL_AFTER, Notice, Output, PipelineConfig, PipelineStats,
+    Pushed, STALL_AFTER,
+};
+use crate::Result;
+use crate::audio::Generator;
+use crate::audio::dsp::{self, Chain};
+use crate::audio::level::Level;
+
+/// First wait before reopening a failed device: 250 ms (doubling to [`MAX_REOPEN_DELAY`]).
+const FIRST_REOPEN_DELAY: Duration = Duration::from_millis(250);
+
+/// The opened input.
+enum Running {
+    Generated {
+        generator: Box<dyn Generator>,
+        rate: u32,
+        channels: usize,
+        /// Frames pulled since the start.
+        pulled: u64,
+        ended: bool,
+    },
+    Pushed {
+        open: Box<dyn FnMut() -> Result<Pushed> + Send>,
+        /// None while the device is failed and being reopened.
+        pushed: Option<Pushed>,
+        retry_at: Instant,
+        retry_delay: Duration,
+    },
+}
+
+/// Everything the worker keeps between ticks.
+struct Worker<S: FnMut(Output)> {
+    running: Running,
+    chain: Chain,
+    config: PipelineConfig,
+    sink: S,
+    stats: Arc<PipelineStats>,
+    /// Interleaved input frames of this tick.
+    input: Vec<f32>,
+    /// Mono samples at the stream rate not yet cut into chunks.
+    fifo: Vec<f32>,
+    pcm: Vec<u8>,
+    /// Stream position (samples) of the next chunk.
+    position: u64,
+    failed: bool,
+    start: Instant,
+    last_input_at: Option<Instant>,
+    stall_after: Duration,
+    /// Samples of silence inserted in the current stall.
+    stall_filled: u64,
+}
+
+/// Opens `input` and builds its DSP chain to the stream's rate.
+fn open(input: Input, config: &PipelineConfig) -> Result<(Running, Chain)> {
+    let running = match input {
+        Input::Generated(generator) => Running::Generated {
+            rate: generator.sample_rate(),
+            channels: usize::from(generator.channels()),
+            generator,
+            pulled: 0,
+            ended: false,
+        },
+        Input::Pushed(mut open) => {
+            let pushed = open()?;
+            Running::Pushed {
+                open,
+                pushed: Some(pushed),
+                retry_at: Instant::now(),
+                retry_delay: FIRST_REOPEN_DELAY,
+            }
+        }
+    };
+    let (rate, channels) = match &running {
+        Running::Generated { rate, channels, .. } => (*rate, *channels as u16),
+        Running::Pushed { pushed, .. } => pushed
+            .as_ref()
+            .map_or((config.rate, 1), |p| (p.rate, p.channels)),
+    };
+    let chain = Chain::new(channels, rate, config.rate, config.converter)?;
+    Ok((running, chain))
+}
+
+/// The worker thread's body: reports on `ready` whether the input opened, then produces chunks
+/// on the wall-clock schedule until `stop` is set.
+pub(super) fn run(
+    input: Input,
+    config: PipelineConfig,
+    sink: impl FnMut(Output),
+    stop: Arc<AtomicBool>,
+    stats: Arc<PipelineStats>,
+    ready: SyncSender<Result<()>>,
+) {
+    let (running, chain) = match open(input, &config) {
+        Ok(x) => {
+            let _ = ready.send(Ok(()));
+            x
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let chunk_samples = config.chunk_samples();
+    let mut worker = Worker {
+        running,
+        chain,
+        config,
+        sink,
+        stats,
+        input: Vec::new(),
+        fifo: Vec::with_capacity(chunk_samples * 4),
+        pcm: Vec::with_capacity(chunk_samples * 2),
+        position: 0,
+        failed: false,
+        start: Instant::now(),
+        last_input_at: None,
+        stall_after: STALL_AFTER,
+        stall_filled: 0,
+    };
+    let mut tick: u32 = 0;
+    while !stop.load(Ordering::Acquire) {
+        tick = tick.saturating_add(1);
+        if !wait_until(worker.start + config.chunk * tick, &stop) {
+            break;
+        }
+        worker.tick();
+    }
+}
+
+/// Parks until `deadline`; false if `stop` was set meanwhile.
+fn wait_until(deadline: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        thread::park_timeout(deadline - now);
+    }
+}
+
+impl<S: FnMut(Output)> Worker<S> {
+    fn notice(&mut self, notice: Notice) {
+        (self.sink)(Output::Notice(notice));
+    }
+
+    /// One tick: pull what is due, process it, fill a stall, emit whole chunks.
+    fn tick(&mut self) {
+        self.input.clear();
+        let pushed_source = matches!(self.running, Running::Pushed { .. });
+        if pushed_source {
+            self.pull_pushed();
+        } else {
+            self.pull_generated();
+        }
+        if let Err(e) = self.chain.process(&self.input, &mut self.fifo)
+            && !self.failed
+        {
+            self.failed = true;
+            self.notice(Notice::SourceFailed(e.to_string()));
+        }
+        if !self.input.is_empty() {
+            self.note_input();
+        }
+        if pushed_source {
+            self.fill_stall();
+        }
+        self.emit_chunks();
+    }
+
+    /// Asks a generated source for exactly the frames due by now; silence after it ended.
+    fn pull_generated(&mut self) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let Running::Generated {
+            generator,
+            rate,
+            channels,
+            pulled,
+            ended,
+        } = &mut self.running
+        else {
+            return;
+        };
+        let due = (elapsed * f64::from(*rate)) as u64;
+        let want = due.saturating_sub(*pulled) as usize;
+        *pulled = due;
+        let mut notice = None;
+        let got = if *ended || self.failed {
+            0
+        } else {
+            match generator.fill(want, &mut self.input) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.failed = true;
+                    self.input.clear();
+                    notice = Some(Notice::SourceFailed(e.to_string()));
+                    0
+                }
+            }
+        };
+        if got < want {
+            if !*ended && !self.failed {
+                *ended = true;
+                notice = Some(Notice::SourceEnded(generator.describe()));
+            }
+            self.input
+                .resize(self.input.len() + (want - got) * *channels, 0.0);
+        }
+        if let Some(n) = notice {
+            self.notice(n);
+        }
+    }
+
+    /// Takes whatever a device pushed; drops a failed device and reopens it with backoff.
+    fn pull_pushed(&mut self) {
+        let Running::Pushed {
+            open,
+            pushed,
+            retry_at,
+            retry_delay,
+        } = &mut self.running
+        else {
+            return;
+        };
+        let mut notices = Vec::new();
+        let failed_now = pushed.as_ref().and_then(|p| {
+            p.failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        });
+        if let Some(why) = failed_now {
+            *pushed = None;
+            *retry_at = Instant::now() + *retry_delay;
+            notices.push(Notice::SourceFailed(format!("{why}; reopening the device")));
+        }
+        if pushed.is_none() && Instant::now() >= *retry_at {
+            match open() {
+                Ok(p) => {
+                    let c = &self.config;
+                    match Chain::new(p.channels, p.rate, c.rate, c.converter) {
+                        Ok(chain) => self.chain = chain,
+                        Err(e) => notices.push(Notice::SourceFailed(e.to_string())),
+                    }
+                    notices.push(Notice::SourceRestored(format!(
+                        "{} Hz, {} ch",
+                        p.rate, p.channels
+                    )));
+                    *pushed = Some(p);
+                    *retry_delay = FIRST_REOPEN_DELAY;
+                }
+                Err(_) => {
+                    *retry_delay = (*retry_delay * 2).min(MAX_REOPEN_DELAY);
+                    *retry_at = Instant::now() + *retry_delay;
+                }
+            }
+        }
+        if let Some(p) = pushed.as_mut() {
+            let n = p.consumer.slots();
+            if let Ok(chunk) = p.consumer.read_chunk(n) {
+                let (a, b) = chunk.as_slices();
+                self.input.extend_from_slice(a);
+                self.input.extend_from_slice(b);
+                chunk.commit_all();
+            }
+            let ch = usize::from(p.channels.max(1));
+            self.input
+                .truncate(self.input.len() - self.input.len() % ch);
+            self.stats
+                .overruns
+                .store(p.overruns.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        for n in notices {
+            self.notice(n);
+        }
+    }
+
+    /// Input arrived: report a (re)start and adapt the stall threshold to the delivery bursts.
+    fn note_input(&mut self) {
+        let now = Instant::now();
+        if self.last_input_at.is_none() || self.stall_filled > 0 {
+            self.notice(Notice::SourceActive);
+        }
+        if let Some(last) = self.last_input_at {
+            self.stall_after = self.stall_after.max((now - last) * 2).min(MAX_STALL_AFTER);
+        }
+        self.last_input_at = Some(now);
+        self.stall_filled = 0;
+    }
+
+    /// The device delivers nothing (WASAPI loopback while nothing plays, a suspended sink, a
+    /// failed device): stand in for it with silence, in real time. Only the time it has been
+    /// silent is filled, never a lag it built up while delivering late.
+    fn fill_stall(&mut self) {
+        let silent_for = self.last_input_at.unwrap_or(self.start).elapsed();
+        if silent_for < self.stall_after {
+            return;
+        }
+        let due = (silent_for.as_secs_f64() * f64::from(self.config.rate)) as u64;
+        let fill = due.saturating_sub(self.stall_filled);
+        if self.stall_filled == 0 {
+            self.notice(Notice::SilenceInserted(fill));
+        }
+        self.fifo.resize(self.fifo.len() + fill as usize, 0.0);
+        self.stall_filled += fill;
+        self.stats
+            .silence_inserted
+            .fetch_add(fill, Ordering::Relaxed);
+    }
+
+    /// Cuts every whole chunk out of the FIFO and hands it to the sink.
+    fn emit_chunks(&mut self) {
+        let chunk_samples = self.config.chunk_samples();
+        let mut consumed = 0;
+        while self.fifo.len() - consumed >= chunk_samples {
+            let samples = &self.fifo[consumed..consumed + chunk_samples];
+            consumed += chunk_samples;
+            self.pcm.clear();
+            dsp::f32_to_pcm16_bytes(samples, &mut self.pcm);
+            let chunk = Chunk {
+                position: self.position,
+                pcm: Bytes::copy_from_slice(&self.pcm),
+                level: Level::measure(samples),
+                produced_at: Instant::now(),
+            };
+            self.position += chunk_samples as u64;
+            self.stats.chunks.fetch_add(1, Ordering::Relaxed);
+            (self.sink)(Output::Chunk(chunk));
+        }
+        self.fifo.drain(..consumed);
+    }
+}
