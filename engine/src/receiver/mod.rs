@@ -275,6 +275,7 @@ pub struct Outcome {
 
 mod gaps;
 mod handle;
+mod output;
 mod session;
 mod sink;
 

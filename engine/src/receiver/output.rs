@@ -1,0 +1,110 @@
+//! Where one recording's audio goes once its format is known: the WAV file (if any) and the
+//! player (if listening), fed the same frames and gaps, up to the duration limit.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tracing::info;
+use wire::StreamFormat;
+
+use super::RecordConfig;
+use super::session::Step;
+use super::sink::{FrameSink, PlayerSink};
+use crate::Result;
+use crate::audio::playback::Player;
+use crate::wav::WavSink;
+
+/// The sinks of one recording and how much they were given.
+pub(super) struct Output {
+    /// Stream sample rate in Hz.
+    pub(super) sample_rate: u32,
+    /// Channels per frame.
+    pub(super) channels: u16,
+    /// The file (if any) first, then the player (if listening).
+    sinks: Vec<Box<dyn FrameSink>>,
+    /// Samples written or counted, all channels.
+    pub(super) written: u64,
+    /// Samples (all channels) after which the recording is done (`--duration`).
+    limit: Option<u64>,
+}
+
+impl Output {
+    /// Creates the WAV file named in `config` (if any) for `format`, and feeds `player` (if any).
+    ///
+    /// # Errors
+    /// Whatever creating the file returns ([`crate::Error::WavWrite`], an existing file without
+    /// `overwrite`).
+    pub(super) fn open(
+        config: &RecordConfig,
+        format: StreamFormat,
+        player: Option<Arc<Player>>,
+    ) -> Result<Self> {
+        let mut sinks: Vec<Box<dyn FrameSink>> = Vec::new();
+        if let Some(path) = &config.out {
+            let file =
+                WavSink::create(path, format.sample_rate, format.channels, config.overwrite)?;
+            info!(path = %path.display(), rate = format.sample_rate, channels = format.channels, "recording");
+            sinks.push(Box::new(file));
+        }
+        if let Some(player) = player {
+            sinks.push(Box::new(PlayerSink(player)));
+        }
+        let limit = config.duration.map(|d| {
+            (d.as_secs_f64() * f64::from(format.sample_rate)).round() as u64
+                * u64::from(format.channels)
+        });
+        Ok(Self {
+            sample_rate: format.sample_rate,
+            channels: format.channels,
+            sinks,
+            written: 0,
+            limit,
+        })
+    }
+
+    /// The file being written, if any.
+    pub(super) fn path(&self) -> Option<&Path> {
+        self.sinks.iter().find_map(|s| s.path())
+    }
+
+    /// Periodic work of every sink (the WAV file's crash-safe header update).
+    pub(super) fn tick(&mut self) -> Result<()> {
+        self.sinks.iter_mut().try_for_each(|s| s.tick())
+    }
+
+    /// Writes `pcm` (or `silence` zero samples when `pcm` is None) to every sink, stopping at the
+    /// limit: `Done` once it is reached.
+    pub(super) fn write(&mut self, pcm: Option<&[u8]>, silence: u64) -> Result<Step> {
+        let offered = pcm.map_or(silence, |p| (p.len() / 2) as u64);
+        let room = self
+            .limit
+            .map_or(u64::MAX, |l| l.saturating_sub(self.written));
+        let n = offered.min(room);
+        for sink in &mut self.sinks {
+            match pcm {
+                Some(p) => sink.write_pcm16(&p[..(n as usize) * 2])?,
+                None => sink.write_silence(n)?,
+            }
+        }
+        self.written += n;
+        if self.limit.is_some_and(|l| self.written >= l) {
+            for sink in &mut self.sinks {
+                sink.flush()?;
+            }
+            return Ok(Step::Done);
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Finalizes every sink, even after one failed; the first error is returned.
+    pub(super) fn finish(&mut self) -> Result<()> {
+        let mut result = Ok(());
+        for sink in &mut self.sinks {
+            let finished = sink.finish();
+            if result.is_ok() {
+                result = finished;
+            }
+        }
+        result
+    }
+}
