@@ -1,0 +1,141 @@
+//! Work the Receiver tab runs outside its update (starting and awaiting a recording, the
+//! recording's events, opening a folder) and how engine errors are put into words and placed.
+
+use std::path::PathBuf;
+
+use engine::audio::playback::PlaybackConfig;
+use engine::receiver::{RecordConfig, RecordEvent, RecordingHandle, Summary};
+
+use super::Session;
+use crate::gui::form::{Problem, Spot};
+
+/// Parses the *Record to* field: a file path, not a folder. (A folder that does not exist or
+/// cannot be written is found when recording starts, before connecting, and shown at the field.)
+///
+/// # Errors
+/// A message for an empty path or a folder.
+pub fn validate_out(v: &str) -> Result<PathBuf, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err("type the path of a .wav file, or Browse…".into());
+    }
+    let path = PathBuf::from(v);
+    if path.is_dir() || v.ends_with(std::path::MAIN_SEPARATOR) {
+        return Err("this is a folder: add a file name, e.g. recording.wav".into());
+    }
+    Ok(path)
+}
+
+/// Parses the duration field: empty is no limit.
+///
+/// # Errors
+/// A message for anything but a positive number of seconds.
+pub fn validate_duration(v: &str) -> Result<Option<f64>, String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(d) if d.is_finite() && d > 0.0 => Ok(Some(d)),
+        _ => Err("a positive number of seconds, or empty".into()),
+    }
+}
+
+/// Turns engine error texts into advice a user can act on.
+pub fn friendly(e: &str) -> String {
+    if e.contains("Connection refused") {
+        format!(
+            "Nobody is serving at that address and port (connection refused). Is the server started? ({e})"
+        )
+    } else if e.contains("wrong checkcode") {
+        format!(
+            "The server rejected us: the checkcode differs from the server's (or it is not an audioMi server). ({e})"
+        )
+    } else if e.contains("did not answer PING") {
+        format!("Something answers at that address, but not as an audioMi server. ({e})")
+    } else if e.contains("nothing was received") {
+        format!("Nothing was recorded, so no file was written. ({e})")
+    } else if e.contains("timed out") {
+        format!("The server did not answer in time: check the address and any firewall. ({e})")
+    } else if e.contains("Permission denied")
+        || e.contains("No such file or directory") && e.contains("cannot write")
+    {
+        format!("The file cannot be written there: choose another folder. ({e})")
+    } else {
+        e.to_string()
+    }
+}
+
+/// Where an engine error is shown: next to the field it concerns, in words a user can act on.
+pub fn place(e: &engine::Error) -> Problem {
+    use engine::Error as E;
+    let text = friendly(&e.to_string());
+    let spot = match e {
+        E::Connect { .. } | E::ConnectTimeout { .. } | E::NoAnswer { .. } => Spot::Host,
+        E::NotAudiomi { .. } => Spot::Checkcode,
+        E::Protocol {
+            source: wire::Error::WrongCheckcode { .. },
+            ..
+        } => Spot::Checkcode,
+        E::WavWrite { .. } | E::FileExists { .. } | E::OutputIsDirectory { .. } => Spot::File,
+        _ => Spot::Action,
+    };
+    Problem::at(spot, text)
+}
+
+/// Starts recording `config` (opening the player with `playback`, if any): the session to hand
+/// to [`Message::Started`].
+///
+/// # Errors
+/// The file cannot be written (shown at *Record to*) or the output device cannot be opened
+/// (shown at the output picker).
+pub async fn begin(
+    id: u64,
+    config: RecordConfig,
+    playback: Option<PlaybackConfig>,
+) -> Result<Session, Problem> {
+    let listening = playback.is_some();
+    RecordingHandle::start(config, playback)
+        .await
+        .map(|handle| Session { id, handle })
+        .map_err(|e| match place(&e) {
+            Problem {
+                spot: Spot::Action, ..
+            } if listening => Problem::at(Spot::Output, format!("Cannot play: {e}")),
+            p => p,
+        })
+}
+
+/// Waits for the recording of `session` to end: what is in the file, and the error that ended
+/// it (placed at the field it concerns).
+pub async fn run(session: Session) -> (Summary, Option<Problem>) {
+    let finished = session.handle.finished().await;
+    (finished.summary, finished.error.map(|e| place(&e)))
+}
+
+pub(super) struct EventsRef(pub(super) Session);
+
+impl std::hash::Hash for EventsRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+/// The recording's events (replayed from its start).
+pub(super) fn events(session: &EventsRef) -> impl futures::Stream<Item = RecordEvent> + use<> {
+    session.0.events()
+}
+
+/// Opens `dir` in the desktop's file manager; a failure is logged.
+pub(super) fn open_folder(dir: &std::path::Path) {
+    let program = if cfg!(target_os = "windows") {
+        "explorer"
+    } else if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(program).arg(dir).spawn() {
+        tracing::warn!(error = %e, dir = %dir.display(), "cannot open the folder");
+    }
+}

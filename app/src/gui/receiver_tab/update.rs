@@ -1,0 +1,264 @@
+//! How the Receiver tab handles each message.
+
+use super::*;
+
+impl ReceiverTab {
+    pub(super) fn handle(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Host(v) => {
+                clear_problem(&mut self.problem, Spot::Host);
+                self.host = v;
+            }
+            Message::Port(v) => {
+                clear_problem(&mut self.problem, Spot::Host);
+                clear_problem(&mut self.problem, Spot::Port);
+                self.port = v;
+            }
+            Message::Checkcode(v) => {
+                clear_problem(&mut self.problem, Spot::Checkcode);
+                self.checkcode = v;
+            }
+            Message::Duration(v) => self.duration = v,
+            Message::Out(v) => {
+                clear_problem(&mut self.problem, Spot::File);
+                self.out = v;
+            }
+            Message::Listen(v) => {
+                clear_problem(&mut self.problem, Spot::Output);
+                self.listen = v;
+            }
+            Message::Reconnect(v) => self.reconnect = v,
+            Message::Outputs(Ok(list)) => self.on_outputs(&list),
+            Message::Outputs(Err(e)) => tracing::warn!(error = %e, "cannot list output devices"),
+            Message::OutputSelected(choice) => {
+                clear_problem(&mut self.problem, Spot::Output);
+                self.output = choice;
+            }
+            Message::Browse if !file_dialog_available() => {
+                self.problem = Some(Problem::at(Spot::File, NO_FILE_DIALOG));
+            }
+            Message::Browse => return self.on_browse(),
+            Message::Browsed(Some(path), _) => self.on_browsed(path),
+            // No person cancels a dialog within a quarter of a second: none was shown (rfd
+            // found neither the desktop portal nor zenity).
+            Message::Browsed(None, took) if took < Duration::from_millis(250) => {
+                self.problem = Some(Problem::at(Spot::File, NO_FILE_DIALOG));
+            }
+            Message::Browsed(None, _) => {}
+            Message::Start => return self.on_start(),
+            Message::Started(Ok(session)) => return self.on_started(session),
+            Message::Started(Err(problem)) => {
+                self.status = problem.text.clone();
+                self.problem = Some(problem);
+            }
+            Message::Stop => {
+                if let Some(s) = &self.session {
+                    s.handle.stop();
+                    self.status = "Stopping…".into();
+                }
+            }
+            Message::Finished(summary, problem) => self.on_finished(summary, problem),
+            Message::Event(e) => self.on_event(e),
+            Message::Tick => self.on_tick(),
+            Message::OpenFolder => {
+                if let Some(dir) = self.last_file.as_ref().and_then(|p| p.parent()) {
+                    open_folder(dir);
+                }
+            }
+        }
+        Task::none()
+    }
+
+    /// Output devices listed: *Default output* first; a vanished pick falls back to it.
+    fn on_outputs(&mut self, list: &[DeviceInfo]) {
+        self.outputs = std::iter::once(OutputChoice::Default)
+            .chain(list.iter().map(OutputChoice::from_device))
+            .collect();
+        if !self.outputs.contains(&self.output) {
+            self.output = OutputChoice::Default;
+        }
+    }
+
+    /// Opens the save dialog in the folder and with the name of *Record to*.
+    fn on_browse(&self) -> Task<Message> {
+        let out = PathBuf::from(&self.out);
+        let dir = out.parent().map(PathBuf::from);
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        Task::perform(
+            async move {
+                let opened = Instant::now();
+                let mut dialog = rfd::AsyncFileDialog::new()
+                    .add_filter("WAV audio", &["wav"])
+                    .set_title("Record to…")
+                    .set_file_name(name);
+                if let Some(d) = dir {
+                    dialog = dialog.set_directory(d);
+                }
+                let chosen = dialog.save_file().await.map(|f| f.path().to_path_buf());
+                (chosen, opened.elapsed())
+            },
+            |(chosen, took)| Message::Browsed(chosen, took),
+        )
+    }
+
+    /// A file was chosen: `.wav` is added where there is no extension.
+    fn on_browsed(&mut self, mut path: PathBuf) {
+        if path.extension().is_none() {
+            path.set_extension("wav");
+        }
+        clear_problem(&mut self.problem, Spot::File);
+        self.folder = path.parent().map(PathBuf::from);
+        self.out = path.display().to_string();
+    }
+
+    /// Connect & Record pressed: starts recording from the checked fields.
+    fn on_start(&mut self) -> Task<Message> {
+        if !self.can_start() {
+            return Task::none();
+        }
+        let (h, p, c, d) = self.fields();
+        let (Some(host), Some(port), Some(checkcode), Some(duration), Ok(out)) =
+            (h.value, p.value, c.value, d.value, validate_out(&self.out))
+        else {
+            return Task::none();
+        };
+        let mut out = out;
+        // The save dialog asked about replacing; a stale default name gets a fresh one.
+        if out.exists()
+            && out
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("audiomi-"))
+        {
+            out = self.fresh_file_name();
+            self.out = out.display().to_string();
+        }
+        let mut config = RecordConfig::new(engine::config::socket_addr(&host, port), out);
+        config.checkcode = checkcode;
+        config.overwrite = true;
+        config.duration = duration.map(Duration::from_secs_f64);
+        config.reconnect = self.reconnect;
+        config.name = engine::config::default_receiver_name();
+        let id = self.next_id;
+        self.next_id += 1;
+        self.status = format!("Connecting to {host}:{port}…");
+        self.problem = None;
+        self.reset_counters();
+        let playback = self.listen.then(|| PlaybackConfig {
+            device: self.output.device(),
+            ..PlaybackConfig::default()
+        });
+        Task::perform(begin(id, config, playback), Message::Started)
+    }
+
+    fn on_started(&mut self, session: Session) -> Task<Message> {
+        self.started_at = Some(Instant::now());
+        if let Some((device, _)) = session.handle.player() {
+            self.status = format!("Connecting… (listening on {device})");
+        }
+        self.session = Some(session.clone());
+        Task::perform(run(session), |(summary, error)| {
+            Message::Finished(summary, error)
+        })
+    }
+
+    /// The recording ended: what was saved, and the problem that ended it (if any).
+    fn on_finished(&mut self, summary: Summary, problem: Option<Problem>) {
+        self.session = None;
+        self.meter = Meter::default();
+        self.connected = false;
+        self.started_at = None;
+        let saved = summary
+            .path
+            .as_ref()
+            .map(|p| format!("Saved {} ({:.1} s).", p.display(), summary.seconds()));
+        self.status = match (&problem, saved) {
+            (Some(e), Some(s)) => format!("{} {s}", e.text),
+            (Some(e), None) => e.text.clone(),
+            (None, Some(s)) => s,
+            (None, None) => "Stopped.".into(),
+        };
+        self.problem = problem;
+        // Only a file that holds audio becomes the last recording (the engine leaves no
+        // file when nothing arrived).
+        if let Some(p) = summary.path.filter(|_| summary.samples > 0) {
+            self.last_file = Some(p);
+            self.out = self.fresh_file_name().display().to_string();
+        }
+    }
+
+    /// Counters and level of the running recording.
+    fn on_tick(&mut self) {
+        if let Some(s) = &self.session {
+            self.samples = s.handle.stats().samples.load(Ordering::Relaxed);
+            self.rate = s.handle.stats().sample_rate.load(Ordering::Relaxed);
+            self.channels = u16::try_from(s.handle.stats().channels.load(Ordering::Relaxed).max(1))
+                .unwrap_or(1);
+            self.bytes = s.handle.stats().bytes_received.load(Ordering::Relaxed);
+            let level = if self.connected {
+                s.handle.stats().level()
+            } else {
+                engine::audio::level::Level::SILENCE
+            };
+            self.meter.update(level);
+            self.history.push(self.meter.rms);
+        }
+    }
+
+    fn reset_counters(&mut self) {
+        self.rtt = None;
+        self.connected = false;
+        self.samples = 0;
+        self.bytes = 0;
+        self.gap_seconds = 0.0;
+        self.file_created = false;
+        self.meter = Meter::default();
+        self.history = History::default();
+    }
+
+    fn on_event(&mut self, e: RecordEvent) {
+        match e {
+            RecordEvent::Connecting { attempt } if attempt > 1 => {
+                self.status = format!("Reconnecting (attempt {attempt})…");
+            }
+            RecordEvent::Connecting { .. } => {}
+            RecordEvent::Connected { addr } => {
+                self.connected = true;
+                self.status = format!("Connected to {addr}; waiting for the server's answer…");
+            }
+            RecordEvent::Acked { rtt } => {
+                self.rtt = Some(rtt);
+                self.status = format!("Recording to {}.", self.out);
+            }
+            RecordEvent::Format(f) => {
+                self.rate = f.sample_rate;
+            }
+            RecordEvent::FileCreated { path } => {
+                self.file_created = true;
+                self.status = format!("Recording to {}.", path.display());
+            }
+            RecordEvent::Gap {
+                seconds, reason, ..
+            } => {
+                self.gap_seconds += seconds;
+                self.status = format!("Filled {seconds:.2} s of silence ({reason}).");
+            }
+            RecordEvent::Lost { reason } => {
+                self.connected = false;
+                self.status = format!(
+                    "{} {}",
+                    friendly(&reason),
+                    if self.reconnect {
+                        "Reconnecting…"
+                    } else {
+                        ""
+                    }
+                )
+                .trim_end()
+                .to_string();
+            }
+        }
+    }
+}

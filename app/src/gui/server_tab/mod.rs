@@ -1,0 +1,296 @@
+//! The Server tab: pick a source, start serving, watch level and clients.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use engine::audio::devices::DeviceInfo;
+use engine::audio::sources::SourceSpec;
+use engine::pipeline::PipelineConfig;
+use engine::preview::Preview;
+use engine::server::{ClientInfo, ServerEvent, ServerHandle};
+use iced::{Subscription, Task};
+
+use super::desktop::{NO_FILE_DIALOG, file_dialog_available, list_devices};
+use super::form::{
+    Field, Problem, Spot, clear_problem, field, validate_checkcode, validate_host, validate_port,
+};
+use super::settings::ServerSettings;
+use super::widgets::Meter;
+
+mod run;
+mod update;
+pub(super) mod view;
+
+use run::{Running, close_preview, events};
+pub use run::{describe, start};
+
+/// What the Server tab tells the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Serving starts with the fields as they are: the window saves them as settings.
+    Starting,
+}
+
+/// One entry of the source picker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceChoice {
+    /// A sound-card source (loopback or microphone).
+    Device {
+        /// The spec `serve --source` takes.
+        spec: String,
+        /// What the picker shows.
+        label: String,
+    },
+    /// A WAV file, chosen with a file dialog.
+    WavFile(Option<PathBuf>),
+    /// The 440 Hz test tone.
+    Tone,
+}
+
+impl std::fmt::Display for SourceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Device { label, .. } => f.write_str(label),
+            Self::WavFile(None) => f.write_str("WAV file…"),
+            Self::WavFile(Some(p)) => write!(
+                f,
+                "WAV file: {}",
+                p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().to_string()
+                )
+            ),
+            Self::Tone => f.write_str("Test tone (440 Hz, -12 dBFS)"),
+        }
+    }
+}
+
+impl SourceChoice {
+    fn from_device(d: &DeviceInfo) -> Self {
+        let kind = match d.kind {
+            engine::audio::devices::DeviceKind::Loopback => "Loopback",
+            _ => "Microphone",
+        };
+        let default = if d.is_default { " (default)" } else { "" };
+        Self::Device {
+            spec: d.spec(),
+            label: format!("{kind}: {}{default}", d.name),
+        }
+    }
+
+    /// The source spec, if complete (a WAV file needs its path).
+    pub fn spec(&self) -> Option<String> {
+        match self {
+            Self::Device { spec, .. } => Some(spec.clone()),
+            Self::WavFile(Some(p)) => Some(format!("file:{}", p.display())),
+            Self::WavFile(None) => None,
+            Self::Tone => Some("tone:440".into()),
+        }
+    }
+}
+
+/// The Server tab's messages.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// Re-list devices.
+    Refresh,
+    /// Devices were listed.
+    Listed(Result<Vec<DeviceInfo>, String>),
+    /// A source was picked.
+    SourceSelected(SourceChoice),
+    /// The WAV file dialog closed (None: cancelled).
+    FilePicked(Option<PathBuf>),
+    /// Host field edited.
+    Host(String),
+    /// Port field edited.
+    Port(String),
+    /// Checkcode field edited.
+    Checkcode(String),
+    /// Start serving.
+    Start,
+    /// The server started, or could not.
+    Started(Result<ServerHandle, Problem>),
+    /// Stop serving.
+    Stop,
+    /// The server stopped.
+    Stopped(Result<(), String>),
+    /// Something happened in the server.
+    Event(ServerEvent),
+    /// Refresh level, clients and counters (~30 times a second while serving or previewing).
+    Tick,
+    /// A level preview of the selected source started (its generation), or could not.
+    PreviewStarted(u64, Result<Arc<Preview>, String>),
+    /// A replaced preview was closed (on a blocking thread).
+    PreviewClosed,
+}
+
+/// The Server tab's state.
+#[derive(Debug)]
+pub struct ServerTab {
+    /// Picker entries.
+    pub sources: Vec<SourceChoice>,
+    /// The picked entry.
+    pub selected: Option<SourceChoice>,
+    /// Host field.
+    pub host: String,
+    /// Port field.
+    pub port: String,
+    /// Checkcode field.
+    pub checkcode: String,
+    /// The running server.
+    pub running: Option<ServerHandle>,
+    /// When it started.
+    pub started_at: Option<Instant>,
+    /// A start or stop is under way.
+    pub busy: bool,
+    /// Level meter.
+    pub meter: Meter,
+    /// Connected clients (refreshed on each tick).
+    pub clients: Vec<ClientInfo>,
+    /// Bytes sent so far.
+    pub bytes: u64,
+    /// The latest event or error, in words.
+    pub status: String,
+    /// The last error, shown next to the field or button it concerns.
+    pub problem: Option<Problem>,
+    /// The level preview of the selected source while not serving.
+    pub preview: Option<Arc<Preview>>,
+    /// Counts previews started; a preview that opens after a newer one was asked for is closed.
+    pub preview_generation: u64,
+    wanted_source: Option<String>,
+    label_generation: u32,
+}
+
+impl ServerTab {
+    /// A tab with `settings` in its fields; the device list comes with [`Message::Listed`].
+    pub fn new(settings: &ServerSettings) -> Self {
+        Self {
+            sources: vec![SourceChoice::WavFile(None), SourceChoice::Tone],
+            selected: None,
+            host: settings.host.clone(),
+            port: settings.port.clone(),
+            checkcode: settings.checkcode.clone(),
+            running: None,
+            started_at: None,
+            busy: false,
+            meter: Meter::default(),
+            clients: Vec::new(),
+            bytes: 0,
+            status: "Pick a source and press Start serving.".into(),
+            problem: None,
+            preview: None,
+            preview_generation: 0,
+            wanted_source: settings.source.clone(),
+            label_generation: 0,
+        }
+    }
+
+    /// The fields as settings.
+    pub fn settings(&self) -> ServerSettings {
+        ServerSettings {
+            host: self.host.clone(),
+            port: self.port.clone(),
+            checkcode: self.checkcode.clone(),
+            source: self.selected.as_ref().and_then(SourceChoice::spec),
+        }
+    }
+
+    /// Lists devices in the background.
+    pub fn refresh() -> Task<Message> {
+        list_devices(engine::audio::devices::list_sources).map(Message::Listed)
+    }
+
+    fn fields(&self) -> (Field<String>, Field<u16>, Field<i32>) {
+        (
+            field(&self.host, validate_host),
+            field(&self.port, validate_port),
+            field(&self.checkcode, validate_checkcode),
+        )
+    }
+
+    /// Whether Start can be pressed.
+    pub fn can_start(&self) -> bool {
+        let (h, p, c) = self.fields();
+        self.running.is_none()
+            && !self.busy
+            && h.ok()
+            && p.ok()
+            && c.ok()
+            && self
+                .selected
+                .as_ref()
+                .and_then(SourceChoice::spec)
+                .is_some()
+    }
+
+    /// A one-line summary for the window title.
+    pub fn title(&self) -> Option<String> {
+        self.running.as_ref().map(|h| {
+            format!(
+                "serving on port {} ({} clients)",
+                h.local_addr().port(),
+                self.clients.len()
+            )
+        })
+    }
+
+    /// Handles a message. Returns the work to run and, when serving starts, [`Event::Starting`]
+    /// (the parent saves the settings the tab started with).
+    pub fn update(&mut self, message: Message) -> (Task<Message>, Option<Event>) {
+        let before = self.selected.clone();
+        let starting = matches!(message, Message::Start) && self.can_start();
+        let task = self.handle(message);
+        let event = starting.then_some(Event::Starting);
+        if self.selected != before {
+            self.label_generation = self.label_generation.wrapping_add(1);
+            if self
+                .problem
+                .as_ref()
+                .is_some_and(|p| p.spot == Spot::Source)
+            {
+                self.problem = None;
+            }
+            return (Task::batch([task, self.restart_preview()]), event);
+        }
+        (task, event)
+    }
+
+    /// Starts a level preview of the selected source (closing the previous one), unless serving.
+    pub fn restart_preview(&mut self) -> Task<Message> {
+        self.preview_generation += 1;
+        let closed = close_preview(self.preview.take());
+        let spec = self.selected.as_ref().and_then(SourceChoice::spec);
+        let Some(spec) = spec.filter(|_| self.running.is_none() && !self.busy) else {
+            return closed;
+        };
+        let generation = self.preview_generation;
+        let open = Task::perform(
+            async move {
+                let spec: SourceSpec = spec.parse().map_err(|e: engine::Error| e.to_string())?;
+                tokio::task::spawn_blocking(move || {
+                    Preview::start(&spec, PipelineConfig::default()).map(Arc::new)
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())
+            },
+            move |r| Message::PreviewStarted(generation, r),
+        );
+        Task::batch([closed, open])
+    }
+
+    /// Events of the running server, and a ~30 Hz tick for the meter (serving or previewing).
+    pub fn subscription(&self) -> Subscription<Message> {
+        let tick = || iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick);
+        match (&self.running, &self.preview) {
+            (Some(h), _) => Subscription::batch([
+                Subscription::run_with(Running(h.clone()), events).map(Message::Event),
+                tick(),
+            ]),
+            (None, Some(_)) => tick(),
+            (None, None) => Subscription::none(),
+        }
+    }
+}

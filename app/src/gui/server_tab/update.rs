@@ -1,0 +1,210 @@
+//! How the Server tab handles each message.
+
+use super::*;
+
+impl ServerTab {
+    pub(super) fn handle(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Refresh => return Self::refresh(),
+            Message::Listed(Ok(list)) => self.on_listed(&list),
+            Message::Listed(Err(e)) => self.status = format!("Cannot list sound devices: {e}"),
+            Message::SourceSelected(choice) => return self.on_source_selected(choice),
+            Message::FilePicked(Some(path)) => self.on_file_picked(path),
+            Message::FilePicked(None) => self.status = "No file chosen.".into(),
+            Message::Host(v) => {
+                clear_problem(&mut self.problem, Spot::Host);
+                self.host = v;
+            }
+            Message::Port(v) => {
+                clear_problem(&mut self.problem, Spot::Port);
+                self.port = v;
+            }
+            Message::Checkcode(v) => {
+                clear_problem(&mut self.problem, Spot::Checkcode);
+                self.checkcode = v;
+            }
+            Message::Start => return self.on_start(),
+            Message::Started(Ok(handle)) => self.on_started(handle),
+            Message::Started(Err(problem)) => {
+                self.busy = false;
+                self.status = problem.text.clone();
+                self.problem = Some(problem);
+                return self.restart_preview();
+            }
+            Message::Stop => return self.on_stop(),
+            Message::Stopped(result) => return self.on_stopped(result),
+            Message::Event(event) => self.status = describe(&event),
+            Message::Tick => self.on_tick(),
+            Message::PreviewStarted(generation, result) => {
+                return self.on_preview_started(generation, result);
+            }
+            Message::PreviewClosed => {}
+        }
+        Task::none()
+    }
+
+    /// Devices listed: keeps the picked entry if it is still there, else picks the one from the
+    /// settings, else the first.
+    fn on_listed(&mut self, list: &[DeviceInfo]) {
+        let keep = self.selected.clone();
+        self.sources = list.iter().map(SourceChoice::from_device).collect();
+        let file = match &keep {
+            Some(SourceChoice::WavFile(p)) => SourceChoice::WavFile(p.clone()),
+            _ => SourceChoice::WavFile(None),
+        };
+        self.sources.push(file);
+        self.sources.push(SourceChoice::Tone);
+        let wanted = self.wanted_source.take();
+        self.selected = keep
+            .filter(|k| self.sources.contains(k))
+            .or_else(|| {
+                wanted.and_then(|w| {
+                    self.sources
+                        .iter()
+                        .find(|s| s.spec().as_deref() == Some(w.as_str()))
+                        .cloned()
+                })
+            })
+            .or_else(|| self.sources.first().cloned());
+        if list.is_empty() {
+            self.status =
+                "No sound devices found: you can still serve a WAV file or the test tone.".into();
+        }
+    }
+
+    /// A source picked; a WAV file opens the file dialog (or says why there is none).
+    fn on_source_selected(&mut self, choice: SourceChoice) -> Task<Message> {
+        match choice {
+            SourceChoice::WavFile(_) if !file_dialog_available() => {
+                self.problem = Some(Problem::at(
+                    Spot::Source,
+                    format!("{NO_FILE_DIALOG} (`audiomi serve --source file:PATH` serves a file)"),
+                ));
+            }
+            SourceChoice::WavFile(_) => {
+                return Task::perform(
+                    async {
+                        rfd::AsyncFileDialog::new()
+                            .add_filter("WAV audio", &["wav", "WAV"])
+                            .set_title("Choose a WAV file to serve")
+                            .pick_file()
+                            .await
+                            .map(|f| f.path().to_path_buf())
+                    },
+                    Message::FilePicked,
+                );
+            }
+            choice => self.selected = Some(choice),
+        }
+        Task::none()
+    }
+
+    fn on_file_picked(&mut self, path: PathBuf) {
+        let choice = SourceChoice::WavFile(Some(path));
+        self.sources
+            .retain(|s| !matches!(s, SourceChoice::WavFile(_)));
+        let at = self.sources.len().saturating_sub(1);
+        self.sources.insert(at, choice.clone());
+        self.selected = Some(choice);
+    }
+
+    /// Start pressed: starts the server in the background from the checked fields.
+    fn on_start(&mut self) -> Task<Message> {
+        if !self.can_start() {
+            return Task::none();
+        }
+        let (h, p, c) = self.fields();
+        let (Some(host), Some(port), Some(checkcode)) = (h.value, p.value, c.value) else {
+            return Task::none();
+        };
+        let Some(spec) = self.selected.as_ref().and_then(SourceChoice::spec) else {
+            return Task::none();
+        };
+        self.busy = true;
+        self.problem = None;
+        self.status = format!("Starting {spec} on port {port}…");
+        // The preview closes first: a device is opened by one stage at a time.
+        self.preview_generation += 1;
+        let preview = self.preview.take();
+        Task::perform(
+            async move {
+                let _ = tokio::task::spawn_blocking(move || drop(preview)).await;
+                start(host, port, checkcode, spec).await
+            },
+            Message::Started,
+        )
+    }
+
+    fn on_started(&mut self, handle: ServerHandle) {
+        self.busy = false;
+        self.status = format!(
+            "Serving on {}. Receivers connect to this computer's address, port {}.",
+            handle.local_addr(),
+            handle.local_addr().port()
+        );
+        self.started_at = Some(Instant::now());
+        self.bytes = 0;
+        self.clients.clear();
+        self.running = Some(handle);
+    }
+
+    fn on_stop(&mut self) -> Task<Message> {
+        let Some(handle) = self.running.take() else {
+            return Task::none();
+        };
+        self.busy = true;
+        self.status = "Stopping…".into();
+        Task::perform(
+            async move { handle.stop().await.map_err(|e| e.to_string()) },
+            Message::Stopped,
+        )
+    }
+
+    fn on_stopped(&mut self, result: Result<(), String>) -> Task<Message> {
+        self.busy = false;
+        self.started_at = None;
+        self.clients.clear();
+        self.meter = Meter::default();
+        self.status = match result {
+            Ok(()) => "Stopped.".into(),
+            Err(e) => format!("Stopped with an error: {e}"),
+        };
+        self.restart_preview()
+    }
+
+    /// Level, clients and counters of the running server (or the preview's level).
+    fn on_tick(&mut self) {
+        if let Some(h) = &self.running {
+            let stats = h.stats();
+            self.meter.update(stats.level());
+            self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
+            self.clients = h.hub().clients();
+        } else if let Some(p) = &self.preview {
+            self.meter.update(p.level());
+        }
+    }
+
+    /// A preview opened: kept if it is still wanted, else closed.
+    fn on_preview_started(
+        &mut self,
+        generation: u64,
+        result: Result<Arc<Preview>, String>,
+    ) -> Task<Message> {
+        let current = generation == self.preview_generation && self.running.is_none() && !self.busy;
+        match result {
+            Ok(p) if current => {
+                self.meter = Meter::default();
+                self.preview = Some(p);
+            }
+            Ok(p) => return close_preview(Some(p)),
+            Err(e) if current => {
+                self.problem = Some(Problem::at(
+                    Spot::Source,
+                    format!("This source cannot be opened: {e}"),
+                ));
+            }
+            Err(_) => {}
+        }
+        Task::none()
+    }
+}

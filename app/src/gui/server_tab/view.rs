@@ -1,0 +1,170 @@
+//! The Server tab's view: the source and address form, the action, the meter, the counters
+//! and the receivers.
+
+use iced::widget::{button, column, container, pick_list, row, scrollable, text};
+use iced::{Element, Length};
+
+use super::{Message, ServerTab};
+use crate::gui::form::{Spot, field_error, form_row, problem_at};
+use crate::gui::{human_bytes, human_duration};
+use engine::server::ClientInfo;
+
+impl ServerTab {
+    /// The tab's content.
+    pub fn view(&self) -> Element<'_, Message> {
+        column![
+            self.form(),
+            self.action(),
+            self.meter.view(self.meter_label()),
+            self.counters(),
+            text("Receivers"),
+            container(self.client_list()).padding(6).width(Length::Fill),
+        ]
+        .spacing(14)
+        .into()
+    }
+
+    /// Source picker, host, port and checkcode, each with its problem beside it.
+    fn form(&self) -> Element<'_, Message> {
+        let (h, p, c) = self.fields();
+        let problem = self.problem.as_ref();
+        let editable = self.running.is_none() && !self.busy;
+        let source_row = row![
+            pick_list(
+                self.sources.clone(),
+                self.selected.clone(),
+                Message::SourceSelected
+            )
+            .width(Length::Fill)
+            .style(repaint_on_change(self.label_generation)),
+            button("Refresh").on_press_maybe(editable.then_some(Message::Refresh)),
+        ]
+        .spacing(8);
+        let form = column![
+            text("Source"),
+            source_row,
+            field_error(problem_at(problem, Spot::Source)),
+            form_row(
+                [
+                    (
+                        "Host",
+                        "0.0.0.0",
+                        &self.host,
+                        "server-host",
+                        Message::Host,
+                        h.error.or_else(|| problem_at(problem, Spot::Host))
+                    ),
+                    (
+                        "Port",
+                        "26070",
+                        &self.port,
+                        "server-port",
+                        Message::Port,
+                        p.error.or_else(|| problem_at(problem, Spot::Port))
+                    ),
+                    (
+                        "Checkcode",
+                        "20250918",
+                        &self.checkcode,
+                        "server-checkcode",
+                        Message::Checkcode,
+                        c.error.or_else(|| problem_at(problem, Spot::Checkcode))
+                    ),
+                ],
+                [3, 1, 2],
+                editable,
+                Message::Start,
+            ),
+        ]
+        .spacing(6);
+        form.into()
+    }
+
+    /// Start serving / Stop, with a problem that concerns the action beside it.
+    fn action(&self) -> Element<'_, Message> {
+        let problem = self.problem.as_ref();
+        let action = if self.running.is_some() {
+            button("Stop").on_press_maybe((!self.busy).then_some(Message::Stop))
+        } else {
+            button("Start serving").on_press_maybe(self.can_start().then_some(Message::Start))
+        };
+        let action = row![action, field_error(problem_at(problem, Spot::Action))]
+            .spacing(12)
+            .align_y(iced::Alignment::Center);
+        action.into()
+    }
+
+    fn meter_label(&self) -> &'static str {
+        if self.running.is_none() && self.preview.is_some() {
+            "Level (preview)"
+        } else {
+            "Level"
+        }
+    }
+
+    /// Clients, uptime and bytes sent.
+    fn counters(&self) -> Element<'_, Message> {
+        let uptime = self
+            .started_at
+            .map_or_else(|| "—".to_string(), |t| human_duration(t.elapsed()));
+        let counters = row![
+            text(format!("Clients: {}", self.clients.len())),
+            text(format!("Uptime: {uptime}")),
+            text(format!("Sent: {}", human_bytes(self.bytes))),
+        ]
+        .spacing(24);
+        counters.into()
+    }
+
+    /// The connected receivers, or why there are none.
+    fn client_list(&self) -> Element<'_, Message> {
+        if self.clients.is_empty() {
+            text(if self.running.is_some() {
+                "No receivers yet."
+            } else {
+                "Not serving."
+            })
+            .into()
+        } else {
+            scrollable(column(self.clients.iter().map(|c| {
+                text(format!(
+                    "{}   connected {}   lag {} ms{}",
+                    client_label(c),
+                    human_duration(c.connected_for),
+                    c.lag.as_millis(),
+                    if c.extended { "" } else { "   (legacy client)" }
+                ))
+                .into()
+            })))
+            .height(Length::Fixed(120.0))
+            .into()
+        }
+    }
+}
+
+/// The default pick-list style, with the background nudged by 1/255 in blue on every other
+/// change of the label (`generation` counts them). iced 0.14's tiny-skia renderer computes the
+/// damage of vertically centred text from its top edge only, so a new label was drawn with its
+/// upper half missing; a changed background makes the whole widget damaged and repainted. The
+/// nudge is invisible.
+fn repaint_on_change(
+    generation: u32,
+) -> impl Fn(&iced::Theme, pick_list::Status) -> pick_list::Style {
+    let nudge = (generation % 2) as f32 / 255.0;
+    move |theme, status| {
+        let mut style = pick_list::default(theme, status);
+        if let iced::Background::Color(c) = &mut style.background {
+            c.b = (c.b + nudge).min(1.0);
+        }
+        style
+    }
+}
+
+/// How a receiver is shown in the list: its name (extension clients that sent one) with its
+/// address, else the address.
+pub fn client_label(c: &ClientInfo) -> String {
+    match &c.name {
+        Some(name) => format!("{name} ({})", c.addr),
+        None => c.addr.to_string(),
+    }
+}

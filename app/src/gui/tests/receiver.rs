@@ -1,0 +1,223 @@
+//! Receiver tab tests.
+
+use std::time::Duration;
+
+use super::*;
+
+#[test]
+fn receiver_fields_validate_and_enter_starts() {
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    assert!(tab.can_start());
+    let _ = tab.update(receiver_tab::Message::Duration("-3".into()));
+    assert!(!tab.can_start());
+    assert!(
+        ui(tab.view())
+            .find("a positive number of seconds, or empty")
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Duration("2.5".into()));
+    let _ = tab.update(receiver_tab::Message::Host(String::new()));
+    assert!(
+        ui(tab.view())
+            .find("enter a host name or IP address")
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Host("127.0.0.1".into()));
+    // Enter in a field starts.
+    let mut ui = ui(tab.view());
+    ui.click(selector::id("receiver-host")).expect("host field");
+    let _ = ui.tap_key(iced::keyboard::key::Named::Enter);
+    assert!(
+        ui.into_messages()
+            .any(|m| matches!(m, receiver_tab::Message::Start))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_is_said_plainly_and_controls_come_back() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let config =
+        engine::receiver::RecordConfig::new(format!("127.0.0.1:{port}"), dir.path().join("x.wav"));
+    let session = receiver_tab::begin(1, config, None).await.expect("session");
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    assert!(ui(tab.view()).find("Stop").is_ok());
+    assert!(tab.title().is_some());
+    let (summary, error) = receiver_tab::run(session).await;
+    let _ = tab.update(receiver_tab::Message::Finished(summary, error));
+    assert!(
+        tab.status.contains("connection refused") && tab.status.contains("Is the server started?"),
+        "{}",
+        tab.status
+    );
+    assert!(ui(tab.view()).find("Connect & Record").is_ok());
+    assert!(tab.can_start());
+}
+
+/// A recording against a real server: ACK round-trip, elapsed, samples and the saved file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_tab_shows_a_real_recording() {
+    let handle = server_tab::start("127.0.0.1".into(), 0, 20_250_918, "tone:440".into())
+        .await
+        .expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rec.wav");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let mut config = engine::receiver::RecordConfig::new(handle.local_addr().to_string(), &out);
+    config.duration = Some(Duration::from_millis(500));
+    let session = receiver_tab::begin(7, config, None).await.expect("session");
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    let (summary, error) = receiver_tab::run(session.clone()).await;
+    // Feed the engine's events into the tab as the subscription would.
+    use futures::StreamExt;
+    let events: Vec<_> = session.events().collect().await;
+    assert!(
+        !events.is_empty(),
+        "the events are replayed to a late subscriber"
+    );
+    for e in events {
+        let _ = tab.update(receiver_tab::Message::Event(e));
+    }
+    let _ = tab.update(receiver_tab::Message::Tick);
+    assert!(tab.rtt.is_some(), "the ACK's round trip is shown");
+    assert_eq!(tab.samples, 8_000);
+    assert!(ui(tab.view()).find("Samples: 8000").is_ok());
+    assert!(
+        ui(tab.view())
+            .find(
+                format!(
+                    "Ping: ACK in {:.1} ms",
+                    tab.rtt.map_or(0.0, |r| r.as_secs_f64() * 1000.0)
+                )
+                .as_str()
+            )
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Finished(summary, error));
+    assert!(
+        tab.status.starts_with("Saved") && tab.status.contains("rec.wav"),
+        "{}",
+        tab.status
+    );
+    assert!(ui(tab.view()).find("Open folder").is_ok());
+    assert_eq!(hound::WavReader::open(&out).expect("wav").duration(), 8_000);
+}
+
+/// The wrong checkcode is shown at the checkcode field, after one clear error (no storm), and
+/// the recording that received nothing is no "last recording".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_checkcode_is_shown_at_the_checkcode_field() {
+    let handle = server_tab::start("127.0.0.1".into(), 0, 777, "tone:440".into())
+        .await
+        .expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let mut config = engine::receiver::RecordConfig::new(
+        handle.local_addr().to_string(),
+        dir.path().join("w.wav"),
+    );
+    config.reconnect = true;
+    let session = receiver_tab::begin(3, config, None).await.expect("session");
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    let (summary, problem) = receiver_tab::run(session).await;
+    let _ = tab.update(receiver_tab::Message::Finished(summary, problem));
+    assert_eq!(
+        tab.problem.as_ref().map(|p| p.spot),
+        Some(crate::gui::form::Spot::Checkcode),
+        "{}",
+        tab.status
+    );
+    assert!(tab.status.contains("checkcode differs"), "{}", tab.status);
+    assert!(
+        tab.last_file.is_none(),
+        "no empty file as the last recording"
+    );
+    assert!(!dir.path().join("w.wav").exists());
+    assert!(
+        ui(tab.view())
+            .find(tab.problem.as_ref().map_or("", |p| p.text.as_str()))
+            .is_ok()
+    );
+}
+
+/// The path can be typed; when no file dialog shows, the tab says so at the field.
+#[test]
+fn the_record_to_path_can_be_typed_and_a_missing_dialog_is_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let _ = tab.update(receiver_tab::Message::Out(String::new()));
+    assert!(!tab.can_start(), "an empty path cannot record");
+    let typed = dir.path().join("typed.wav").display().to_string();
+    let messages: Vec<_> = {
+        let mut ui = ui(tab.view());
+        ui.click(selector::id("receiver-file")).expect("file field");
+        let _ = ui.typewrite(&typed);
+        ui.into_messages().collect()
+    };
+    for m in messages {
+        let _ = tab.update(m);
+    }
+    assert_eq!(tab.out, typed);
+    assert!(tab.can_start());
+    // A folder is not a file.
+    let _ = tab.update(receiver_tab::Message::Out(dir.path().display().to_string()));
+    assert!(!tab.can_start());
+    assert!(
+        ui(tab.view())
+            .find("this is a folder: add a file name, e.g. recording.wav")
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Out(typed.clone()));
+    // rfd returns at once when it has neither the desktop portal nor zenity.
+    let _ = tab.update(receiver_tab::Message::Browsed(
+        None,
+        Duration::from_millis(5),
+    ));
+    assert!(
+        ui(tab.view())
+            .find(crate::gui::desktop::NO_FILE_DIALOG)
+            .is_ok()
+    );
+    let _ = tab.update(receiver_tab::Message::Out(typed.clone()));
+    assert!(tab.problem.is_none() && tab.can_start(), "typing clears it");
+}
+
+/// The idle Receiver tab shows no file size; *Listen* offers the outputs and warns about
+/// feedback when it would play this machine's default output from a local server.
+#[test]
+fn listen_offers_outputs_and_warns_about_feedback() {
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    assert!(ui(tab.view()).find("File: —").is_ok());
+    assert!(ui(tab.view()).find("File: 44 B").is_err());
+    let _ = tab.update(receiver_tab::Message::Outputs(Ok(vec![
+        engine::audio::devices::DeviceInfo {
+            kind: engine::audio::devices::DeviceKind::Output,
+            id: "pulseaudio:headphones".into(),
+            name: "Headphones".into(),
+            is_default: false,
+            sample_rate: 48_000,
+            channels: 2,
+        },
+    ])));
+    assert_eq!(tab.outputs.len(), 2, "the default output and one device");
+    assert!(tab.feedback_warning().is_none(), "not listening");
+    let _ = tab.update(receiver_tab::Message::Listen(true));
+    assert!(ui(tab.view()).find(receiver_tab::FEEDBACK_WARNING).is_ok());
+    let _ = tab.update(receiver_tab::Message::OutputSelected(
+        tab.outputs[1].clone(),
+    ));
+    assert!(tab.feedback_warning().is_none(), "another output: no loop");
+    assert_eq!(
+        tab.output.device().as_deref(),
+        Some("pulseaudio:headphones")
+    );
+    let _ = tab.update(receiver_tab::Message::OutputSelected(
+        receiver_tab::OutputChoice::Default,
+    ));
+    let _ = tab.update(receiver_tab::Message::Host("192.0.2.7".into()));
+    assert!(tab.feedback_warning().is_none(), "another machine: no loop");
+}
