@@ -3,21 +3,27 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use engine::audio::sources::SourceSpec;
 use engine::config::{self, Settings};
 use engine::pipeline::PipelineConfig;
-use engine::receiver::{RecordConfig, RecordingHandle};
 use engine::server::{ServeSettings, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::fmt::{human_bytes, timestamp};
+use crate::fmt::human_bytes;
+
+mod devices;
+mod receive;
+mod serve;
+
+use devices::devices;
+use receive::{Receive, receive, record};
+use serve::serve;
 
 /// What `--help` says about the program.
 const ABOUT: &str = "Capture what this PC plays and stream it to any number of receivers over TCP, \
@@ -279,268 +285,6 @@ fn status_ticker(token: CancellationToken, mut line: impl FnMut() -> String + Se
             }
         }
     });
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = settings()?;
-    let host = settings.host(args.net.host.as_deref(), config::DEFAULT_SERVE_HOST)?;
-    let port = settings.port(args.net.port)?;
-    let checkcode = settings.checkcode(args.net.checkcode)?;
-    let spec: SourceSpec = args.source.parse().map_err(usage)?;
-    let rate = config::check_rate("--rate", args.rate)?;
-    let chunk = config::check_chunk_ms("--chunk-ms", args.chunk_ms)?;
-    let max_clients = config::check_max_clients("--max-clients", args.max_clients)?;
-    let max_lag = config::check_max_lag_ms("--max-lag-ms", args.max_lag_ms, args.chunk_ms)?;
-    let server = ServeSettings {
-        looping: args.looping,
-        pipeline: PipelineConfig {
-            rate,
-            chunk,
-            ..PipelineConfig::default()
-        },
-        server: ServerConfig {
-            checkcode,
-            max_clients,
-            max_lag,
-            grace: Duration::from_millis(args.grace_ms),
-            writes_per_sec: args.writes_per_sec,
-            ..ServerConfig::default()
-        },
-        ..ServeSettings::new(host, port, spec.clone())
-    }
-    .start()
-    .await?;
-    info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
-    let token = server.shutdown_token();
-    let hub = server.hub().clone();
-    status_ticker(token.clone(), move || {
-        let s = hub.stats();
-        let level = s.level();
-        format!(
-            "clients {} | level {:6.1} dBFS (peak {:6.1}) | {} sent",
-            s.clients.load(Ordering::Relaxed),
-            level.rms_dbfs,
-            level.peak_dbfs,
-            human_bytes(s.bytes_queued.load(Ordering::Relaxed))
-        )
-    });
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        info!("stopping");
-        token.cancel();
-    });
-    server.wait().await?;
-    info!("stopped");
-    Ok(())
-}
-
-async fn record(args: RecordArgs) -> anyhow::Result<()> {
-    let out = args.out.unwrap_or_else(default_file_name);
-    let mode = Receive {
-        out: Some(out),
-        force: args.force,
-        play: args.play,
-        legacy: args.legacy,
-    };
-    receive(args.rx, mode).await
-}
-
-/// What `record` and `listen` differ in.
-struct Receive {
-    /// The WAV file (`None`: listen only).
-    out: Option<PathBuf>,
-    /// Overwrite `out` if it exists.
-    force: bool,
-    /// Play the stream live.
-    play: bool,
-    /// Behave like the original client (no extensions).
-    legacy: bool,
-}
-
-async fn receive(args: ReceiveArgs, mode: Receive) -> anyhow::Result<()> {
-    let Receive {
-        out,
-        force,
-        play,
-        legacy,
-    } = mode;
-    let settings = settings()?;
-    let host = settings.host(args.net.host.as_deref(), config::DEFAULT_RECORD_HOST)?;
-    let port = settings.port(args.net.port)?;
-    let checkcode = settings.checkcode(args.net.checkcode)?;
-    let duration = args
-        .duration
-        .map(|d| config::check_duration_secs("--duration", d))
-        .transpose()?;
-    let mut config = RecordConfig::new(config::socket_addr(&host, port), PathBuf::new());
-    config.out = out;
-    config.checkcode = checkcode;
-    config.overwrite = force;
-    config.duration = duration;
-    config.reconnect = args.reconnect;
-    config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
-    config.extensions = !legacy;
-    config.name = args.name.clone().or_else(config::default_receiver_name);
-    let playback = play.then(|| {
-        if config::feedback_risk(&host, args.output_device.as_deref()) {
-            tracing::warn!(
-                "playing on this machine's default output while receiving from this machine: if the server captures that output's loopback, this makes a feedback loop (use --output-device)"
-            );
-        }
-        engine::audio::playback::PlaybackConfig {
-            device: args.output_device.clone(),
-            target: Duration::from_millis(args.jitter_ms.clamp(10, 2000)),
-            ..Default::default()
-        }
-    });
-    // Checks the file before anything is connected or opened, then opens the player.
-    let handle = RecordingHandle::start(config, playback).await?;
-    if let Some((device, _)) = handle.player() {
-        info!(%device, "listening");
-    }
-    let ticker = CancellationToken::new();
-    let started = Instant::now();
-    let stats = handle.stats().clone();
-    status_ticker(ticker.clone(), move || {
-        let rate = stats.sample_rate.load(Ordering::Relaxed).max(1);
-        let samples = stats.samples.load(Ordering::Relaxed);
-        format!(
-            "elapsed {:.1} s | recorded {:.1} s | {} received | level {:6.1} dBFS",
-            started.elapsed().as_secs_f64(),
-            samples as f64 / f64::from(rate),
-            human_bytes(stats.bytes_received.load(Ordering::Relaxed)),
-            stats.rms_dbfs()
-        )
-    });
-    let stop = handle.stop_token();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        stop.cancel();
-    });
-    let finished = handle.finished().await;
-    ticker.cancel();
-    if let Some((_, p)) = handle.player() {
-        info!(
-            underruns = p.underruns.load(Ordering::Relaxed),
-            dropped_samples = p.dropped.load(Ordering::Relaxed),
-            "playback finished"
-        );
-    }
-    let s = &finished.summary;
-    if let Some(path) = &s.path {
-        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        eprintln!(
-            "saved {}: {:.3} s ({} samples at {} Hz), {} bytes, {:.3} s of gaps filled",
-            path.display(),
-            s.seconds(),
-            s.samples,
-            s.sample_rate,
-            bytes,
-            s.gap_samples as f64 / f64::from(s.sample_rate.max(1))
-        );
-    }
-    match finished.error {
-        Some(e) => Err(anyhow::Error::new(SharedError(e))),
-        None => Ok(()),
-    }
-}
-
-/// An engine error shared by the recording's handles, with its causes.
-#[derive(Debug)]
-struct SharedError(Arc<engine::Error>);
-
-impl std::fmt::Display for SharedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for SharedError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&*self.0)
-    }
-}
-
-#[derive(serde::Serialize)]
-struct DeviceRow<'a> {
-    kind: &'a str,
-    id: &'a str,
-    spec: String,
-    name: &'a str,
-    default: bool,
-    sample_rate: u32,
-    channels: u16,
-}
-
-fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
-    if !engine::audio::devices::sound_server_running() {
-        eprintln!(
-            "No PulseAudio or PipeWire server is running, so loopback (capturing what this PC plays) is unavailable; {} through plain ALSA.",
-            if args.outputs {
-                "outputs are listed"
-            } else {
-                "microphones are listed"
-            }
-        );
-    }
-    let list = if args.outputs {
-        engine::audio::devices::list_outputs()?
-    } else {
-        engine::audio::devices::list_sources()?
-    };
-    let rows: Vec<DeviceRow<'_>> = list
-        .iter()
-        .map(|d| DeviceRow {
-            kind: d.kind.as_str(),
-            id: &d.id,
-            spec: d.spec(),
-            name: &d.name,
-            default: d.is_default,
-            sample_rate: d.sample_rate,
-            channels: d.channels,
-        })
-        .collect();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    if rows.is_empty() {
-        eprintln!("no usable devices found");
-        return Ok(());
-    }
-    // What the id column holds is what the matching option takes.
-    let id_label = if args.outputs {
-        "OUTPUT-DEVICE"
-    } else {
-        "SOURCE"
-    };
-    let width = rows
-        .iter()
-        .map(|r| r.spec.len())
-        .max()
-        .unwrap_or(0)
-        .max(id_label.len());
-    println!(
-        "{:<8}  {:<7}  {:>6}  {:>2}  {:<width$}  NAME",
-        "KIND", "DEFAULT", "RATE", "CH", id_label
-    );
-    for r in &rows {
-        println!(
-            "{:<8}  {:<7}  {:>6}  {:>2}  {:<width$}  {}",
-            r.kind,
-            if r.default { "*" } else { "" },
-            r.sample_rate,
-            r.channels,
-            r.spec,
-            r.name
-        );
-    }
-    Ok(())
-}
-
-/// `audiomi-YYYYMMDD-HHMMSS.wav` (UTC) in the current directory.
-fn default_file_name() -> PathBuf {
-    PathBuf::from(format!("audiomi-{}.wav", timestamp()))
 }
 
 #[cfg(test)]
