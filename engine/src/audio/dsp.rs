@@ -65,7 +65,24 @@ pub fn f32_to_pcm16_bytes(samples: &[f32], out: &mut Vec<u8>) {
 /// it on the thread that uses it.
 pub struct Resampler {
     inner: Option<Samplerate>,
+    /// Output samples per input sample (`to_hz / from_hz`).
+    ratio: f64,
+    /// Digital silence (exact zeros) fed to the converter since the last non-zero sample.
+    zeros_fed: usize,
+    /// Fraction of an output sample owed by skipped silence (for an exact long-run length).
+    carry: f64,
+    /// Input samples of silence not passed to the converter.
+    skipped: u64,
 }
+
+/// Input samples of digital silence after which libsamplerate's output is digital silence too,
+/// so further silence skips the converter (a silent sink costs no resampling): 8,192 samples
+/// (171 ms at 48 kHz). The widest filter, `SincBestQuality`, reaches about 143 input samples
+/// either side at unity ratio (its coefficient table of 340,239 entries at an increment of 2,381,
+/// libsamplerate's `src_sinc.c`), widened by the ratio when downsampling (429 samples at 3:1);
+/// once the whole window holds zeros, every output is exactly 0.0. 8,192 leaves room for ratios
+/// down to 1/19 and for the converter's internal input buffer.
+pub const SILENCE_SETTLE: usize = 8192;
 
 impl Resampler {
     /// A mono resampler from `from_hz` to `to_hz` using `converter`.
@@ -78,7 +95,18 @@ impl Resampler {
         } else {
             Some(Samplerate::new(converter, from_hz, to_hz, 1).map_err(Error::Resampler)?)
         };
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            ratio: f64::from(to_hz) / f64::from(from_hz),
+            zeros_fed: 0,
+            carry: 0.0,
+            skipped: 0,
+        })
+    }
+
+    /// Input samples of digital silence that skipped libsamplerate (see [`Resampler::process`]).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 
     /// Whether samples go through libsamplerate (false when the rates are equal).
@@ -89,13 +117,34 @@ impl Resampler {
     /// Resamples one block; the output may be a few samples shorter or longer than
     /// `input.len() × to/from` because the converter keeps a short history.
     ///
+    /// Digital silence that follows [`SILENCE_SETTLE`] zeros is not passed to libsamplerate:
+    /// its output would be zeros, so `input.len() × to/from` zeros are appended (a fraction
+    /// carried to the next block). The converter's history then holds only zeros, as it would
+    /// after being fed them, so audio that follows comes out the same (at most a fraction of a
+    /// sample earlier or later).
+    ///
     /// # Errors
     /// [`Error::Resampler`] if libsamplerate fails.
     pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        match &self.inner {
-            None => out.extend_from_slice(input),
-            Some(src) => out.extend(src.process(input).map_err(Error::Resampler)?),
+        let Some(src) = &self.inner else {
+            out.extend_from_slice(input);
+            return Ok(());
+        };
+        let zeros = input.iter().rev().take_while(|&&x| x == 0.0).count();
+        if zeros == input.len() && self.zeros_fed >= SILENCE_SETTLE {
+            let exact = input.len() as f64 * self.ratio + self.carry;
+            let n = exact.floor();
+            self.carry = exact - n;
+            self.skipped += input.len() as u64;
+            out.resize(out.len() + n as usize, 0.0);
+            return Ok(());
         }
+        self.zeros_fed = if zeros == input.len() {
+            self.zeros_fed.saturating_add(zeros)
+        } else {
+            zeros
+        };
+        out.extend(src.process(input).map_err(Error::Resampler)?);
         Ok(())
     }
 
@@ -273,6 +322,49 @@ mod tests {
         assert_eq!(out.len(), 4);
         assert!((out[0] - 0.5).abs() < 1e-6 && (out[1] - 0.5).abs() < 1e-6);
         assert!((out[2] - 0.5).abs() < 1e-6 && (out[3] - 0.25).abs() < 1e-6);
+    }
+
+    /// Silence after the settle length skips libsamplerate: the output up to then is the
+    /// converter's own, bit for bit; the skipped part is zeros of the exact length; a tone after
+    /// it comes out at the same frequency and level.
+    #[test]
+    fn digital_silence_skips_the_converter_after_it_settles() {
+        let conv = ConverterType::SincBestQuality;
+        let mut skipping = Resampler::new(48_000, 16_000, conv).expect("resampler");
+        let reference = Samplerate::new(conv, 48_000, 16_000, 1).expect("reference");
+        let tone = sine(1000.0, 48_000, 0.5, 9_600, 1);
+        let mut input = tone.clone();
+        input.extend(std::iter::repeat_n(0.0, 48_000));
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        for block in input.chunks(960) {
+            skipping.process(block, &mut got).expect("process");
+            want.extend(reference.process(block).expect("reference"));
+        }
+        // As long as from the converter fed every zero (which holds back its filter's reach).
+        assert!(
+            (got.len() as i64 - want.len() as i64).abs() <= 1,
+            "{} vs {}",
+            got.len(),
+            want.len()
+        );
+        // 1 s of silence less the settle length and the block in which it was reached.
+        assert!(skipping.skipped() >= 48_000 - SILENCE_SETTLE as u64 - 960);
+        let common = want.len().min(got.len());
+        assert_eq!(
+            &got[..common],
+            &want[..common],
+            "same output where both ran"
+        );
+        assert!(got[4_000..].iter().all(|&x| x == 0.0));
+        let mut after = Vec::new();
+        skipping.process(&tone, &mut after).expect("process");
+        let steady = &after[400..];
+        let level = Level::measure(steady).rms_dbfs;
+        assert!((level - (-9.03)).abs() < 0.1, "{level}");
+        let peak_bin = [900.0, 1000.0, 1100.0].into_iter().max_by(|a, b| {
+            goertzel(steady, *a, 16_000.0).total_cmp(&goertzel(steady, *b, 16_000.0))
+        });
+        assert_eq!(peak_bin, Some(1000.0));
     }
 
     #[test]
