@@ -10,10 +10,13 @@
 #   scripts/bench.sh dsp              audiomi-dspbench: quality and speed of each converter
 #   scripts/bench.sh latency          audiomi-latency: source stage → receiver socket, p50/p99 at
 #                                     1, 100 and 1,000 receivers, 20 and 10 ms chunks
-#   scripts/bench.sh idle [SECS]      CPU of `audiomi serve --source loopback` with one
+#   scripts/bench.sh idle [SECS] [silent]
+#                                     CPU of `audiomi serve --source loopback` with one
 #                                     `audiomi record` over SECS (default 60) on a private
-#                                     PulseAudio playing a sine; then the GUI with both tabs
-#                                     running (scripts/screenshot.sh with MEASURE_SECS)
+#                                     PulseAudio playing a sine (`silent`: playing nothing);
+#                                     then the GUI with both tabs running (scripts/screenshot.sh
+#                                     with MEASURE_SECS). AUDIOMI_BIN=PATH measures that binary
+#                                     instead of building one (to compare two builds)
 #   scripts/bench.sh fanout-check     the short CI version: debug build, 1,000 receivers, 5 s;
 #                                     fails on any gap, corruption or error
 #
@@ -24,6 +27,7 @@ cd "$(dirname "$0")/.."
 mode=${1:-fanout}
 shift || true
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+target=${CARGO_TARGET_DIR:-target}
 
 work=$(mktemp -d)
 server=""
@@ -68,28 +72,33 @@ case "$mode" in
     cargo build --profile packaging --locked -p audiomi -p audiomi-tests --bins
     [ $# -gt 0 ] || set -- 100 1000 5000 10000
     status=0
-    for n in "$@"; do run_fanout target/packaging "$n" 20 || status=1; done
+    for n in "$@"; do run_fanout $target/packaging "$n" 20 || status=1; done
     exit "$status"
     ;;
   fanout-check)
     cargo build --locked -p audiomi -p audiomi-tests --bins --quiet
-    run_fanout target/debug 1000 5
+    run_fanout "$target/debug" 1000 5
     ;;
   dsp)
     cargo build --profile packaging --locked -p audiomi-tests --bin audiomi-dspbench
-    target/packaging/audiomi-dspbench
+    $target/packaging/audiomi-dspbench
     ;;
   latency)
     cargo build --profile packaging --locked -p audiomi-tests --bin audiomi-latency
-    target/packaging/audiomi-latency --clients 1,100,1000 --chunk-ms 20,10 --seconds 10
+    $target/packaging/audiomi-latency --clients 1,100,1000 --chunk-ms 20,10 --seconds 10
     ;;
   idle)
     secs=${1:-60}
-    cargo build --profile packaging --locked -p audiomi
-    bin=target/packaging/audiomi
+    silent=${2:-}
+    if [ -n "${AUDIOMI_BIN:-}" ]; then
+      bin=$AUDIOMI_BIN
+    else
+      cargo build --profile packaging --locked -p audiomi
+      bin=$target/packaging/audiomi
+    fi
     eval "$(bash scripts/pulse.sh start "$work/pulse")"
     trap 'kill $(jobs -p) 2>/dev/null || true; bash scripts/pulse.sh stop "$work/pulse" || true; cleanup' EXIT
-    sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth $((secs + 30)) sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
+    [ "$silent" = silent ] || sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth $((secs + 30)) sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
     port=$(free_port)
     "$bin" serve --host 127.0.0.1 --port "$port" --source loopback 2>"$work/serve.log" &
     server=$!
@@ -107,13 +116,15 @@ case "$mode" in
     echo "serve peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$server/status") KiB"
     wait "$rec" || { echo "record failed" >&2; cat "$work/record.log" >&2; exit 1; }
     freq=$(sox "$work/idle.wav" -n stat 2>&1 | awk '/Rough/ {print $3}')
-    echo "recorded $(soxi -D "$work/idle.wav") s, rough frequency $freq Hz"
+    peak=$(sox "$work/idle.wav" -n stat 2>&1 | awk '/Maximum amplitude/ {print $3}')
+    echo "recorded $(soxi -D "$work/idle.wav") s, rough frequency $freq Hz, maximum amplitude $peak"
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
     bash scripts/pulse.sh stop "$work/pulse"
-    AUDIOMI_BIN="$PWD/$bin" MEASURE_SECS="$secs" bash scripts/screenshot.sh "$work/shots"
+    case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
+    AUDIOMI_BIN="$bin" MEASURE_SECS="$secs" bash scripts/screenshot.sh "$work/shots"
     ;;
   *)
-    echo "usage: $0 fanout [N ...] | fanout-check | dsp | latency | idle [SECS]" >&2
+    echo "usage: $0 fanout [N ...] | fanout-check | dsp | latency | idle [SECS] [silent]" >&2
     exit 2
     ;;
 esac
