@@ -69,22 +69,22 @@ run_fanout() {
 
 case "$mode" in
   fanout)
-    cargo build --profile packaging --locked -p audiomi -p audiomi-tests --bins
+    cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bins
     [ $# -gt 0 ] || set -- 100 1000 5000 10000
     status=0
     for n in "$@"; do run_fanout $target/packaging "$n" 20 || status=1; done
     exit "$status"
     ;;
   fanout-check)
-    cargo build --locked -p audiomi -p audiomi-tests --bins --quiet
+    cargo build --locked -p audiomi -p audiomi-tools --bins --quiet
     run_fanout "$target/debug" 1000 5
     ;;
   dsp)
-    cargo build --profile packaging --locked -p audiomi-tests --bin audiomi-dspbench
+    cargo build --profile packaging --locked -p audiomi-tools --bin audiomi-dspbench
     $target/packaging/audiomi-dspbench
     ;;
   latency)
-    cargo build --profile packaging --locked -p audiomi-tests --bin audiomi-latency
+    cargo build --profile packaging --locked -p audiomi-tools --bin audiomi-latency
     $target/packaging/audiomi-latency --clients 1,100,1000 --chunk-ms 20,10 --seconds 10
     ;;
   idle)

@@ -18,7 +18,7 @@ use cpal::traits::{DeviceTrait, HostTrait};
 use super::sources::SourceSpec;
 use crate::{Error, Result};
 
-/// Calls `$f::<T>(args…)` with `T` the Rust sample type of a cpal [`SampleFormat`] (every PCM
+/// Calls `$f::<T>(args…)` with `T` the Rust sample type of a cpal [`cpal::SampleFormat`] (every PCM
 /// format cpal has); DSD formats, which are not PCM, give `Err(String)`.
 macro_rules! with_sample_type {
     ($format:expr, $f:ident ( $($arg:expr),* )) => {

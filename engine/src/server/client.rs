@@ -68,7 +68,7 @@ impl Outbox {
 
 /// What the hub and a connection task share about one client.
 pub(super) struct ClientShared {
-    /// The socket's write side: written directly by [`Hub::publish`] while the client keeps up,
+    /// The socket's write side: written directly by [`super::Hub::publish`] while the client keeps up,
     /// and by the connection task when frames are queued.
     pub(super) writer: OwnedWriteHalf,
     pub(super) outbox: Mutex<Outbox>,

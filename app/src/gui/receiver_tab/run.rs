@@ -84,7 +84,7 @@ pub fn place(e: &engine::Error) -> Problem {
 }
 
 /// Starts recording `config` (opening the player with `playback`, if any): the session to hand
-/// to [`Message::Started`].
+/// to [`super::Message::Started`].
 ///
 /// # Errors
 /// The file cannot be written (shown at *Record to*) or the output device cannot be opened

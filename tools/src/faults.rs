@@ -1,80 +1,21 @@
-//! `audiomi-faults`: the bad peers and checks of `scripts/reliability.sh`.
-//!
-//! ```text
-//! audiomi-faults bad-clients --port P [--stalled 100] [--seconds 10]
-//!     opens, next to whatever healthy receivers run, `--stalled` clients that PING and then
-//!     never read, plus one of each: random bytes, wrong checkcode, a 2 GB size claim (as a
-//!     client frame it is just garbage after a header), a client that never sends nor reads,
-//!     and a half-open one (sends PING, shuts its write side, never reads). After `--seconds`
-//!     it reports how each ended: closed by the server (reset or end of stream once its
-//!     buffered audio is read) or still open. Exit 1 if a stalled or bad client was not closed.
-//! audiomi-faults storm --port P [--cycles 5000] [--parallel 50]
-//!     connect, PING, read the ACK, close; `--cycles` times, `--parallel` at once.
-//! audiomi-faults check-ramp FILE.wav
-//!     a recording of `serve --source file:ramp.wav`: every sample must be the ramp value for
-//!     its index (the first sample fixes the offset) or silence inserted for a gap. Prints
-//!     samples, ramp samples, silent runs and wrong samples; exit 1 if any sample is wrong.
-//! ```
+//! The bad peers and checks of `scripts/reliability.sh` and `tests/reliability.rs`.
 
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// PING with the default checkcode (`checkcode 20250918, cmd 99`, little-endian).
 const PING: [u8; 8] = [0x26, 0x01, 0x35, 0x01, 0x63, 0x00, 0x00, 0x00];
 
-struct Opts {
-    port: u16,
-    host: String,
-    stalled: usize,
-    seconds: f64,
-    cycles: usize,
-    parallel: usize,
-}
-
-fn usage() -> ! {
-    eprintln!(
-        "usage: audiomi-faults bad-clients --port P [--host H] [--stalled N] [--seconds S]\n       audiomi-faults storm --port P [--host H] [--cycles N] [--parallel N]\n       audiomi-faults check-ramp FILE.wav"
-    );
-    std::process::exit(2);
-}
-
-fn parse(args: &[String]) -> Opts {
-    let mut o = Opts {
-        port: wire::DEFAULT_PORT,
-        host: "127.0.0.1".into(),
-        stalled: 100,
-        seconds: 10.0,
-        cycles: 5000,
-        parallel: 50,
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let Some(v) = it.next() else { usage() };
-        let ok = match flag.as_str() {
-            "--port" => v.parse().map(|x| o.port = x).is_ok(),
-            "--host" => {
-                o.host = v.clone();
-                true
-            }
-            "--stalled" => v.parse().map(|x| o.stalled = x).is_ok(),
-            "--seconds" => v.parse().map(|x| o.seconds = x).is_ok(),
-            "--cycles" => v.parse().map(|x| o.cycles = x).is_ok(),
-            "--parallel" => v.parse().map(|x| o.parallel = x).is_ok(),
-            _ => false,
-        };
-        if !ok {
-            usage();
-        }
-    }
-    o
-}
-
 /// How a bad client's connection ended.
-#[derive(Debug, PartialEq)]
-enum End {
+#[derive(Debug, Clone, PartialEq)]
+pub enum End {
+    /// The server closed it (reset, or end of stream once its buffered audio was read).
     Closed,
+    /// Still open when checked.
     Open,
+    /// Connecting or sending failed (a send failing because the server closed is a close too).
     ConnectFailed(String),
 }
 
@@ -133,11 +74,16 @@ async fn bad_client(kind: &'static str, addr: String, hold: Duration) -> (&'stat
     (kind, closed_within(s, Duration::from_secs(5)).await)
 }
 
-async fn bad_clients(o: Opts) -> bool {
-    let addr = format!("{}:{}", o.host, o.port);
-    let hold = Duration::from_secs_f64(o.seconds);
+/// Opens, next to whatever healthy receivers run, `stalled` clients that PING and then never
+/// read, plus one of each: random bytes, wrong checkcode, a 2 GB size claim (as a client frame
+/// it is garbage after a header), a client that never sends nor reads, and a half-open one
+/// (sends PING, shuts its write side, never reads). After `hold` it checks, for 5 s more,
+/// whether the server closed each one. Prints one line per bad client and a count of the
+/// stalled ones closed; true if every one was closed.
+pub async fn bad_clients(addr: &str, stalled: usize, hold: Duration) -> bool {
+    let addr = addr.to_string();
     let mut tasks = Vec::new();
-    for _ in 0..o.stalled {
+    for _ in 0..stalled {
         tasks.push(tokio::spawn(bad_client("stalled", addr.clone(), hold)));
     }
     for kind in [
@@ -171,19 +117,18 @@ async fn bad_clients(o: Opts) -> bool {
             }
         }
     }
-    println!(
-        "stalled clients closed by the server: {stalled_closed} of {}",
-        o.stalled
-    );
+    println!("stalled clients closed by the server: {stalled_closed} of {stalled}");
     ok
 }
 
-async fn storm(o: Opts) -> bool {
-    let addr = format!("{}:{}", o.host, o.port);
+/// Connect, PING, read the ACK, close: `cycles` times, `parallel` at once. Prints the count, the
+/// time and the failures; true if none failed.
+pub async fn storm(addr: &str, cycles: usize, parallel: usize) -> bool {
+    let addr = addr.to_string();
     let start = Instant::now();
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(o.parallel.max(1)));
-    let mut tasks = Vec::with_capacity(o.cycles);
-    for _ in 0..o.cycles {
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let mut tasks = Vec::with_capacity(cycles);
+    for _ in 0..cycles {
         let Ok(permit) = sem.clone().acquire_owned().await else {
             break;
         };
@@ -213,7 +158,7 @@ async fn storm(o: Opts) -> bool {
     }
     println!(
         "storm: {} connect/PING/ACK/close cycles in {:.1} s, {} failed{}",
-        o.cycles,
+        cycles,
         start.elapsed().as_secs_f64(),
         failures.len(),
         failures
@@ -224,7 +169,10 @@ async fn storm(o: Opts) -> bool {
     failures.is_empty()
 }
 
-fn check_ramp(path: &str) -> bool {
+/// Checks a recording of `serve --source file:ramp.wav`: every sample must be the ramp value for
+/// its index (the first sample fixes the offset) or silence inserted for a gap. Prints samples,
+/// ramp samples, silent runs and wrong samples; true if no sample is wrong.
+pub fn check_ramp(path: &str) -> bool {
     let mut reader = match hound::WavReader::open(path) {
         Ok(r) => r,
         Err(e) => {
@@ -265,26 +213,4 @@ fn check_ramp(path: &str) -> bool {
         runs
     );
     wrong == 0
-}
-
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(cmd) = args.first() else { usage() };
-    let ok = match cmd.as_str() {
-        "check-ramp" => match args.get(1) {
-            Some(p) => check_ramp(p),
-            None => usage(),
-        },
-        "bad-clients" | "storm" => {
-            let o = parse(&args[1..]);
-            let rt = audiomi_tests::runtime_or_exit("audiomi-faults");
-            if cmd == "storm" {
-                rt.block_on(storm(o))
-            } else {
-                rt.block_on(bad_clients(o))
-            }
-        }
-        _ => usage(),
-    };
-    std::process::exit(i32::from(!ok));
 }

@@ -4,9 +4,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use audiomi_tests::{
-    Proc, assert_fails, audiomi, dominant_frequency, free_port, longest_zero_run, ramp_break,
-    read_wav, serve_command, wait_for_port, write_ramp,
+mod common;
+
+use common::{audiomi, serve_command};
+
+use audiomi_testkit::{
+    Proc, assert_fails, dominant_frequency, free_port, longest_zero_run, ramp_break, read_wav,
+    wait_for_port, write_ramp,
 };
 
 const SIGKILL: i32 = 9;
@@ -54,7 +58,7 @@ fn tone_is_recorded_for_exactly_the_requested_duration() {
     assert_eq!(samples.len(), 80_000, "5.000 s at 16 kHz");
     let f = dominant_frequency(&samples, 16_000);
     assert!((f - 440.0).abs() <= 1.0, "dominant frequency {f} Hz");
-    let level = audiomi_tests::rms_dbfs(&samples);
+    let level = audiomi_testkit::rms_dbfs(&samples);
     assert!(
         (level - (-15.05)).abs() < 0.2,
         "a -12 dBFS peak sine has -15.05 dBFS RMS, got {level}"

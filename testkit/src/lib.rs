@@ -2,34 +2,15 @@
 //! test signals and their analysis.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Path of the `audiomi` binary built in the same target directory and profile as the tests
-/// (`scripts/test.sh` builds it first).
-///
-/// # Panics
-/// If it has not been built.
-pub fn bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test>  →  target/<profile>/audiomi
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let path = dir.join(format!("audiomi{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with scripts/test.sh (or `cargo build -p audiomi` first)",
-        path.display()
-    );
-    path
-}
-
-/// An `audiomi` command with logs at `info`, no colours, run in `dir`.
-pub fn audiomi(dir: &Path) -> Command {
-    let mut c = Command::new(bin());
+/// An `audiomi` command (the binary at `bin`; tests of the `app` crate pass
+/// `env!("CARGO_BIN_EXE_audiomi")`) with logs at `info`, no colours, no `.env` overrides from the
+/// environment, no stdin, run in `dir`.
+pub fn audiomi(bin: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(bin);
     c.current_dir(dir)
         .env("RUST_LOG", "info")
         .env_remove("HOST")
@@ -39,9 +20,10 @@ pub fn audiomi(dir: &Path) -> Command {
     c
 }
 
-/// `audiomi serve --host 127.0.0.1 --port PORT --source SOURCE`, run in `dir`.
-pub fn serve_command(dir: &Path, port: u16, source: &str) -> Command {
-    let mut cmd = audiomi(dir);
+/// `audiomi serve --host 127.0.0.1 --port PORT --source SOURCE` (the binary at `bin`), run in
+/// `dir`.
+pub fn serve_command(bin: &Path, dir: &Path, port: u16, source: &str) -> Command {
+    let mut cmd = audiomi(bin, dir);
     cmd.args([
         "serve",
         "--host",

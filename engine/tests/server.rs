@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use audiomi_tests::{ramp_break, read_wav, write_ramp};
+use audiomi_testkit::{ramp_break, read_wav, write_ramp};
 use engine::audio::sources::SourceSpec;
 use engine::codec::ClientSide;
 use engine::pipeline::PipelineConfig;
@@ -483,7 +483,7 @@ async fn reconnect_to_the_same_stream_fills_the_exact_gap() {
     );
     let start = samples.iter().position(|&s| s != 0).expect("audio");
     let offset = |i: usize| (i64::from(samples[i]) - i as i64).rem_euclid(65_536);
-    let zeros_at = audiomi_tests::ramp_break(&samples).expect("the gap breaks the ramp");
+    let zeros_at = audiomi_testkit::ramp_break(&samples).expect("the gap breaks the ramp");
     let resume = zeros_at + gap;
     assert_eq!(offset(start), offset(zeros_at - 1));
     assert_eq!(

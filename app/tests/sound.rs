@@ -6,9 +6,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use audiomi_tests::{
-    Proc, Pulse, assert_fails, audiomi, best_ncc, dominant_frequency, free_port, read_wav,
-    rms_dbfs, serve_command, wait_for_port, wait_for_text,
+mod common;
+
+use common::{audiomi, serve_command};
+
+use audiomi_testkit::{
+    Proc, Pulse, assert_fails, best_ncc, dominant_frequency, free_port, read_wav, rms_dbfs,
+    wait_for_port, wait_for_text,
 };
 
 /// Plays a sine of `hz` at `volume` (peak, full scale 1.0) into `sink` for `seconds`, gap-free,

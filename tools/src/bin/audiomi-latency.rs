@@ -158,8 +158,8 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
     let line = format!(
         "receivers {clients} | chunk {chunk_ms} ms | frames {} | latency ms p50 {:.2} | p99 {:.2} | max {:.2} | errors {}",
         latencies.len(),
-        audiomi_tests::percentile(&latencies, 0.5),
-        audiomi_tests::percentile(&latencies, 0.99),
+        audiomi_testkit::percentile(&latencies, 0.5),
+        audiomi_testkit::percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
         errors.len()
     );
@@ -170,36 +170,28 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
     }
 }
 
-fn list(v: &str) -> Result<Vec<u64>, String> {
-    v.split(',')
-        .map(|x| x.trim().parse().map_err(|e| format!("{x}: {e}")))
-        .collect()
+/// Latency from the source stage to a receiver's socket, at each audience and chunk size.
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+struct Args {
+    /// Audiences to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+    clients: Vec<u32>,
+    /// Chunk durations in ms, comma-separated.
+    #[arg(long = "chunk-ms", value_delimiter = ',', default_value = "20,10")]
+    chunks: Vec<u64>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
 }
 
 fn main() {
-    let mut clients = vec![1, 100, 1000];
-    let mut chunks = vec![20, 10];
-    let mut seconds = 10.0;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_default();
-        let parsed = match flag.as_str() {
-            "--clients" => list(&value).map(|v| clients = v),
-            "--chunk-ms" => list(&value).map(|v| chunks = v),
-            "--seconds" => value
-                .parse::<f64>()
-                .map(|v| seconds = v)
-                .map_err(|e| e.to_string()),
-            _ => Err(format!(
-                "unknown argument {flag}\nusage: audiomi-latency [--clients 1,100,1000] [--chunk-ms 20,10] [--seconds 10]"
-            )),
-        };
-        if let Err(e) = parsed {
-            eprintln!("audiomi-latency: {e}");
-            std::process::exit(2);
-        }
-    }
-    let runtime = audiomi_tests::runtime_or_exit("audiomi-latency");
+    let Args {
+        clients,
+        chunks,
+        seconds,
+    } = <Args as clap::Parser>::parse();
+    let runtime = audiomi_testkit::runtime_or_exit("audiomi-latency");
     let mut failed = false;
     for &chunk in &chunks {
         for &n in &clients {
