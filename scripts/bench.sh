@@ -107,13 +107,20 @@ case "$mode" in
     rec=$!
     sleep 3
     clk=$(getconf CLK_TCK)
+    threads() { for t in /proc/"$server"/task/*; do echo "$(basename "$t") $(cat "$t/comm" | tr ' ' _) $(awk '{print $14 + $15}' "$t/stat")"; done; }
+    threads >"$work/threads0"
     s0=$(awk '{print $14 + $15}' "/proc/$server/stat"); r0=$(awk '{print $14 + $15}' "/proc/$rec/stat"); t0=$(date +%s.%N)
     sleep "$secs"
     s1=$(awk '{print $14 + $15}' "/proc/$server/stat"); r1=$(awk '{print $14 + $15}' "/proc/$rec/stat"); t1=$(date +%s.%N)
+    threads >"$work/threads1"
     awk -v a="$s0" -v b="$s1" -v c="$r0" -v d="$r1" -v k="$clk" -v s="$t0" -v e="$t1" 'BEGIN {
       printf "CLI CPU over %.0f s (%% of one core): serve --source loopback %.2f %%, record %.2f %%\n",
         e - s, 100 * (b - a) / k / (e - s), 100 * (d - c) / k / (e - s) }'
     echo "serve peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$server/status") KiB"
+    echo "serve CPU per thread (% of one core; threads named by cpal and the pulseaudio crate as they are):"
+    awk -v k="$clk" -v s="$t0" -v e="$t1" 'NR == FNR { a[$1] = $3; next }
+      { d = $3 - ($1 in a ? a[$1] : 0); if (d > 0) printf "  %-20s %.2f %%  (thread %s)\n", $2, 100 * d / k / (e - s), $1 }' \
+      "$work/threads0" "$work/threads1" | sort -k2,2nr
     wait "$rec" || { echo "record failed" >&2; cat "$work/record.log" >&2; exit 1; }
     freq=$(sox "$work/idle.wav" -n stat 2>&1 | awk '/Rough/ {print $3}')
     peak=$(sox "$work/idle.wav" -n stat 2>&1 | awk '/Maximum amplitude/ {print $3}')
