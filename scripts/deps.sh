@@ -12,6 +12,8 @@ packages=(
   desktop-file-utils appstream wixl
   # scripts/reliability.sh: network namespaces and link faults.
   iproute2
+  # real peers of the stream encoders: opusinfo and opusdec check the Ogg/Opus we write.
+  opus-tools
 )
 
 missing=()

@@ -177,6 +177,9 @@ pub enum Error {
         /// Why it cannot be used, in words.
         reason: String,
     },
+    /// libopus refused a setting or a frame (see [`crate::encode`]).
+    #[error("Opus encoder: {0}")]
+    Opus(#[source] opus::Error),
     /// A worker thread could not be started.
     #[error("cannot start thread {name}: {source}")]
     Thread {

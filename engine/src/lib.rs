@@ -17,6 +17,7 @@
 pub mod audio;
 pub mod codec;
 pub mod config;
+pub mod encode;
 pub mod error;
 pub mod pipeline;
 pub mod preview;
