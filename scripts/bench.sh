@@ -44,7 +44,7 @@ run_fanout() {
   local dir=$1 n=$2 secs=$3 port
   port=$(free_port)
   "$dir/audiomi-loadgen" --write-ramp "$work/ramp.wav" >/dev/null
-  "$dir/audiomi" serve --host 127.0.0.1 --port "$port" --source "file:$work/ramp.wav" --loop \
+  "$dir/audiomi" serve --host 127.0.0.1 --port "$port" --no-http --source "file:$work/ramp.wav" --loop \
     --max-clients $((n + 100)) 2>"$work/serve.log" &
   server=$!
   for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
@@ -100,7 +100,9 @@ case "$mode" in
     trap 'kill $(jobs -p) 2>/dev/null || true; bash scripts/pulse.sh stop "$work/pulse" || true; cleanup' EXIT
     [ "$silent" = silent ] || sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth $((secs + 30)) sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
     port=$(free_port)
-    "$bin" serve --host 127.0.0.1 --port "$port" --source loopback 2>"$work/serve.log" &
+    # The default configuration, web player included (on a free port; it encodes Opus only
+    # while a browser listens).
+    "$bin" serve --host 127.0.0.1 --port "$port" --http-port "$(free_port)" --source loopback 2>"$work/serve.log" &
     server=$!
     for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
     "$bin" record --host 127.0.0.1 --port "$port" --out "$work/idle.wav" --duration $((secs + 5)) 2>"$work/record.log" &

@@ -51,7 +51,7 @@ start_server() {
   local host=$1 port=$2
   shift 2
   [ -f "$work/ramp.wav" ] || "$bin/audiomi-loadgen" --write-ramp "$work/ramp.wav" >/dev/null
-  RUST_LOG=info "${prefix[@]}" "$bin/audiomi" serve --host "$host" --port "$port" \
+  RUST_LOG=info "${prefix[@]}" "$bin/audiomi" serve --host "$host" --port "$port" --no-http \
     --source "file:$work/ramp.wav" --loop "$@" 2>"$work/serve.log" &
   server=$!
   pids+=("$server")

@@ -120,6 +120,20 @@ impl Settings {
         Ok(value.to_string())
     }
 
+    /// `HTTP_PORT` (the web player's): the flag, else the environment / `.env`, else 26080.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `HTTP_PORT` for a value that is not an integer in 1..=65535.
+    pub fn http_port(&self, flag: Option<u16>) -> Result<u16> {
+        if let Some(p) = flag {
+            return parse_port("--http-port", &p.to_string());
+        }
+        match self.get("HTTP_PORT") {
+            Some((v, _)) => parse_port("HTTP_PORT", v),
+            None => Ok(crate::web::DEFAULT_HTTP_PORT),
+        }
+    }
+
     /// `PORT`: the flag, else the environment / `.env`, else 26070.
     ///
     /// # Errors

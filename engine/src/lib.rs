@@ -25,5 +25,6 @@ pub mod receiver;
 pub mod server;
 pub mod stream;
 pub mod wav;
+pub mod web;
 
 pub use error::{Error, Result};

@@ -127,6 +127,7 @@ async fn a_real_server_with_another_checkcode_is_reported_as_such() {
             checkcode: 1234,
             ..ServerConfig::default()
         },
+        web: None,
     })
     .await
     .expect("server");

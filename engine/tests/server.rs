@@ -40,6 +40,7 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         input,
         pipeline: PipelineConfig::default(),
         server,
+        web: None,
     })
     .await
     .expect("server starts")

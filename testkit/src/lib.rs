@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// An `audiomi` command (the binary at `bin`; tests of the `app` crate pass
 /// `env!("CARGO_BIN_EXE_audiomi")`) with logs at `info`, no colours, no `.env` overrides from the
-/// environment, no stdin, run in `dir`.
+/// environment, the web player on a free port, no stdin, run in `dir`.
 pub fn audiomi(bin: &Path, dir: &Path) -> Command {
     let mut c = Command::new(bin);
     c.current_dir(dir)
@@ -16,6 +16,8 @@ pub fn audiomi(bin: &Path, dir: &Path) -> Command {
         .env_remove("HOST")
         .env_remove("PORT")
         .env_remove("CHECKCODE")
+        // The web player's port: a free one, so servers of parallel tests never collide.
+        .env("HTTP_PORT", free_port().to_string())
         .stdin(Stdio::null());
     c
 }

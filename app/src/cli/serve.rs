@@ -13,6 +13,11 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let chunk = config::check_chunk_ms("--chunk-ms", args.chunk_ms)?;
     let max_clients = config::check_max_clients("--max-clients", args.max_clients)?;
     let max_lag = config::check_max_lag_ms("--max-lag-ms", args.max_lag_ms, args.chunk_ms)?;
+    let http_port = if args.no_http {
+        None
+    } else {
+        Some(settings.http_port(args.http_port)?)
+    };
     let server = ServeSettings {
         looping: args.looping,
         pipeline: PipelineConfig {
@@ -28,11 +33,15 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             writes_per_sec: args.writes_per_sec,
             ..ServerConfig::default()
         },
+        http_port,
         ..ServeSettings::new(host, port, spec.clone())
     }
     .start()
     .await?;
     info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
+    if let Some(web) = server.web_addr() {
+        info!(url = %format!("http://{web}/"), "web player (open it in any browser on the network)");
+    }
     let token = server.shutdown_token();
     let hub = server.hub().clone();
     status_ticker(token.clone(), move || {

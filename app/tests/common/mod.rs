@@ -1,4 +1,6 @@
 //! What the binary's end-to-end tests share: the `audiomi` binary Cargo built for them.
+//! (Each test crate includes this module and uses part of it.)
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;

@@ -17,17 +17,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use wire::StreamFormat;
 
 use crate::audio::level::Level;
-use crate::pipeline::{Input, Notice, Output, Pipeline, PipelineConfig, PipelineStats};
-use crate::stream::{ChunkStream, Subscription, WeakChunkStream};
+use crate::pipeline::{Input, Notice, Pipeline, PipelineConfig, PipelineStats};
+use crate::stream::{ChunkStream, WeakChunkStream};
+use crate::web::{WebConfig, WebStats};
 use crate::{Error, Result};
 
 /// Requested `SO_SNDBUF` of every client socket: 16 KiB (Linux doubles it to 32 KiB, about 1 s of
@@ -177,7 +177,11 @@ mod settings;
 pub use client::ClientInfo;
 pub use conn::run;
 pub use hub::Hub;
+pub use outputs::FANOUT_THREAD;
+use outputs::{bind, spawn_fanout, start_web};
 pub use settings::ServeSettings;
+
+mod outputs;
 
 /// Everything needed to start serving.
 pub struct ServeOptions {
@@ -189,6 +193,17 @@ pub struct ServeOptions {
     pub pipeline: PipelineConfig,
     /// How the server runs (its `chunk` and `format.sample_rate` are taken from `pipeline`).
     pub server: ServerConfig,
+    /// The web output (the browser player), if any.
+    pub web: Option<WebOptions>,
+}
+
+/// Where and how the web output listens.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// Address, e.g. `0.0.0.0:26080`.
+    pub listen: String,
+    /// Its limits.
+    pub config: WebConfig,
 }
 
 /// A running server: source stage, chunk stream, TCP fan-out and accept loop. Cheap to clone:
@@ -205,6 +220,8 @@ struct Inner {
     shutdown: CancellationToken,
     stream: WeakChunkStream,
     source_stats: Arc<PipelineStats>,
+    /// The web output's address and counters, if it runs.
+    web: Option<(SocketAddr, Arc<WebStats>)>,
     /// Becomes true once everything has stopped.
     stopped: watch::Receiver<bool>,
 }
@@ -213,46 +230,6 @@ impl std::fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ServerHandle({})", self.inner.local_addr)
     }
-}
-
-/// Name of the TCP fan-out's thread.
-pub const FANOUT_THREAD: &str = "audiomi-fanout";
-
-/// Starts the TCP fan-out: a long-lived thread that takes every item of `subscription` and hands
-/// it to the hub (which writes to the sockets). It ends when the chunk stream closes.
-fn spawn_fanout(
-    hub: Arc<Hub>,
-    mut subscription: Subscription,
-) -> Result<std::thread::JoinHandle<()>> {
-    let dropped = subscription.dropped();
-    std::thread::Builder::new()
-        .name(FANOUT_THREAD.into())
-        .spawn(move || {
-            while let Some(item) = subscription.recv_blocking() {
-                hub.stats()
-                    .fanout_dropped
-                    .store(dropped.load(Ordering::Relaxed), Ordering::Relaxed);
-                match item {
-                    Output::Chunk(chunk) => hub.publish(&chunk),
-                    Output::Notice(n) => hub.notice(n),
-                }
-            }
-        })
-        .map_err(|source| Error::Thread {
-            name: FANOUT_THREAD.into(),
-            source,
-        })
-}
-
-/// Binds `options.listen`, reporting the address as given.
-async fn bind(listen: &str) -> Result<(TcpListener, SocketAddr)> {
-    let bind_err = |source| Error::Bind {
-        addr: listen.to_string(),
-        source,
-    };
-    let listener = TcpListener::bind(listen).await.map_err(bind_err)?;
-    let local_addr = listener.local_addr().map_err(bind_err)?;
-    Ok((listener, local_addr))
 }
 
 impl ServerHandle {
@@ -266,6 +243,10 @@ impl ServerHandle {
     /// returns ([`Error::Source`], [`Error::Resampler`], [`Error::Thread`]).
     pub async fn start(options: ServeOptions) -> Result<Self> {
         let (listener, local_addr) = bind(&options.listen).await?;
+        let web_listener = match &options.web {
+            Some(w) => Some(bind(&w.listen).await?.0),
+            None => None,
+        };
         let mut config = options.server;
         config.chunk = options.pipeline.chunk;
         config.format.sample_rate = options.pipeline.rate;
@@ -283,6 +264,11 @@ impl ServerHandle {
                     source: std::io::Error::other(e.to_string()),
                 })??;
         let source_stats = pipeline.stats().clone();
+        let web = match (web_listener, options.web) {
+            (Some(l), Some(w)) => Some(start_web(l, &stream, &hub, w.config)?),
+            _ => None,
+        };
+        let web_info = web.as_ref().map(|w| (w.local_addr(), w.stats().clone()));
         let shutdown = CancellationToken::new();
         let (stopped_tx, stopped) = watch::channel(false);
         let weak = stream.downgrade();
@@ -290,6 +276,9 @@ impl ServerHandle {
         // The supervisor owns the running parts and stops them in order.
         tokio::spawn(async move {
             run(listener, accept_hub, accept_shutdown).await;
+            if let Some(web) = web {
+                web.stop().await;
+            }
             let _ = tokio::task::spawn_blocking(move || {
                 pipeline.stop();
                 // With the source stage and the last strong handle gone, the stream closes and
@@ -307,6 +296,7 @@ impl ServerHandle {
                 shutdown,
                 stream: weak,
                 source_stats,
+                web: web_info,
                 stopped,
             }),
         })
@@ -321,6 +311,16 @@ impl ServerHandle {
     /// Counters of the source stage (chunks produced, silence inserted, device overruns).
     pub fn source_stats(&self) -> &Arc<PipelineStats> {
         &self.inner.source_stats
+    }
+
+    /// The web output's address (`http://ADDR/`), if it runs.
+    pub fn web_addr(&self) -> Option<SocketAddr> {
+        self.inner.web.as_ref().map(|(a, _)| *a)
+    }
+
+    /// The web output's counters, if it runs.
+    pub fn web_stats(&self) -> Option<&Arc<WebStats>> {
+        self.inner.web.as_ref().map(|(_, s)| s)
     }
 
     /// The address the server listens on.

@@ -2,10 +2,11 @@
 //! the command line (`audiomi serve`) and the window's Server tab both call
 //! [`ServeSettings::start`].
 
-use super::{ServeOptions, ServerConfig, ServerHandle};
+use super::{ServeOptions, ServerConfig, ServerHandle, WebOptions};
 use crate::audio::sources::SourceSpec;
 use crate::config::socket_addr;
 use crate::pipeline::PipelineConfig;
+use crate::web::WebConfig;
 use crate::{Error, Result};
 
 /// Validated serve settings (see [`crate::config`] for the checks of each value).
@@ -23,10 +24,15 @@ pub struct ServeSettings {
     pub pipeline: PipelineConfig,
     /// Checkcode, limits and write budget.
     pub server: ServerConfig,
+    /// The web player's port on the same host (`None`: no web player; 0 picks a free port).
+    pub http_port: Option<u16>,
+    /// The web player's limits.
+    pub web: WebConfig,
 }
 
 impl ServeSettings {
-    /// `source` on `host:port` with every other setting at its default.
+    /// `source` on `host:port` with every other setting at its default (no web player: the
+    /// CLI and the window turn it on at [`crate::web::DEFAULT_HTTP_PORT`] unless told not to).
     pub fn new(host: impl Into<String>, port: u16, source: SourceSpec) -> Self {
         Self {
             host: host.into(),
@@ -35,6 +41,8 @@ impl ServeSettings {
             looping: true,
             pipeline: PipelineConfig::default(),
             server: ServerConfig::default(),
+            http_port: None,
+            web: WebConfig::default(),
         }
     }
 
@@ -43,7 +51,7 @@ impl ServeSettings {
     /// # Errors
     /// [`Error::Config`] for a tone the rate cannot carry, [`Error::Source`] /
     /// [`Error::WavRead`] for a source that cannot be opened, [`Error::Bind`] for an address that
-    /// cannot be listened on.
+    /// cannot be listened on (the TCP port or the web player's).
     pub async fn start(self) -> Result<ServerHandle> {
         let (source, looping, pipeline) = (self.source.clone(), self.looping, self.pipeline);
         let input = tokio::task::spawn_blocking(move || {
@@ -59,6 +67,10 @@ impl ServeSettings {
             input,
             pipeline: self.pipeline,
             server: self.server,
+            web: self.http_port.map(|port| WebOptions {
+                listen: socket_addr(&self.host, port),
+                config: self.web.clone(),
+            }),
         })
         .await
     }

@@ -105,6 +105,7 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
             max_clients: clients + 10,
             ..ServerConfig::default()
         },
+        web: None,
     })
     .await
     .map_err(|e| e.to_string())?;

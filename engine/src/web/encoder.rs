@@ -1,0 +1,95 @@
+//! The web output's encoding thread: reads the chunk stream and encodes each chunk **once** per
+//! format (Opus only while it has listeners); the bytes go into one bounded broadcast ring per format that every listener of that
+//! format reads. A listener that falls more than the ring behind is dropped (see
+//! [`super::routes`]); the thread never waits for a listener.
+
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+use tracing::warn;
+
+use crate::encode::OggOpusEncoder;
+use crate::pipeline::Output;
+use crate::stream::ChunkStream;
+use crate::{Error, Result};
+
+/// The encoding thread's name.
+pub const ENCODE_THREAD: &str = "audiomi-web-encode";
+
+/// One chunk as raw PCM: its stream position (samples per channel since the stream started)
+/// and its PCM16 LE bytes (shared with every other output, never copied).
+#[derive(Debug, Clone)]
+pub struct PcmFrame {
+    /// Stream position of the first sample.
+    pub position: u64,
+    /// PCM16 LE interleaved samples.
+    pub pcm: Bytes,
+}
+
+/// The encoded streams listeners subscribe to.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Ogg pages (each item whole pages, so a listener may start at any item).
+    pub opus: broadcast::Sender<Bytes>,
+    /// The Ogg/Opus header pages a listener gets before the first page.
+    pub opus_headers: Bytes,
+    /// Raw chunks for `/stream.wav` and `/ws`.
+    pub pcm: broadcast::Sender<PcmFrame>,
+}
+
+/// Starts the encoding thread for a stream of `rate` Hz and `channels` channels; each ring holds
+/// `queue` items (a listener may fall that far behind before it is dropped).
+///
+/// # Errors
+/// [`Error::Config`] if Opus cannot encode the format; [`Error::Thread`] if the thread cannot
+/// start.
+pub fn start(
+    stream: &ChunkStream,
+    rate: u32,
+    channels: u16,
+    queue: usize,
+) -> Result<(Encoded, JoinHandle<()>)> {
+    let mut opus = OggOpusEncoder::new(
+        rate,
+        channels,
+        crate::encode::ogg_opus::SPEECH_BITRATE,
+        fastrand::u32(..),
+    )?;
+    let (opus_tx, _) = broadcast::channel(queue.max(1));
+    let (pcm_tx, _) = broadcast::channel(queue.max(1));
+    let encoded = Encoded {
+        opus: opus_tx.clone(),
+        opus_headers: opus.headers(),
+        pcm: pcm_tx.clone(),
+    };
+    let mut chunks = stream.subscribe("web");
+    let thread = std::thread::Builder::new()
+        .name(ENCODE_THREAD.into())
+        .spawn(move || {
+            while let Some(item) = chunks.recv_blocking() {
+                let Output::Chunk(chunk) = item else { continue };
+                let _ = pcm_tx.send(PcmFrame {
+                    position: chunk.position,
+                    pcm: chunk.pcm.clone(),
+                });
+                // Opus costs CPU: encoded only while someone listens (a listener that joins gets
+                // the headers and the pages from then on).
+                if opus_tx.receiver_count() == 0 {
+                    continue;
+                }
+                match opus.push_pcm16(&chunk.pcm) {
+                    Ok(pages) if !pages.is_empty() => {
+                        let _ = opus_tx.send(pages);
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "Opus encoding failed; this chunk is skipped"),
+                }
+            }
+        })
+        .map_err(|source| Error::Thread {
+            name: ENCODE_THREAD.into(),
+            source,
+        })?;
+    Ok((encoded, thread))
+}

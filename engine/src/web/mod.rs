@@ -1,0 +1,294 @@
+//! The web output: any browser or phone listens at `http://<host>:26080/`.
+//!
+//! A sibling of the TCP output ([`crate::server`]): it subscribes to the same chunk stream and
+//! never slows the source or the TCP receivers. Routes ([`routes`]): `/` (the player page),
+//! `/stream.opus` (Ogg/Opus), `/stream.wav` (PCM16 WAV of unknown length), `/ws` (PCM frames for
+//! a low-latency AudioWorklet player), `/status.json`. Each chunk is encoded once per format
+//! ([`encoder`]) and every listener of that format shares the bytes.
+//!
+//! Bad input is bounded: at most [`WebConfig::max_connections`] connections (more wait in the
+//! kernel's backlog), request headers must arrive within [`WebConfig::header_timeout`] and fit in
+//! [`WebConfig::max_header_bytes`] (hyper answers 431 or closes), and a streaming listener that
+//! takes nothing for [`WebConfig::max_lag`] (a client that never reads) is disconnected.
+
+pub mod encoder;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::audio::level::Level;
+use crate::stream::ChunkStream;
+use crate::{Error, Result};
+
+/// Kernel send buffer of a web connection: 64 KiB (2 s of 16 kHz mono PCM, 20 s of Opus at
+/// 24 kbit/s). Small enough that a listener that stops reading fills it quickly and is then
+/// caught by the `max_lag` watchdog, instead of Linux's send-buffer autotuning (up to 4 MiB)
+/// hiding it for minutes.
+pub const SEND_BUFFER: usize = 64 * 1024;
+
+/// The web player's default port: 26080.
+pub const DEFAULT_HTTP_PORT: u16 = 26_080;
+
+/// Limits of the web output.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Connections served at once: 10,000.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers: 10 s.
+    pub header_timeout: Duration,
+    /// Largest request head accepted (hyper's read buffer): 16 KiB.
+    pub max_header_bytes: usize,
+    /// Items of each shared ring a listener may fall behind before it is dropped: 64 (1.3 s of
+    /// 20 ms PCM chunks, 6.4 s of 100 ms Opus pages).
+    pub queue: usize,
+    /// A streaming listener that takes nothing for this long is disconnected: 5 s.
+    pub max_lag: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            queue: 64,
+            max_lag: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What `/status.json` reports besides the web output's own counters.
+#[derive(Clone)]
+pub struct StatusSource {
+    /// When serving started.
+    pub started: Instant,
+    /// The stream's sample rate in Hz.
+    pub sample_rate: u32,
+    /// The stream's channels.
+    pub channels: u16,
+    /// TCP receivers connected now.
+    pub tcp_receivers: Arc<dyn Fn() -> usize + Send + Sync>,
+    /// The level of the latest chunk.
+    pub level: Arc<dyn Fn() -> Level + Send + Sync>,
+}
+
+/// Live counters of the web output.
+#[derive(Debug, Default)]
+pub struct WebStats {
+    /// Streaming listeners now (`/stream.opus`, `/stream.wav`, `/ws`).
+    pub listeners: AtomicUsize,
+    /// Listeners dropped because they fell behind or stopped reading.
+    pub dropped: AtomicU64,
+    /// Connections accepted.
+    pub connections: AtomicU64,
+}
+
+/// What the routes share.
+pub struct WebState {
+    encoded: encoder::Encoded,
+    status: StatusSource,
+    stats: Arc<WebStats>,
+}
+
+/// A connection's streaming progress, for the never-reading-client watchdog: whether a streaming
+/// response runs and when it last handed the socket an item (ms since the connection opened).
+#[derive(Debug, Clone)]
+pub struct Progress(Arc<(AtomicBool, AtomicU64, Instant)>);
+
+impl Progress {
+    fn new() -> Self {
+        Self(Arc::new((
+            AtomicBool::new(false),
+            AtomicU64::new(0),
+            Instant::now(),
+        )))
+    }
+
+    fn start(&self) {
+        self.mark();
+        self.0.0.store(true, Ordering::Relaxed);
+    }
+
+    fn stop(&self) {
+        self.0.0.store(false, Ordering::Relaxed);
+    }
+
+    fn mark(&self) {
+        let ms = self.0.2.elapsed().as_millis() as u64;
+        self.0.1.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long a running stream has handed out nothing (zero when none runs).
+    fn stalled_for(&self) -> Duration {
+        if !self.0.0.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.0.1.load(Ordering::Relaxed));
+        self.0.2.elapsed().saturating_sub(last)
+    }
+}
+
+/// A running web output; [`WebOutput::stop`] ends it.
+pub struct WebOutput {
+    local_addr: SocketAddr,
+    stats: Arc<WebStats>,
+    shutdown: CancellationToken,
+    accept: JoinHandle<()>,
+    encode: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for WebOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebOutput")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebOutput {
+    /// Serves `stream` over HTTP on `listener` (already bound; tests bind `127.0.0.1:0`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] if Opus cannot encode the stream's format; [`Error::Thread`] if the
+    /// encoding thread cannot start; [`Error::Bind`] if the listener has no address.
+    pub fn start(
+        listener: TcpListener,
+        stream: &ChunkStream,
+        status: StatusSource,
+        config: WebConfig,
+    ) -> Result<Self> {
+        let local_addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: "web listener".into(),
+            source,
+        })?;
+        let (encoded, encode) =
+            encoder::start(stream, status.sample_rate, status.channels, config.queue)?;
+        let stats = Arc::new(WebStats::default());
+        let state = Arc::new(WebState {
+            encoded,
+            status,
+            stats: stats.clone(),
+        });
+        let shutdown = CancellationToken::new();
+        let accept = tokio::spawn(accept_loop(listener, state, config, shutdown.clone()));
+        info!(addr = %local_addr, "web player listening");
+        Ok(Self {
+            local_addr,
+            stats,
+            shutdown,
+            accept,
+            encode: Some(encode),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> &Arc<WebStats> {
+        &self.stats
+    }
+
+    /// Stops accepting, closes every connection and waits for the accept loop. The encoding
+    /// thread ends when the chunk stream closes (when the source stage stops).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let _ = (&mut self.accept).await;
+        drop(self.encode.take());
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<WebState>,
+    config: WebConfig,
+    shutdown: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let router = routes::router(state.clone());
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => return,
+            p = slots.clone().acquire_owned() => p,
+        };
+        let Ok(permit) = permit else { return };
+        let (socket, peer) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    warn!(error = %e, "web: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        state.stats.connections.fetch_add(1, Ordering::Relaxed);
+        let conn = serve_connection(
+            socket,
+            router.clone(),
+            config.clone(),
+            state.stats.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            conn.await;
+            debug!(%peer, "web connection closed");
+            drop(permit);
+        });
+    }
+}
+
+/// One HTTP/1.1 connection (with upgrades, for `/ws`), cut when its streaming listener stops
+/// taking data for `max_lag` or when the output stops.
+async fn serve_connection(
+    socket: TcpStream,
+    router: axum::Router,
+    config: WebConfig,
+    stats: Arc<WebStats>,
+    shutdown: CancellationToken,
+) {
+    let _ = socket.set_nodelay(true);
+    let _ = socket2::SockRef::from(&socket).set_send_buffer_size(SEND_BUFFER);
+    let progress = Progress::new();
+    let service = TowerToHyperService::new(router.layer(axum::Extension(progress.clone())));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(config.max_header_bytes.max(8192));
+    let conn = http
+        .serve_connection(TokioIo::new(socket), service)
+        .with_upgrades();
+    let watchdog = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if progress.stalled_for() > config.max_lag {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = conn => {}
+        () = watchdog => {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            warn!(
+                max_lag_ms = config.max_lag.as_millis() as u64,
+                "web listener stopped reading and was disconnected"
+            );
+        }
+        () = shutdown.cancelled() => {}
+    }
+}

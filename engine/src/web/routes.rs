@@ -1,0 +1,241 @@
+//! The web output's routes: the player page, the live streams (Ogg/Opus, WAV, WebSocket PCM) and
+//! the status. Every streaming route reads one of the shared rings of [`super::encoder`]; a
+//! listener that falls behind the ring is dropped, exactly like a TCP receiver.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::Stream;
+use tokio::sync::broadcast;
+use tracing::info;
+
+use super::{Progress, WebState};
+
+/// The player page (self-contained: no CDN, no build step).
+const INDEX_HTML: &str = include_str!("index.html");
+
+/// The router of the web output.
+pub fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/stream.opus", get(stream_opus))
+        .route("/stream.wav", get(stream_wav))
+        .route("/ws", get(websocket))
+        .route("/status.json", get(status))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn index() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        INDEX_HTML,
+    )
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, "not found: try / or /stream.opus\n")
+}
+
+/// One listener: counted while it lives; marks its connection's progress on every item.
+struct Listener {
+    state: Arc<WebState>,
+    progress: Progress,
+    kind: &'static str,
+}
+
+impl Listener {
+    fn new(state: &Arc<WebState>, progress: Progress, kind: &'static str) -> Self {
+        let n = state.stats.listeners.fetch_add(1, Ordering::Relaxed) + 1;
+        progress.start();
+        info!(kind, listeners = n, "web listener joined");
+        Self {
+            state: state.clone(),
+            progress,
+            kind,
+        }
+    }
+
+    fn lagged(&self, items: u64) {
+        self.state.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            kind = self.kind,
+            items,
+            "web listener fell behind and was dropped"
+        );
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.progress.stop();
+        let n = self.state.stats.listeners.fetch_sub(1, Ordering::Relaxed) - 1;
+        info!(kind = self.kind, listeners = n, "web listener left");
+    }
+}
+
+/// `first`, then every item of `rx` turned into bytes by `bytes`, until the ring closes or the
+/// listener falls behind it.
+fn listen<T: Clone + Send + 'static>(
+    rx: broadcast::Receiver<T>,
+    first: Bytes,
+    bytes: fn(T) -> Bytes,
+    listener: Listener,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    let first = (!first.is_empty()).then_some(first);
+    futures::stream::unfold(
+        (rx, first, listener),
+        move |(mut rx, mut first, listener)| async move {
+            if let Some(f) = first.take() {
+                return Some((Ok(f), (rx, None, listener)));
+            }
+            match rx.recv().await {
+                Ok(item) => {
+                    listener.progress.mark();
+                    Some((Ok(bytes(item)), (rx, None, listener)))
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    listener.lagged(n);
+                    None
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        },
+    )
+}
+
+fn streaming(content_type: &'static str, body: Body) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn stream_opus(
+    State(state): State<Arc<WebState>>,
+    Extension(progress): Extension<Progress>,
+) -> Response {
+    let rx = state.encoded.opus.subscribe();
+    let listener = Listener::new(&state, progress, "opus");
+    let body = listen(rx, state.encoded.opus_headers.clone(), |b| b, listener);
+    streaming("audio/ogg", Body::from_stream(body))
+}
+
+/// A WAV header for a live stream of PCM16 at `rate` Hz and `channels` channels: the RIFF and
+/// data sizes are `0xFFFFFFFF` ("unknown, up to the maximum"), which ffmpeg, sox and browsers
+/// read as a stream that lasts until the connection ends.
+pub fn live_wav_header(rate: u32, channels: u16) -> Bytes {
+    let block = u32::from(channels) * 2;
+    let mut h = BytesMut::with_capacity(44);
+    h.put_slice(b"RIFF");
+    h.put_u32_le(u32::MAX);
+    h.put_slice(b"WAVEfmt ");
+    h.put_u32_le(16);
+    h.put_u16_le(1); // PCM
+    h.put_u16_le(channels);
+    h.put_u32_le(rate);
+    h.put_u32_le(rate * block);
+    h.put_u16_le(block as u16);
+    h.put_u16_le(16);
+    h.put_slice(b"data");
+    h.put_u32_le(u32::MAX);
+    h.freeze()
+}
+
+async fn stream_wav(
+    State(state): State<Arc<WebState>>,
+    Extension(progress): Extension<Progress>,
+) -> Response {
+    let rx = state.encoded.pcm.subscribe();
+    let listener = Listener::new(&state, progress, "wav");
+    let header = live_wav_header(state.status.sample_rate, state.status.channels);
+    let body = listen(rx, header, |f| f.pcm, listener);
+    streaming("audio/wav", Body::from_stream(body))
+}
+
+async fn websocket(
+    State(state): State<Arc<WebState>>,
+    Extension(progress): Extension<Progress>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade.on_upgrade(move |socket| pcm_socket(socket, state, progress))
+}
+
+/// `/ws`: a text message with the format (`{"sample_rate":…,"channels":…}`), then one binary
+/// message per chunk: the stream position (u64 LE, samples per channel) and the PCM16 LE bytes.
+async fn pcm_socket(mut socket: WebSocket, state: Arc<WebState>, progress: Progress) {
+    let mut rx = state.encoded.pcm.subscribe();
+    let listener = Listener::new(&state, progress, "ws");
+    let format = serde_json::json!({
+        "sample_rate": state.status.sample_rate,
+        "channels": state.status.channels,
+        "bits_per_sample": 16,
+    });
+    if socket
+        .send(Message::Text(format.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        let frame = tokio::select! {
+            r = rx.recv() => r,
+            m = socket.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue,
+            },
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                listener.lagged(n);
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let mut msg = BytesMut::with_capacity(8 + frame.pcm.len());
+        msg.put_u64_le(frame.position);
+        msg.put_slice(&frame.pcm);
+        if socket.send(Message::Binary(msg.freeze())).await.is_err() {
+            return;
+        }
+        listener.progress.mark();
+    }
+}
+
+async fn status(State(state): State<Arc<WebState>>) -> Response {
+    let s = &state.status;
+    let level = (s.level)();
+    let body = serde_json::json!({
+        "format": {
+            "sample_rate": s.sample_rate,
+            "channels": s.channels,
+            "bits_per_sample": 16,
+            "opus_bitrate": crate::encode::ogg_opus::SPEECH_BITRATE,
+        },
+        "level": { "rms_dbfs": level.rms_dbfs, "peak_dbfs": level.peak_dbfs },
+        "uptime_s": s.started.elapsed().as_secs_f64(),
+        "tcp_receivers": (s.tcp_receivers)(),
+        "web_listeners": state.stats.listeners.load(Ordering::Relaxed),
+        "web_dropped": state.stats.dropped.load(Ordering::Relaxed),
+    });
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
