@@ -44,6 +44,9 @@ eval "$(bash "$root/scripts/pulse.sh" start "$work/pulse")"
 # A free TCP port on 127.0.0.1 for the server and the receiver (through PORT, as .env would).
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PORT=$port
+# And one for the Server tab's web player (HTTP_PORT, as .env would).
+HTTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export HTTP_PORT
 
 # A free X display.
 display=99

@@ -252,7 +252,7 @@ fn dotenv_configures_both_ends() {
     )
     .expect(".env");
     let mut cmd = audiomi(dir.path());
-    cmd.args(["serve", "--source", "tone:440"]);
+    cmd.args(["serve", "--no-http", "--source", "tone:440"]);
     let _server = Proc::spawn(cmd, &dir.path().join("serve.log"));
     wait_for_port(port, Duration::from_secs(10));
     let out = audiomi(dir.path())

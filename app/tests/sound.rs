@@ -304,6 +304,7 @@ fn missing_devices_are_clear_errors() {
         "serve",
         "--port",
         &free_port().to_string(),
+        "--no-http",
         "--source",
         "loopback:nonexistent",
     ]);

@@ -8,7 +8,16 @@ use std::time::Duration;
 mod common;
 
 use audiomi_testkit::{Proc, assert_fails, free_port, wait_for_port, wait_for_text};
-use common::serve_command;
+use common::audiomi;
+
+/// `audiomi serve --host 127.0.0.1 --port PORT --source tone:440`, the web player as configured
+/// by the caller.
+fn web_serve(dir: &std::path::Path, port: u16) -> std::process::Command {
+    let mut cmd = audiomi(dir);
+    cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--source", "tone:440"]);
+    cmd
+}
 
 fn status_json(port: u16) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the web player");
@@ -23,7 +32,7 @@ fn status_json(port: u16) -> String {
 fn serve_offers_the_web_player_and_says_where() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (port, http) = (free_port(), free_port());
-    let mut cmd = serve_command(dir.path(), port, "tone:440");
+    let mut cmd = web_serve(dir.path(), port);
     cmd.args(["--http-port", &http.to_string()]);
     let log = dir.path().join("serve.log");
     let _server = Proc::spawn(cmd, &log);
@@ -42,7 +51,7 @@ fn serve_offers_the_web_player_and_says_where() {
 fn no_http_serves_no_web_player() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (port, http) = (free_port(), free_port());
-    let mut cmd = serve_command(dir.path(), port, "tone:440");
+    let mut cmd = web_serve(dir.path(), port);
     cmd.env("HTTP_PORT", http.to_string()).arg("--no-http");
     let log = dir.path().join("serve.log");
     let _server = Proc::spawn(cmd, &log);
@@ -57,7 +66,7 @@ fn a_busy_web_port_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
     let http = busy.local_addr().expect("addr").port();
-    let mut cmd = serve_command(dir.path(), free_port(), "tone:440");
+    let mut cmd = web_serve(dir.path(), free_port());
     cmd.args(["--http-port", &http.to_string()]);
     let out = cmd.output().expect("run");
     assert_fails(&out, 1, &["cannot listen", &http.to_string()]);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// An `audiomi` command (the binary at `bin`; tests of the `app` crate pass
 /// `env!("CARGO_BIN_EXE_audiomi")`) with logs at `info`, no colours, no `.env` overrides from the
-/// environment, the web player on a free port, no stdin, run in `dir`.
+/// environment, no stdin, run in `dir`.
 pub fn audiomi(bin: &Path, dir: &Path) -> Command {
     let mut c = Command::new(bin);
     c.current_dir(dir)
@@ -16,14 +16,14 @@ pub fn audiomi(bin: &Path, dir: &Path) -> Command {
         .env_remove("HOST")
         .env_remove("PORT")
         .env_remove("CHECKCODE")
-        // The web player's port: a free one, so servers of parallel tests never collide.
-        .env("HTTP_PORT", free_port().to_string())
+        .env_remove("HTTP_PORT")
         .stdin(Stdio::null());
     c
 }
 
-/// `audiomi serve --host 127.0.0.1 --port PORT --source SOURCE` (the binary at `bin`), run in
-/// `dir`.
+/// `audiomi serve --host 127.0.0.1 --port PORT --no-http --source SOURCE` (the binary at
+/// `bin`), run in `dir`. Without the web player: parallel tests never compete for its port
+/// (the web player's own tests choose one).
 pub fn serve_command(bin: &Path, dir: &Path, port: u16, source: &str) -> Command {
     let mut cmd = audiomi(bin, dir);
     cmd.args([
@@ -32,6 +32,7 @@ pub fn serve_command(bin: &Path, dir: &Path, port: u16, source: &str) -> Command
         "127.0.0.1",
         "--port",
         &port.to_string(),
+        "--no-http",
         "--source",
         source,
     ]);

@@ -40,7 +40,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
     if let Some(web) = server.web_addr() {
-        info!(url = %format!("http://{web}/"), "web player (open it in any browser on the network)");
+        info!(url = %engine::web::player_url(web), "web player (open it in any browser on the network)");
     }
     let token = server.shutdown_token();
     let hub = server.hub().clone();

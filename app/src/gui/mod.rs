@@ -4,6 +4,7 @@
 
 pub mod desktop;
 pub mod form;
+pub mod qr;
 pub mod receiver_tab;
 pub mod server_tab;
 pub mod settings;
@@ -198,7 +199,7 @@ impl App {
 /// When no window can be opened (no display) or the renderer fails.
 pub fn run() -> iced::Result {
     let mut window = iced::window::Settings {
-        size: iced::Size::new(760.0, 640.0),
+        size: iced::Size::new(760.0, 720.0),
         min_size: Some(iced::Size::new(560.0, 480.0)),
         ..Default::default()
     };

@@ -28,6 +28,8 @@ pub struct ServerSettings {
     pub checkcode: String,
     /// The last source spec (`loopback:ID`, `mic`, `file:PATH`, `tone:HZ`).
     pub source: Option<String>,
+    /// The web player's port, as typed (empty: no web player).
+    pub http_port: String,
 }
 
 /// The Receiver tab's fields.
@@ -67,7 +69,7 @@ impl Default for ReceiverSettings {
 }
 
 impl Settings {
-    /// Defaults taken from `HOST`, `PORT`, `CHECKCODE` in `env` (the environment or `.env`),
+    /// Defaults taken from `HOST`, `PORT`, `CHECKCODE`, `HTTP_PORT` in `env` (the environment or `.env`),
     /// else the built-in ones.
     pub fn with_env(env: &engine::config::Settings) -> Self {
         let get = |k: &str, d: &str| {
@@ -82,6 +84,7 @@ impl Settings {
                 port: port.clone(),
                 checkcode: checkcode.clone(),
                 source: None,
+                http_port: get("HTTP_PORT", &engine::web::DEFAULT_HTTP_PORT.to_string()),
             },
             receiver: ReceiverSettings {
                 host: get("HOST", engine::config::DEFAULT_RECORD_HOST),

@@ -13,7 +13,7 @@ pub fn audiomi(dir: &Path) -> Command {
     audiomi_testkit::audiomi(Path::new(BIN), dir)
 }
 
-/// `audiomi serve --host 127.0.0.1 --port PORT --source SOURCE`, run in `dir`.
+/// `audiomi serve --host 127.0.0.1 --port PORT --no-http --source SOURCE`, run in `dir`.
 pub fn serve_command(dir: &Path, port: u16, source: &str) -> Command {
     audiomi_testkit::serve_command(Path::new(BIN), dir, port, source)
 }

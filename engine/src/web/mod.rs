@@ -40,6 +40,25 @@ pub const SEND_BUFFER: usize = 64 * 1024;
 /// The web player's default port: 26080.
 pub const DEFAULT_HTTP_PORT: u16 = 26_080;
 
+/// The URL a browser on the network opens for a web output listening on `addr`. For an
+/// unspecified address (`0.0.0.0`, `::`: every interface) it names the address of the interface
+/// that routes to other hosts, found by `connect`ing a UDP socket to 192.0.2.1 (TEST-NET-1, RFC
+/// 5737): a UDP `connect` only picks a route and sends nothing. Without a route it falls back to
+/// `localhost`.
+pub fn player_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        std::net::UdpSocket::bind(("0.0.0.0", 0))
+            .and_then(|s| s.connect(("192.0.2.1", 9)).map(|()| s))
+            .and_then(|s| s.local_addr())
+            .map_or_else(|_| "localhost".to_string(), |a| a.ip().to_string())
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{ip}:{}/", addr.port())
+}
+
 /// Limits of the web output.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -290,5 +309,25 @@ async fn serve_connection(
             );
         }
         () = shutdown.cancelled() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_player_url_names_a_reachable_address() {
+        let url = player_url("127.0.0.1:26080".parse().expect("addr"));
+        assert_eq!(url, "http://127.0.0.1:26080/");
+        let url = player_url("[::1]:8080".parse().expect("addr"));
+        assert_eq!(url, "http://[::1]:8080/");
+        // Every interface: never "0.0.0.0", which no browser can open.
+        let url = player_url("0.0.0.0:26080".parse().expect("addr"));
+        assert!(
+            url.starts_with("http://") && url.ends_with(":26080/"),
+            "{url}"
+        );
+        assert!(!url.contains("0.0.0.0"), "{url}");
     }
 }

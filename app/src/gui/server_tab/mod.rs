@@ -16,6 +16,7 @@ use super::desktop::{NO_FILE_DIALOG, file_dialog_available, list_devices};
 use super::form::{
     Field, Problem, Spot, clear_problem, field, validate_checkcode, validate_host, validate_port,
 };
+use super::qr::Qr;
 use super::settings::ServerSettings;
 use super::widgets::Meter;
 
@@ -159,6 +160,10 @@ pub struct ServerTab {
     pub preview: Option<Arc<Preview>>,
     /// Counts previews started; a preview that opens after a newer one was asked for is closed.
     pub preview_generation: u64,
+    /// The web player's port, as in the settings (empty: none).
+    pub http_port: String,
+    /// The web player's URL while serving, and its QR code.
+    pub web: Option<(String, Option<Qr>)>,
     wanted_source: Option<String>,
     label_generation: u32,
 }
@@ -182,6 +187,8 @@ impl ServerTab {
             problem: None,
             preview: None,
             preview_generation: 0,
+            http_port: settings.http_port.clone(),
+            web: None,
             wanted_source: settings.source.clone(),
             label_generation: 0,
         }
@@ -194,6 +201,7 @@ impl ServerTab {
             port: self.port.clone(),
             checkcode: self.checkcode.clone(),
             source: self.selected.as_ref().and_then(SourceChoice::spec),
+            http_port: self.http_port.clone(),
         }
     }
 

@@ -25,7 +25,8 @@ pub(super) fn close_preview(preview: Option<Arc<Preview>>) -> Task<Message> {
     }
 }
 
-/// Starts a server for `spec` on `host:port`; errors are in words, placed at the field they
+/// Starts a server for `spec` on `host:port`, with the web player on `http_port` if given;
+/// errors are in words, placed at the field they
 /// concern (a busy port at the port, a bad address at the host, a source that cannot be opened
 /// at the source picker).
 ///
@@ -36,6 +37,7 @@ pub async fn start(
     port: u16,
     checkcode: i32,
     spec: String,
+    http_port: Option<u16>,
 ) -> Result<ServerHandle, Problem> {
     let spec: SourceSpec = spec
         .parse()
@@ -45,11 +47,18 @@ pub async fn start(
             checkcode,
             ..ServerConfig::default()
         },
+        http_port,
         ..ServeSettings::new(host, port, spec)
     }
     .start()
     .await
     .map_err(|e| match &e {
+        engine::Error::Bind { addr, source }
+            if source.kind() == std::io::ErrorKind::AddrInUse
+                && http_port.is_some_and(|h| addr.ends_with(&format!(":{h}"))) =>
+        {
+            Problem::at(Spot::Action, format!("Port {} (the web player) is already in use by another program (another audioMi?). Stop it, or set another HTTP_PORT in .env.", http_port.unwrap_or_default()))
+        }
         engine::Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
             Problem::at(Spot::Port, format!("Port {port} is already in use by another program (another audioMi?). Choose another port or stop the other program."))
         }

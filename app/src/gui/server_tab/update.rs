@@ -126,10 +126,11 @@ impl ServerTab {
         // The preview closes first: a device is opened by one stage at a time.
         self.preview_generation += 1;
         let preview = self.preview.take();
+        let http_port = self.http_port.trim().parse::<u16>().ok().filter(|p| *p > 0);
         Task::perform(
             async move {
                 let _ = tokio::task::spawn_blocking(move || drop(preview)).await;
-                start(host, port, checkcode, spec).await
+                start(host, port, checkcode, spec, http_port).await
             },
             Message::Started,
         )
@@ -142,6 +143,13 @@ impl ServerTab {
             handle.local_addr(),
             handle.local_addr().port()
         );
+        self.web = handle.web_addr().map(|addr| {
+            let url = engine::web::player_url(addr);
+            let qr = Qr::new(&url);
+            self.status
+                .push_str(&format!(" Any browser or phone: {url}"));
+            (url, qr)
+        });
         self.started_at = Some(Instant::now());
         self.bytes = 0;
         self.clients.clear();
@@ -163,6 +171,7 @@ impl ServerTab {
     fn on_stopped(&mut self, result: Result<(), String>) -> Task<Message> {
         self.busy = false;
         self.started_at = None;
+        self.web = None;
         self.clients.clear();
         self.meter = Meter::default();
         self.status = match result {

@@ -1,27 +1,32 @@
 //! The Server tab's view: the source and address form, the action, the meter, the counters
 //! and the receivers.
 
-use iced::widget::{button, column, container, pick_list, row, scrollable, text};
+use iced::widget::{button, canvas, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length};
 
 use super::{Message, ServerTab};
 use crate::gui::form::{Spot, field_error, form_row, problem_at};
+use crate::gui::qr::Qr;
 use crate::gui::{human_bytes, human_duration};
 use engine::server::ClientInfo;
 
 impl ServerTab {
     /// The tab's content.
     pub fn view(&self) -> Element<'_, Message> {
-        column![
+        let mut content = column![
             self.form(),
             self.action(),
             self.meter.view(self.meter_label()),
             self.counters(),
-            text("Receivers"),
-            container(self.client_list()).padding(6).width(Length::Fill),
         ]
-        .spacing(14)
-        .into()
+        .spacing(14);
+        if let Some((url, qr)) = &self.web {
+            content = content.push(web_player(url, qr.as_ref()));
+        }
+        content
+            .push(text("Receivers"))
+            .push(container(self.client_list()).padding(6).width(Length::Fill))
+            .into()
     }
 
     /// Source picker, host, port and checkcode, each with its problem beside it.
@@ -166,5 +171,21 @@ pub fn client_label(c: &ClientInfo) -> String {
     match &c.name {
         Some(name) => format!("{name} ({})", c.addr),
         None => c.addr.to_string(),
+    }
+}
+
+/// The web player's URL and a QR code of it for phones (while serving with it).
+fn web_player<'a>(url: &str, qr: Option<&'a Qr>) -> Element<'a, Message> {
+    let words = column![
+        text("Web player: any browser or phone on the network"),
+        text(url.to_string()).size(18),
+    ]
+    .spacing(4)
+    .width(Length::Fill);
+    match qr {
+        Some(qr) => row![words, canvas(qr).width(100).height(100)]
+            .spacing(12)
+            .into(),
+        None => words.into(),
     }
 }

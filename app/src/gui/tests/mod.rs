@@ -47,6 +47,7 @@ fn server_settings() -> ServerSettings {
         port: "26070".into(),
         checkcode: "20250918".into(),
         source: None,
+        http_port: "26080".into(),
     }
 }
 
@@ -138,9 +139,15 @@ async fn server_tab_shows_a_real_receiver() {
             .any(|m| matches!(m, server_tab::Message::Start))
     );
     // What the Start task does, with port 0 so the test never collides.
-    let handle = server_tab::start("127.0.0.1".into(), 0, 20_250_918, "tone:440".into())
-        .await
-        .expect("server starts");
+    let handle = server_tab::start(
+        "127.0.0.1".into(),
+        0,
+        20_250_918,
+        "tone:440".into(),
+        Some(0),
+    )
+    .await
+    .expect("server starts");
     let addr = handle.local_addr();
     let _ = tab.update(server_tab::Message::Started(Ok(handle)));
     assert!(
@@ -148,6 +155,14 @@ async fn server_tab_shows_a_real_receiver() {
             .is_some_and(|t| t.contains(&addr.port().to_string()))
     );
     assert!(ui(tab.view()).find("Stop").is_ok());
+    // The web player's URL (port 0: a free one) and its QR code are shown while serving.
+    let (url, qr) = tab.web.clone().expect("web player URL");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{url}"
+    );
+    assert!(qr.is_some());
+    assert!(ui(tab.view()).find(url.as_str()).is_ok());
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config =
@@ -206,7 +221,7 @@ async fn a_busy_port_is_said_plainly() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let mut tab = tone_tab();
-    let err = server_tab::start("127.0.0.1".into(), port, 1, "tone:440".into())
+    let err = server_tab::start("127.0.0.1".into(), port, 1, "tone:440".into(), None)
         .await
         .expect_err("port in use");
     let _ = tab.update(server_tab::Message::Started(Err(err)));
