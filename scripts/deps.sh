@@ -12,8 +12,9 @@ packages=(
   desktop-file-utils appstream wixl
   # scripts/reliability.sh: network namespaces and link faults.
   iproute2
-  # real peers of the stream encoders: opusinfo and opusdec check the Ogg/Opus we write.
-  opus-tools
+  # real peers of the stream encoders: opusinfo and opusdec check the Ogg/Opus we write;
+  # Chromium plays the web player (app/tests/browser.rs).
+  opus-tools chromium
 )
 
 missing=()

@@ -121,6 +121,7 @@ fn streaming(content_type: &'static str, body: Body) -> Response {
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-store"),
+            (header::ACCEPT_RANGES, "none"),
         ],
         body,
     )

@@ -1,0 +1,106 @@
+//! A real browser plays the web player: Debian's Chromium, headless, opens the page of
+//! `audiomi serve --source tone:440` (`?autoplay`; on 127.0.0.1 the page is a secure context, so
+//! it plays the low-latency WebSocket + AudioWorklet stream). Chromium's sound goes to the test's
+//! private PulseAudio; its sink's monitor is recorded and must hold the 440 Hz tone at the level
+//! served. Screenshots of the page at phone and desktop size are taken too.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+mod common;
+
+use audiomi_testkit::{
+    Proc, Pulse, dominant_frequency, free_port, read_wav, rms_dbfs, wait_for_port,
+};
+use common::audiomi;
+
+/// Chromium headless as the machine's probe runs it (no sandbox as root, no background
+/// networking: nothing leaves 127.0.0.1), with its own profile in `profile`.
+fn chromium(profile: &std::path::Path) -> Command {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    c
+}
+
+#[test]
+fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
+    let pulse = Pulse::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, http) = (free_port(), free_port());
+    let mut serve = audiomi(dir.path());
+    serve
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--http-port", &http.to_string(), "--source", "tone:440"]);
+    let _server = Proc::spawn(serve, &dir.path().join("serve.log"));
+    wait_for_port(http, Duration::from_secs(10));
+    let page = format!("http://127.0.0.1:{http}/");
+
+    for (name, size) in [("phone", "390,844"), ("desktop", "1280,800")] {
+        let shot = dir.path().join(format!("{name}.png"));
+        let status = chromium(&dir.path().join(format!("profile-{name}")))
+            .arg(format!("--window-size={size}"))
+            .arg("--virtual-time-budget=2000")
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(&page)
+            .status()
+            .expect("chromium (scripts/deps.sh installs it)");
+        assert!(status.success());
+        let png = std::fs::read(&shot).expect("screenshot written");
+        assert_eq!(&png[1..4], b"PNG");
+        let width = u32::from_be_bytes([png[16], png[17], png[18], png[19]]);
+        assert_eq!(
+            width.to_string(),
+            size.split(',').next().unwrap_or_default()
+        );
+        if let Ok(out) = std::env::var("AUDIOMI_PAGE_SHOTS") {
+            let _ = std::fs::copy(
+                &shot,
+                std::path::Path::new(&out).join(format!("web-{name}.png")),
+            );
+        }
+    }
+
+    let mut browser = chromium(&dir.path().join("profile-play"));
+    browser
+        .arg("--remote-debugging-port=0")
+        .arg(format!("{page}?autoplay"));
+    pulse.apply(&mut browser);
+    let mut browser = browser.spawn().expect("chromium");
+    // Chromium starts, the page connects and plays; then 3 s of the sink's monitor.
+    std::thread::sleep(Duration::from_secs(5));
+    let capture = dir.path().join("heard.wav");
+    let recorded = pulse
+        .sh(&format!(
+            "timeout 3 parecord --device=virt.monitor --rate=16000 --channels=1 --file-format=wav {}",
+            capture.display()
+        ))
+        .status()
+        .expect("parecord");
+    let _ = browser.kill();
+    let _ = browser.wait();
+    assert!(recorded.code() == Some(124) || recorded.success());
+    let (_, samples) = read_wav(&capture);
+    assert!(samples.len() > 16_000 * 2, "{} samples", samples.len());
+    let freq = dominant_frequency(&samples, 16_000);
+    assert!((freq - 440.0).abs() < 3.0, "the browser plays {freq} Hz");
+    // The tone is −12 dBFS peak, −15.05 dBFS RMS; the browser plays it at full volume.
+    let level = rms_dbfs(&samples);
+    assert!(
+        (level + 15.05).abs() < 1.5,
+        "the browser plays at {level} dBFS"
+    );
+}
