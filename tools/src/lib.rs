@@ -6,3 +6,18 @@
 
 pub mod faults;
 pub mod loadgen;
+
+/// Raises this process's soft open-file limit to its hard limit, as `ulimit -n $(ulimit -Hn)`
+/// would: a load test holds two descriptors per connection when server and clients share the
+/// process. Failure is ignored (the test then fails where it runs out, with that error).
+pub fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+}

@@ -23,20 +23,6 @@ async fn ramp_server(dir: &Path, max_clients: usize) -> ServerHandle {
     settings.start().await.expect("ramp server starts")
 }
 
-/// Raises this process's soft open-file limit to its hard limit: the server and its clients
-/// share this process, 2 descriptors per connection.
-fn raise_fd_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let _ = setrlimit(
-        Resource::Nofile,
-        rustix::process::Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    );
-}
-
 /// Open file descriptors of this process (Linux).
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
@@ -60,7 +46,7 @@ fn status_kib(field: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow (20 s, 1,106 connections): scripts/reliability.sh hostile"]
 async fn hostile_clients_never_disturb_healthy_receivers() {
-    raise_fd_limit();
+    audiomi_tools::raise_fd_limit();
     let dir = tempfile::tempdir().expect("tempdir");
     let server = ramp_server(dir.path(), 2000).await;
     let addr = server.local_addr().to_string();
@@ -113,7 +99,7 @@ async fn storm_process(port: u16, cycles: usize) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow (5,500 connections): scripts/reliability.sh storm"]
 async fn a_connection_storm_leaves_nothing_behind() {
-    raise_fd_limit();
+    audiomi_tools::raise_fd_limit();
     let dir = tempfile::tempdir().expect("tempdir");
     let server = ramp_server(dir.path(), 1000).await;
     let port = server.local_addr().port();

@@ -10,22 +10,9 @@ use engine::server::ServeSettings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Raises this process's soft open-file limit to its hard limit (10,000 sockets: both ends).
-fn raise_fd_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let _ = setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: limit.maximum,
-            maximum: limit.maximum,
-        },
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_idle_web_connections_are_closed_and_harm_nobody() {
-    raise_fd_limit();
+    audiomi_tools::raise_fd_limit();
     let dir = tempfile::tempdir().expect("tempdir");
     let ramp = dir.path().join("ramp.wav");
     audiomi_testkit::write_ramp(&ramp);

@@ -152,6 +152,8 @@ pub struct ServerTab {
     pub clients: Vec<ClientInfo>,
     /// Bytes sent so far.
     pub bytes: u64,
+    /// Web-player listeners now (refreshed on each tick while the web player runs).
+    pub web_listeners: Option<usize>,
     /// The latest event or error, in words.
     pub status: String,
     /// The last error, shown next to the field or button it concerns.
@@ -189,6 +191,7 @@ impl ServerTab {
             preview_generation: 0,
             http_port: settings.http_port.clone(),
             web: None,
+            web_listeners: None,
             wanted_source: settings.source.clone(),
             label_generation: 0,
         }

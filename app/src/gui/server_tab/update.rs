@@ -172,6 +172,7 @@ impl ServerTab {
         self.busy = false;
         self.started_at = None;
         self.web = None;
+        self.web_listeners = None;
         self.clients.clear();
         self.meter = Meter::default();
         self.status = match result {
@@ -188,6 +189,7 @@ impl ServerTab {
             self.meter.update(stats.level());
             self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
             self.clients = h.hub().clients();
+            self.web_listeners = h.web_stats().map(|w| w.listeners.load(Ordering::Relaxed));
         } else if let Some(p) = &self.preview {
             self.meter.update(p.level());
         }

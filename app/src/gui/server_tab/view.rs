@@ -112,13 +112,14 @@ impl ServerTab {
         let uptime = self
             .started_at
             .map_or_else(|| "—".to_string(), |t| human_duration(t.elapsed()));
-        let counters = row![
-            text(format!("Clients: {}", self.clients.len())),
-            text(format!("Uptime: {uptime}")),
-            text(format!("Sent: {}", human_bytes(self.bytes))),
-        ]
-        .spacing(24);
-        counters.into()
+        let mut counters = row![text(format!("Clients: {}", self.clients.len()))].spacing(24);
+        if let Some(n) = self.web_listeners {
+            counters = counters.push(text(format!("Web listeners: {n}")));
+        }
+        counters
+            .push(text(format!("Uptime: {uptime}")))
+            .push(text(format!("Sent: {}", human_bytes(self.bytes))))
+            .into()
     }
 
     /// The connected receivers, or why there are none.

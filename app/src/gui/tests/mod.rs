@@ -163,6 +163,9 @@ async fn server_tab_shows_a_real_receiver() {
     );
     assert!(qr.is_some());
     assert!(ui(tab.view()).find(url.as_str()).is_ok());
+    let _ = tab.update(server_tab::Message::Tick);
+    assert_eq!(tab.web_listeners, Some(0));
+    assert!(ui(tab.view()).find("Web listeners: 0").is_ok());
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config =
