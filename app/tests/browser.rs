@@ -2,7 +2,8 @@
 //! `audiomi serve --source tone:440` (`?autoplay`; on 127.0.0.1 the page is a secure context, so
 //! it plays the low-latency WebSocket + AudioWorklet stream). Chromium's sound goes to the test's
 //! private PulseAudio; its sink's monitor is recorded and must hold the 440 Hz tone at the level
-//! served. Screenshots of the page at phone and desktop size are taken too.
+//! served. Screenshots of the page at phone and desktop size are taken too, and 10 s of
+//! `/stream.opus` and `/stream.webm` saved to files must play in the browser as well.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -34,6 +35,67 @@ fn chromium(profile: &std::path::Path) -> Command {
     .stdout(Stdio::null())
     .stderr(Stdio::null());
     c
+}
+
+/// Plays `url` in headless Chromium on `pulse` for 5 s and returns 3 s of what the default
+/// sink's monitor heard, at 16 kHz mono.
+fn heard(pulse: &Pulse, dir: &std::path::Path, name: &str, url: &str) -> Vec<i16> {
+    let mut browser = chromium(&dir.join(format!("profile-{name}")));
+    browser.arg("--remote-debugging-port=0").arg(url);
+    pulse.apply(&mut browser);
+    let mut browser = browser.spawn().expect("chromium");
+    // Chromium starts, the page connects and plays; then 3 s of the sink's monitor.
+    std::thread::sleep(Duration::from_secs(5));
+    let capture = dir.join(format!("heard-{name}.wav"));
+    let recorded = pulse
+        .sh(&format!(
+            "timeout 3 parecord --device=virt.monitor --rate=16000 --channels=1 --file-format=wav {}",
+            capture.display()
+        ))
+        .status()
+        .expect("parecord");
+    let _ = browser.kill();
+    let _ = browser.wait();
+    assert!(recorded.code() == Some(124) || recorded.success());
+    read_wav(&capture).1
+}
+
+/// Asserts that `samples` hold the served tone: 440 Hz at −15.05 dBFS RMS (−12 dBFS peak,
+/// played at full volume).
+fn assert_tone(samples: &[i16], what: &str) {
+    assert!(
+        samples.len() > 16_000 * 2,
+        "{what}: {} samples",
+        samples.len()
+    );
+    let freq = dominant_frequency(samples, 16_000);
+    assert!((freq - 440.0).abs() < 3.0, "{what} plays {freq} Hz");
+    let level = rms_dbfs(samples);
+    assert!((level + 15.05).abs() < 1.5, "{what} plays at {level} dBFS");
+}
+
+/// 10 s of the live stream at `path` saved as `file` (what a browser's *Record* keeps): long
+/// enough to still play through [`heard`]'s 5 s wait and 3 s capture.
+fn save(http: u16, path: &str, file: &std::path::Path) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .expect("send");
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    let (mut raw, mut buf) = (Vec::new(), [0u8; 4096]);
+    while std::time::Instant::now() < end {
+        if let Ok(n) = s.read(&mut buf) {
+            raw.extend_from_slice(&buf[..n]);
+        }
+    }
+    let body = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head")
+        + 4;
+    std::fs::write(file, &raw[body..]).expect("write");
 }
 
 #[test]
@@ -74,33 +136,18 @@ fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
         }
     }
 
-    let mut browser = chromium(&dir.path().join("profile-play"));
-    browser
-        .arg("--remote-debugging-port=0")
-        .arg(format!("{page}?autoplay"));
-    pulse.apply(&mut browser);
-    let mut browser = browser.spawn().expect("chromium");
-    // Chromium starts, the page connects and plays; then 3 s of the sink's monitor.
-    std::thread::sleep(Duration::from_secs(5));
-    let capture = dir.path().join("heard.wav");
-    let recorded = pulse
-        .sh(&format!(
-            "timeout 3 parecord --device=virt.monitor --rate=16000 --channels=1 --file-format=wav {}",
-            capture.display()
-        ))
-        .status()
-        .expect("parecord");
-    let _ = browser.kill();
-    let _ = browser.wait();
-    assert!(recorded.code() == Some(124) || recorded.success());
-    let (_, samples) = read_wav(&capture);
-    assert!(samples.len() > 16_000 * 2, "{} samples", samples.len());
-    let freq = dominant_frequency(&samples, 16_000);
-    assert!((freq - 440.0).abs() < 3.0, "the browser plays {freq} Hz");
-    // The tone is −12 dBFS peak, −15.05 dBFS RMS; the browser plays it at full volume.
-    let level = rms_dbfs(&samples);
-    assert!(
-        (level + 15.05).abs() < 1.5,
-        "the browser plays at {level} dBFS"
-    );
+    let samples = heard(&pulse, dir.path(), "page", &format!("{page}?autoplay"));
+    assert_tone(&samples, "the page (WebSocket + AudioWorklet)");
+
+    // The containers of the streams, saved as files (as *Record* saves them), play in the
+    // browser: Ogg/Opus and WebM/Opus.
+    for (path, name) in [
+        ("/stream.opus", "saved.opus"),
+        ("/stream.webm", "saved.webm"),
+    ] {
+        let file = dir.path().join(name);
+        save(http, path, &file);
+        let url = format!("file://{}", file.display());
+        assert_tone(&heard(&pulse, dir.path(), name, &url), name);
+    }
 }

@@ -47,7 +47,11 @@ pub struct OggOpusEncoder {
     real_end: u64,
     pre_skip: u16,
     headers: Bytes,
+    head: Vec<u8>,
     packet: Vec<u8>,
+    /// Opus packets encoded since the last [`OggOpusEncoder::take_packets`], with the stream
+    /// time of their first sample in 48 kHz samples (pre-skip included), for other containers.
+    packets: Vec<(u64, Bytes)>,
 }
 
 impl std::fmt::Debug for OggOpusEncoder {
@@ -105,7 +109,9 @@ impl OggOpusEncoder {
             real_end: u64::from(pre_skip),
             pre_skip,
             headers: Bytes::new(),
+            head: Vec::new(),
             packet: vec![0; 4000],
+            packets: Vec::new(),
         };
         encoder.headers = encoder.write_headers()?;
         Ok(encoder)
@@ -114,6 +120,19 @@ impl OggOpusEncoder {
     /// The two header pages (`OpusHead`, `OpusTags`) every listener gets first.
     pub fn headers(&self) -> Bytes {
         self.headers.clone()
+    }
+
+    /// The `OpusHead` packet (19 bytes for mapping family 0), which WebM carries as the track's
+    /// `CodecPrivate`.
+    pub fn opus_head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The Opus packets encoded since the last call, each with the stream time of its first
+    /// sample in 48 kHz samples (pre-skip included), so another container ([`super::webm`])
+    /// carries the same packets without encoding again.
+    pub fn take_packets(&mut self) -> Vec<(u64, Bytes)> {
+        std::mem::take(&mut self.packets)
     }
 
     /// The pre-skip in 48 kHz samples: the encoder's look-ahead, which decoders drop.
@@ -131,6 +150,7 @@ impl OggOpusEncoder {
         head.extend_from_slice(&self.rate.to_le_bytes());
         head.extend_from_slice(&0i16.to_le_bytes());
         head.push(0);
+        self.head.clone_from(&head);
         // OpusTags (RFC 7845 §5.2): magic, vendor string, no user comments.
         let mut tags = b"OpusTags".to_vec();
         tags.extend_from_slice(&(VENDOR.len() as u32).to_le_bytes());
@@ -190,6 +210,8 @@ impl OggOpusEncoder {
                 .opus
                 .encode_float(samples, &mut self.packet)
                 .map_err(Error::Opus)?;
+            self.packets
+                .push((self.granule, Bytes::copy_from_slice(&self.packet[..n])));
             self.granule += step;
             self.in_page += 1;
             let end = if last && i + 1 == frames {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 use tracing::warn;
 
-use crate::encode::OggOpusEncoder;
+use crate::encode::{OggOpusEncoder, webm};
 use crate::pipeline::Output;
 use crate::stream::ChunkStream;
 use crate::{Error, Result};
@@ -34,6 +34,10 @@ pub struct Encoded {
     pub opus: broadcast::Sender<Bytes>,
     /// The Ogg/Opus header pages a listener gets before the first page.
     pub opus_headers: Bytes,
+    /// WebM clusters of the same Opus packets (each item whole clusters).
+    pub webm: broadcast::Sender<Bytes>,
+    /// The WebM headers (EBML header, Segment, Info, Tracks) a listener gets first.
+    pub webm_headers: Bytes,
     /// Raw chunks for `/stream.wav` and `/ws`.
     pub pcm: broadcast::Sender<PcmFrame>,
 }
@@ -57,10 +61,13 @@ pub fn start(
         fastrand::u32(..),
     )?;
     let (opus_tx, _) = broadcast::channel(queue.max(1));
+    let (webm_tx, _) = broadcast::channel(queue.max(1));
     let (pcm_tx, _) = broadcast::channel(queue.max(1));
     let encoded = Encoded {
         opus: opus_tx.clone(),
         opus_headers: opus.headers(),
+        webm: webm_tx.clone(),
+        webm_headers: webm::headers(opus.opus_head(), channels, opus.pre_skip()),
         pcm: pcm_tx.clone(),
     };
     let mut chunks = stream.subscribe("web");
@@ -75,12 +82,14 @@ pub fn start(
                 });
                 // Opus costs CPU: encoded only while someone listens (a listener that joins gets
                 // the headers and the pages from then on).
-                if opus_tx.receiver_count() == 0 {
+                if opus_tx.receiver_count() == 0 && webm_tx.receiver_count() == 0 {
                     continue;
                 }
                 match opus.push_pcm16(&chunk.pcm) {
+                    // A page every 100 ms; the same packets go out as one WebM cluster.
                     Ok(pages) if !pages.is_empty() => {
                         let _ = opus_tx.send(pages);
+                        let _ = webm_tx.send(webm::cluster(&opus.take_packets()));
                     }
                     Ok(_) => {}
                     Err(e) => warn!(error = %e, "Opus encoding failed; this chunk is skipped"),

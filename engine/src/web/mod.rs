@@ -2,7 +2,8 @@
 //!
 //! A sibling of the TCP output ([`crate::server`]): it subscribes to the same chunk stream and
 //! never slows the source or the TCP receivers. Routes ([`routes`]): `/` (the player page),
-//! `/stream.opus` (Ogg/Opus), `/stream.wav` (PCM16 WAV of unknown length), `/ws` (PCM frames for
+//! `/stream.opus` (Ogg/Opus), `/stream.webm` (the same Opus in WebM, for browsers),
+//! `/stream.wav` (PCM16 WAV of unknown length), `/ws` (PCM frames for
 //! a low-latency AudioWorklet player), `/status.json`. Each chunk is encoded once per format
 //! ([`encoder`]) and every listener of that format shares the bytes.
 //!

@@ -1,5 +1,5 @@
-//! The web output's routes: the player page, the live streams (Ogg/Opus, WAV, WebSocket PCM) and
-//! the status. Every streaming route reads one of the shared rings of [`super::encoder`]; a
+//! The web output's routes: the player page, the live streams (Ogg/Opus, WebM/Opus, WAV,
+//! WebSocket PCM) and the status. Every streaming route reads one of the shared rings of [`super::encoder`]; a
 //! listener that falls behind the ring is dropped, exactly like a TCP receiver.
 
 use std::convert::Infallible;
@@ -28,6 +28,7 @@ pub fn router(state: Arc<WebState>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/stream.opus", get(stream_opus))
+        .route("/stream.webm", get(stream_webm))
         .route("/stream.wav", get(stream_wav))
         .route("/ws", get(websocket))
         .route("/status.json", get(status))
@@ -136,6 +137,16 @@ async fn stream_opus(
     let listener = Listener::new(&state, progress, "opus");
     let body = listen(rx, state.encoded.opus_headers.clone(), |b| b, listener);
     streaming("audio/ogg", Body::from_stream(body))
+}
+
+async fn stream_webm(
+    State(state): State<Arc<WebState>>,
+    Extension(progress): Extension<Progress>,
+) -> Response {
+    let rx = state.encoded.webm.subscribe();
+    let listener = Listener::new(&state, progress, "webm");
+    let body = listen(rx, state.encoded.webm_headers.clone(), |b| b, listener);
+    streaming("audio/webm", Body::from_stream(body))
 }
 
 /// A WAV header for a live stream of PCM16 at `rate` Hz and `channels` channels: the RIFF and
