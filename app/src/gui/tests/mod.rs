@@ -125,6 +125,21 @@ fn tabs_switch_and_the_title_says_what_runs() {
 
 /// A real server started by the tab's own start function; a real receiver connects; the events
 /// and counters become labels; Stop goes back.
+/// While serving, the tab shows the web player's URL (port 0: a free one), its QR code and the
+/// count of web listeners.
+fn shows_the_web_player(tab: &mut ServerTab) {
+    let (url, qr) = tab.web.clone().expect("web player URL");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{url}"
+    );
+    assert!(qr.is_some());
+    assert!(ui(tab.view()).find(url.as_str()).is_ok());
+    let _ = tab.update(server_tab::Message::Tick);
+    assert_eq!(tab.web_listeners, Some(0));
+    assert!(ui(tab.view()).find("Web listeners: 0").is_ok());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_tab_shows_a_real_receiver() {
     let mut tab = tone_tab();
@@ -155,17 +170,7 @@ async fn server_tab_shows_a_real_receiver() {
             .is_some_and(|t| t.contains(&addr.port().to_string()))
     );
     assert!(ui(tab.view()).find("Stop").is_ok());
-    // The web player's URL (port 0: a free one) and its QR code are shown while serving.
-    let (url, qr) = tab.web.clone().expect("web player URL");
-    assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
-        "{url}"
-    );
-    assert!(qr.is_some());
-    assert!(ui(tab.view()).find(url.as_str()).is_ok());
-    let _ = tab.update(server_tab::Message::Tick);
-    assert_eq!(tab.web_listeners, Some(0));
-    assert!(ui(tab.view()).find("Web listeners: 0").is_ok());
+    shows_the_web_player(&mut tab);
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config =
@@ -205,6 +210,11 @@ async fn server_tab_shows_a_real_receiver() {
     outcome.result.expect("recorded 1 s");
     assert_eq!(outcome.summary.samples, 16_000);
 
+    stop_serving(&mut tab);
+}
+
+/// Clicks Stop: the server goes (busy meanwhile), then Start serving is back.
+fn stop_serving(tab: &mut ServerTab) {
     let messages: Vec<_> = {
         let mut ui = ui(tab.view());
         ui.click("Stop").expect("Stop button");
