@@ -1,6 +1,7 @@
 //! A real browser plays the web player: Debian's Chromium, headless, opens the page of
 //! `audiomi serve --source tone:440` (`?autoplay`; on 127.0.0.1 the page is a secure context, so
-//! it plays the low-latency WebSocket + AudioWorklet stream). Chromium's sound goes to the test's
+//! it plays the low-latency WebSocket + AudioWorklet stream; with `&mode=wav` the `<audio>`
+//! fallback other devices get). Chromium's sound goes to the test's
 //! private PulseAudio; its sink's monitor is recorded and must hold the 440 Hz tone at the level
 //! served. Screenshots of the page at phone and desktop size are taken too, and 10 s of
 //! `/stream.opus` and `/stream.webm` saved to files must play in the browser as well.
@@ -138,6 +139,14 @@ fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
 
     let samples = heard(&pulse, dir.path(), "page", &format!("{page}?autoplay"));
     assert_tone(&samples, "the page (WebSocket + AudioWorklet)");
+    // The fallback outside secure contexts: the WAV stream in <audio>, with its burst on connect.
+    let samples = heard(
+        &pulse,
+        dir.path(),
+        "wav",
+        &format!("{page}?autoplay&mode=wav"),
+    );
+    assert_tone(&samples, "the page's <audio> fallback (/stream.wav)");
 
     // The containers of the streams, saved as files (as *Record* saves them), play in the
     // browser: Ogg/Opus and WebM/Opus.

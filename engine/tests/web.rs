@@ -195,3 +195,33 @@ async fn a_listener_that_never_reads_is_dropped_without_disturbing_another() {
     assert!(body.len() > 170_000, "{} bytes", body.len());
     server.stop().await.expect("stop");
 }
+
+/// A new WAV listener gets the last 2 s at once (burst on connect), so a browser's `<audio>`
+/// starts at once; then the stream goes on in real time, without a gap or a repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_wav_listener_gets_the_last_two_seconds_at_once() {
+    let (server, web) = tone_server(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, _, body) =
+        tokio::task::spawn_blocking(move || get(web, "/stream.wav", Duration::from_millis(300)))
+            .await
+            .expect("fetch");
+    let samples = wire::bytes_to_pcm16(&body[44..]);
+    // 2 s of burst (32,000 samples) and at most 0.3 s more from real time.
+    assert!(
+        (32_000..=32_000 + 6_400).contains(&samples.len()),
+        "{} samples",
+        samples.len()
+    );
+    // One continuous tone: its phase never jumps (a repeat or a gap would).
+    let peaks = samples
+        .windows(3)
+        .filter(|w| w[1] > w[0] && w[1] >= w[2])
+        .count();
+    let expected = samples.len() as f64 * 440.0 / 16_000.0;
+    assert!(
+        (peaks as f64 - expected).abs() < 3.0,
+        "{peaks} peaks, {expected:.1} expected"
+    );
+    server.stop().await.expect("stop");
+}

@@ -175,10 +175,15 @@ async fn stream_wav(
     State(state): State<Arc<WebState>>,
     Extension(progress): Extension<Progress>,
 ) -> Response {
-    let rx = state.encoded.pcm.subscribe();
+    let (recent, rx) = state.encoded.subscribe_pcm_with_recent();
     let listener = Listener::new(&state, progress, "wav");
-    let header = live_wav_header(state.status.sample_rate, state.status.channels);
-    let body = listen(rx, header, |f| f.pcm, listener);
+    // The header, then the last WAV_BURST of audio at once, then live.
+    let mut first =
+        BytesMut::from(&live_wav_header(state.status.sample_rate, state.status.channels)[..]);
+    for frame in recent {
+        first.put_slice(&frame.pcm);
+    }
+    let body = listen(rx, first.freeze(), |f| f.pcm, listener);
     streaming("audio/wav", Body::from_stream(body))
 }
 
