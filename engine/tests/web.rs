@@ -225,3 +225,39 @@ async fn a_new_wav_listener_gets_the_last_two_seconds_at_once() {
     );
     server.stop().await.expect("stop");
 }
+
+/// `/ws` as docs/PROTOCOL.md describes it: a text message with the format, then one binary
+/// message per chunk: the position (u64 LE) and 640 bytes of PCM16 (20 ms at 16 kHz mono), the
+/// positions consecutive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_carries_the_format_then_positioned_chunks() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (server, web) = tone_server(Duration::from_secs(5)).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{web}/ws"))
+        .await
+        .expect("WebSocket handshake");
+    let first = ws.next().await.expect("a message").expect("no error");
+    let Message::Text(text) = first else {
+        panic!("the first message is the format as text: {first:?}");
+    };
+    let format: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(format["sample_rate"], 16_000);
+    assert_eq!(format["channels"], 1);
+    let mut positions = Vec::new();
+    while positions.len() < 10 {
+        match ws.next().await.expect("a message").expect("no error") {
+            Message::Binary(b) => {
+                assert_eq!(b.len(), 8 + 640);
+                let position = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+                assert_eq!(position % 320, 0);
+                positions.push(position);
+            }
+            other => panic!("a chunk is binary: {other:?}"),
+        }
+    }
+    for pair in positions.windows(2) {
+        assert_eq!(pair[1], pair[0] + 320, "consecutive chunks");
+    }
+    server.stop().await.expect("stop");
+}
