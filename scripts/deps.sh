@@ -15,6 +15,10 @@ packages=(
   # real peers of the stream encoders: opusinfo and opusdec check the Ogg/Opus we write;
   # Chromium plays the web player (app/tests/browser.rs).
   opus-tools chromium
+  # Icecast and RTP peers (app/tests/icecast.rs, rtp.rs): a real Icecast server (the tests start
+  # private ones on loopback; no system service), curl as its listener, GStreamer's RTP L16
+  # receiver, ffprobe opening the SDP file.
+  icecast2 curl gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg
 )
 
 missing=()

@@ -128,6 +128,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An output could not set itself up (a socket option, a file it writes beside the stream).
+    #[error("{context}: {source}")]
+    Setup {
+        /// What was being done, and on what, in words.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The output file exists and overwriting was not allowed.
     #[error("{path} already exists; choose another file or pass --force to overwrite it")]
     FileExists {

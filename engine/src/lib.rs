@@ -7,6 +7,9 @@
 //! - [`stream`]: the chunk stream between the source stage and its outputs (a slow output loses
 //!   chunks; it never slows the source).
 //! - [`server`]: the TCP broadcast server (one encode per chunk, one bounded queue per client).
+//! - [`web`]: the browser player over HTTP; [`icecast`]: publishing to Icecast; [`rtp`]: RTP L16
+//!   over UDP. Siblings of the TCP server, each an output of the chunk stream; [`encode`] holds
+//!   the encoders they share (each chunk encoded once).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
 //! - [`preview`]: the level of a source before it is served.
 //! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
@@ -19,9 +22,11 @@ pub mod codec;
 pub mod config;
 pub mod encode;
 pub mod error;
+pub mod icecast;
 pub mod pipeline;
 pub mod preview;
 pub mod receiver;
+pub mod rtp;
 pub mod server;
 pub mod stream;
 pub mod wav;

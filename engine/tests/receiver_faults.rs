@@ -128,6 +128,8 @@ async fn a_real_server_with_another_checkcode_is_reported_as_such() {
             ..ServerConfig::default()
         },
         web: None,
+        icecast: Vec::new(),
+        rtp: None,
     })
     .await
     .expect("server");

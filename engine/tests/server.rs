@@ -41,6 +41,8 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         pipeline: PipelineConfig::default(),
         server,
         web: None,
+        icecast: Vec::new(),
+        rtp: None,
     })
     .await
     .expect("server starts")

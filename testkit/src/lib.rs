@@ -1,6 +1,8 @@
 //! Helpers for audioMi's end-to-end tests: the `audiomi` binary as a real process, free ports,
 //! test signals and their analysis.
 
+pub mod peers;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

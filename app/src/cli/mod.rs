@@ -121,6 +121,25 @@ pub struct ServeArgs {
     /// Do not serve the web player.
     #[arg(long, conflicts_with = "http_port")]
     no_http: bool,
+    /// This server's name, shown by Icecast (Ice-Name) and in the RTP SDP file [default: the
+    /// host name].
+    #[arg(long)]
+    name: Option<String>,
+    /// Also publish to Icecast as Ogg/Opus: icecast://source:PASSWORD@HOST:8000/MOUNT (or
+    /// http://…). Repeat for several servers [env: ICECAST, URLs separated by spaces].
+    #[arg(long = "icecast", value_name = "URL")]
+    icecast: Vec<String>,
+    /// Also send RTP (L16, payload type 96) to ADDR:PORT, unicast or multicast, e.g.
+    /// 239.255.12.42:5004. Repeat for several destinations.
+    #[arg(long = "rtp", value_name = "ADDR:PORT")]
+    rtp: Vec<std::net::SocketAddr>,
+    /// TTL of multicast RTP packets (1: this network only).
+    #[arg(long, default_value_t = engine::rtp::DEFAULT_TTL, requires = "rtp")]
+    rtp_ttl: u32,
+    /// Write an SDP description of the (first) RTP destination to FILE, for VLC, ffplay or
+    /// PipeWire to open.
+    #[arg(long, value_name = "FILE", requires = "rtp")]
+    rtp_sdp: Option<std::path::PathBuf>,
 }
 
 /// Options shared by `record` and `listen`.

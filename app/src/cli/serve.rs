@@ -1,6 +1,7 @@
 //! `audiomi serve`.
 
 use super::*;
+use engine::icecast::IcecastUrl;
 
 /// `audiomi serve`: serve until Ctrl-C or SIGTERM.
 pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -18,6 +19,14 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Some(settings.http_port(args.http_port)?)
     };
+    let icecast = icecast_urls(&settings, &args.icecast)?;
+    let rtp = (!args.rtp.is_empty()).then(|| engine::rtp::RtpOptions {
+        destinations: args.rtp.clone(),
+        ttl: args.rtp_ttl,
+        sdp: args.rtp_sdp.clone(),
+        name: String::new(),
+    });
+    let defaults = ServeSettings::new(host, port, spec.clone());
     let server = ServeSettings {
         looping: args.looping,
         pipeline: PipelineConfig {
@@ -34,13 +43,22 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ..ServerConfig::default()
         },
         http_port,
-        ..ServeSettings::new(host, port, spec.clone())
+        name: args.name.clone().unwrap_or_else(|| defaults.name.clone()),
+        icecast,
+        rtp,
+        ..defaults
     }
     .start()
     .await?;
     info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
     if let Some(web) = server.web_addr() {
         info!(url = %engine::web::player_url(web), "web player (open it in any browser on the network)");
+    }
+    for publisher in server.icecast() {
+        info!(url = %publisher.url, listen = %publisher.url.listen_url(), "Icecast output (publishes as Ogg/Opus; listeners open the listen URL)");
+    }
+    if let Some(sdp) = &args.rtp_sdp {
+        info!(destinations = ?args.rtp, sdp = %sdp.display(), "sending RTP");
     }
     let token = server.shutdown_token();
     let hub = server.hub().clone();
@@ -63,4 +81,24 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server.wait().await?;
     info!("stopped");
     Ok(())
+}
+
+/// The Icecast URLs: the `--icecast` flags, else `ICECAST` from the environment / `.env`
+/// (separated by white space).
+fn icecast_urls(settings: &config::Settings, flags: &[String]) -> anyhow::Result<Vec<IcecastUrl>> {
+    let from_env;
+    let texts: Vec<&str> = if flags.is_empty() {
+        from_env = settings.get("ICECAST").map(|(v, _)| v.to_string());
+        from_env
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect()
+    } else {
+        flags.iter().map(String::as_str).collect()
+    };
+    Ok(texts
+        .into_iter()
+        .map(IcecastUrl::parse)
+        .collect::<Result<Vec<_>, _>>()?)
 }

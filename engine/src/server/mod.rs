@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use wire::StreamFormat;
 
 use crate::audio::level::Level;
+use crate::icecast::{IcecastStatus, IcecastTarget};
 use crate::pipeline::{Input, Notice, Pipeline, PipelineConfig, PipelineStats};
+use crate::rtp::{RtpOptions, RtpStats};
 use crate::stream::{ChunkStream, WeakChunkStream};
 use crate::web::{WebConfig, WebStats};
 use crate::{Error, Result};
@@ -178,7 +180,7 @@ pub use client::ClientInfo;
 pub use conn::run;
 pub use hub::Hub;
 pub use outputs::FANOUT_THREAD;
-use outputs::{bind, spawn_fanout, start_web};
+use outputs::{OutputInfo, OutputPlan, Outputs, bind, spawn_fanout};
 pub use settings::ServeSettings;
 
 mod outputs;
@@ -195,6 +197,10 @@ pub struct ServeOptions {
     pub server: ServerConfig,
     /// The web output (the browser player), if any.
     pub web: Option<WebOptions>,
+    /// Icecast servers to publish to (none: no Icecast output).
+    pub icecast: Vec<IcecastTarget>,
+    /// The RTP output, if any.
+    pub rtp: Option<RtpOptions>,
 }
 
 /// Where and how the web output listens.
@@ -220,8 +226,8 @@ struct Inner {
     shutdown: CancellationToken,
     stream: WeakChunkStream,
     source_stats: Arc<PipelineStats>,
-    /// The web output's address and counters, if it runs.
-    web: Option<(SocketAddr, Arc<WebStats>)>,
+    /// What the outputs other than TCP report.
+    outputs: OutputInfo,
     /// Becomes true once everything has stopped.
     stopped: watch::Receiver<bool>,
 }
@@ -239,8 +245,10 @@ impl ServerHandle {
     /// socket, and other outputs may [`ServerHandle::stream`]`()…subscribe(…)`.
     ///
     /// # Errors
-    /// [`Error::Bind`] (port in use, bad address, no permission) and whatever opening the input
-    /// returns ([`Error::Source`], [`Error::Resampler`], [`Error::Thread`]).
+    /// [`Error::Bind`] (port in use, bad address, no permission), whatever opening the input
+    /// returns ([`Error::Source`], [`Error::Resampler`], [`Error::Thread`]) and what starting an
+    /// output returns ([`Error::Setup`] for an RTP socket or SDP file, [`Error::Config`] for a
+    /// format Opus cannot encode).
     pub async fn start(options: ServeOptions) -> Result<Self> {
         let (listener, local_addr) = bind(&options.listen).await?;
         let web_listener = match &options.web {
@@ -264,11 +272,12 @@ impl ServerHandle {
                     source: std::io::Error::other(e.to_string()),
                 })??;
         let source_stats = pipeline.stats().clone();
-        let web = match (web_listener, options.web) {
-            (Some(l), Some(w)) => Some(start_web(l, &stream, &hub, w.config)?),
-            _ => None,
+        let plan = OutputPlan {
+            web: web_listener.zip(options.web.map(|w| w.config)),
+            icecast: options.icecast,
+            rtp: options.rtp,
         };
-        let web_info = web.as_ref().map(|w| (w.local_addr(), w.stats().clone()));
+        let (outputs, output_info) = Outputs::start(plan, &stream, &hub)?;
         let shutdown = CancellationToken::new();
         let (stopped_tx, stopped) = watch::channel(false);
         let weak = stream.downgrade();
@@ -276,9 +285,7 @@ impl ServerHandle {
         // The supervisor owns the running parts and stops them in order.
         tokio::spawn(async move {
             run(listener, accept_hub, accept_shutdown).await;
-            if let Some(web) = web {
-                web.stop().await;
-            }
+            outputs.stop().await;
             let _ = tokio::task::spawn_blocking(move || {
                 pipeline.stop();
                 // With the source stage and the last strong handle gone, the stream closes and
@@ -296,7 +303,7 @@ impl ServerHandle {
                 shutdown,
                 stream: weak,
                 source_stats,
-                web: web_info,
+                outputs: output_info,
                 stopped,
             }),
         })
@@ -315,12 +322,22 @@ impl ServerHandle {
 
     /// The web output's address (`http://ADDR/`), if it runs.
     pub fn web_addr(&self) -> Option<SocketAddr> {
-        self.inner.web.as_ref().map(|(a, _)| *a)
+        self.inner.outputs.web.as_ref().map(|(a, _)| *a)
     }
 
     /// The web output's counters, if it runs.
     pub fn web_stats(&self) -> Option<&Arc<WebStats>> {
-        self.inner.web.as_ref().map(|(_, s)| s)
+        self.inner.outputs.web.as_ref().map(|(_, s)| s)
+    }
+
+    /// State and counters of each Icecast publisher, in the order of [`ServeOptions::icecast`].
+    pub fn icecast(&self) -> &[Arc<IcecastStatus>] {
+        &self.inner.outputs.icecast
+    }
+
+    /// The RTP output's counters, if it runs.
+    pub fn rtp_stats(&self) -> Option<&Arc<RtpStats>> {
+        self.inner.outputs.rtp.as_ref()
     }
 
     /// The address the server listens on.

@@ -1,4 +1,6 @@
-//! Starting the outputs of a server: the TCP fan-out's thread, the web output, and binding.
+//! Starting and stopping the outputs of a server besides the TCP fan-out's accept loop: the
+//! fan-out's thread, the shared live encodings, the web output, the Icecast publishers and the
+//! RTP output. Each is a sibling module reading the same chunk stream.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,9 +10,13 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 
 use super::Hub;
+use crate::encode::live::{self, Encoded};
+use crate::encode::ogg_opus::SPEECH_BITRATE;
+use crate::icecast::{IcecastPublisher, IcecastStatus, IcecastTarget};
 use crate::pipeline::Output;
+use crate::rtp::{RtpOptions, RtpOutput, RtpStats};
 use crate::stream::{ChunkStream, Subscription};
-use crate::web::{StatusSource, WebConfig, WebOutput};
+use crate::web::{StatusSource, WebConfig, WebOutput, WebStats};
 use crate::{Error, Result};
 
 /// Name of the TCP fan-out's thread.
@@ -53,14 +59,98 @@ pub(super) async fn bind(listen: &str) -> Result<(TcpListener, SocketAddr)> {
     Ok((listener, local_addr))
 }
 
-/// Starts the web output on `listener`, reading `stream`; its status page reports the TCP
+/// What the outputs other than the TCP fan-out are asked to do.
+pub(super) struct OutputPlan {
+    /// The web output's bound listener and limits.
+    pub web: Option<(TcpListener, WebConfig)>,
+    /// One Icecast publisher per target.
+    pub icecast: Vec<IcecastTarget>,
+    /// The RTP output.
+    pub rtp: Option<RtpOptions>,
+}
+
+/// The running outputs other than the TCP fan-out. The encoding and RTP threads end by
+/// themselves when the chunk stream closes; [`Outputs::stop`] ends the tasks.
+pub(super) struct Outputs {
+    web: Option<WebOutput>,
+    icecast: Vec<IcecastPublisher>,
+}
+
+/// What a [`super::ServerHandle`] reports of its outputs.
+#[derive(Debug, Default)]
+pub(super) struct OutputInfo {
+    pub web: Option<(SocketAddr, Arc<WebStats>)>,
+    pub icecast: Vec<Arc<IcecastStatus>>,
+    pub rtp: Option<Arc<RtpStats>>,
+}
+
+impl Outputs {
+    /// Starts what `plan` asks for on `stream`; the live encodings only if an output needs them.
+    ///
+    /// # Errors
+    /// As [`live::start`], [`WebOutput::start`] and [`RtpOutput::start`].
+    pub(super) fn start(
+        plan: OutputPlan,
+        stream: &ChunkStream,
+        hub: &Arc<Hub>,
+    ) -> Result<(Self, OutputInfo)> {
+        let format = hub.config().format;
+        let mut info = OutputInfo::default();
+        let encoded = if plan.web.is_some() || !plan.icecast.is_empty() {
+            let queue = plan
+                .web
+                .as_ref()
+                .map_or(WebConfig::default().queue, |w| w.1.queue);
+            Some(live::start(stream, format.sample_rate, format.channels, queue)?.0)
+        } else {
+            None
+        };
+        let web = match (plan.web, &encoded) {
+            (Some((listener, config)), Some(encoded)) => {
+                let web = start_web(listener, encoded.clone(), hub, config)?;
+                info.web = Some((web.local_addr(), web.stats().clone()));
+                Some(web)
+            }
+            _ => None,
+        };
+        if let Some(rtp) = plan.rtp {
+            let rtp = RtpOutput::start(stream, format.sample_rate, format.channels, &rtp)?;
+            info.rtp = Some(rtp.stats().clone());
+        }
+        let audio_info = format!(
+            "samplerate={};channels={};bitrate={}",
+            format.sample_rate,
+            format.channels,
+            SPEECH_BITRATE / 1000
+        );
+        let icecast: Vec<_> = match &encoded {
+            Some(encoded) => plan
+                .icecast
+                .into_iter()
+                .map(|t| IcecastPublisher::start(t, encoded.clone(), audio_info.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        info.icecast = icecast.iter().map(|p| p.status().clone()).collect();
+        Ok((Self { web, icecast }, info))
+    }
+
+    /// Stops the web output and the Icecast publishers and waits for them.
+    pub(super) async fn stop(self) {
+        if let Some(web) = self.web {
+            web.stop().await;
+        }
+        for publisher in self.icecast {
+            publisher.stop().await;
+        }
+    }
+}
+
+/// Starts the web output on `listener`, serving `encoded`; its status page reports the TCP
 /// receivers and level of `hub`.
-///
-/// # Errors
-/// As [`WebOutput::start`].
-pub(super) fn start_web(
+fn start_web(
     listener: TcpListener,
-    stream: &ChunkStream,
+    encoded: Encoded,
     hub: &Arc<Hub>,
     config: WebConfig,
 ) -> Result<WebOutput> {
@@ -73,5 +163,5 @@ pub(super) fn start_web(
         tcp_receivers: Arc::new(move || clients.stats().clients.load(Ordering::Relaxed)),
         level: Arc::new(move || level.stats().level()),
     };
-    WebOutput::start(listener, stream, status, config)
+    WebOutput::start(listener, encoded, status, config)
 }

@@ -5,7 +5,9 @@
 use super::{ServeOptions, ServerConfig, ServerHandle, WebOptions};
 use crate::audio::sources::SourceSpec;
 use crate::config::socket_addr;
+use crate::icecast::{IcecastTarget, IcecastUrl};
 use crate::pipeline::PipelineConfig;
+use crate::rtp::RtpOptions;
 use crate::web::WebConfig;
 use crate::{Error, Result};
 
@@ -28,6 +30,12 @@ pub struct ServeSettings {
     pub http_port: Option<u16>,
     /// The web player's limits.
     pub web: WebConfig,
+    /// The server's name: `Ice-Name` on Icecast, the SDP session name (default: the host name).
+    pub name: String,
+    /// Icecast mounts to publish to.
+    pub icecast: Vec<IcecastUrl>,
+    /// The RTP output, if any (its `name` is replaced by [`ServeSettings::name`]).
+    pub rtp: Option<RtpOptions>,
 }
 
 impl ServeSettings {
@@ -43,6 +51,9 @@ impl ServeSettings {
             server: ServerConfig::default(),
             http_port: None,
             web: WebConfig::default(),
+            name: crate::config::default_receiver_name().unwrap_or_else(|| "audioMi".into()),
+            icecast: Vec::new(),
+            rtp: None,
         }
     }
 
@@ -70,6 +81,19 @@ impl ServeSettings {
             web: self.http_port.map(|port| WebOptions {
                 listen: socket_addr(&self.host, port),
                 config: self.web.clone(),
+            }),
+            icecast: self
+                .icecast
+                .iter()
+                .map(|url| IcecastTarget {
+                    url: url.clone(),
+                    name: self.name.clone(),
+                    description: format!("audioMi on {}", self.name),
+                })
+                .collect(),
+            rtp: self.rtp.clone().map(|rtp| RtpOptions {
+                name: self.name.clone(),
+                ..rtp
             }),
         })
         .await

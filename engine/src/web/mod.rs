@@ -5,14 +5,14 @@
 //! `/stream.opus` (Ogg/Opus), `/stream.webm` (the same Opus in WebM, for browsers),
 //! `/stream.wav` (PCM16 WAV of unknown length), `/ws` (PCM frames for
 //! a low-latency AudioWorklet player), `/status.json`. Each chunk is encoded once per format
-//! ([`encoder`]) and every listener of that format shares the bytes.
+//! ([`crate::encode::live`], shared with the other outputs that send encoded audio) and every
+//! listener of that format shares the bytes.
 //!
 //! Bad input is bounded: at most [`WebConfig::max_connections`] connections (more wait in the
 //! kernel's backlog), request headers must arrive within [`WebConfig::header_timeout`] and fit in
 //! [`WebConfig::max_header_bytes`] (hyper answers 431 or closes), and a streaming listener that
 //! takes nothing for [`WebConfig::max_lag`] (a client that never reads) is disconnected.
 
-pub mod encoder;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::audio::level::Level;
-use crate::stream::ChunkStream;
+use crate::encode::live::Encoded;
 use crate::{Error, Result};
 
 /// Kernel send buffer of a web connection: 64 KiB (2 s of 16 kHz mono PCM, 20 s of Opus at
@@ -116,7 +116,7 @@ pub struct WebStats {
 
 /// What the routes share.
 pub struct WebState {
-    encoded: encoder::Encoded,
+    encoded: Encoded,
     status: StatusSource,
     stats: Arc<WebStats>,
 }
@@ -165,7 +165,6 @@ pub struct WebOutput {
     stats: Arc<WebStats>,
     shutdown: CancellationToken,
     accept: JoinHandle<()>,
-    encode: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for WebOutput {
@@ -177,14 +176,14 @@ impl std::fmt::Debug for WebOutput {
 }
 
 impl WebOutput {
-    /// Serves `stream` over HTTP on `listener` (already bound; tests bind `127.0.0.1:0`).
+    /// Serves the live `encoded` stream over HTTP on `listener` (already bound; tests bind
+    /// `127.0.0.1:0`).
     ///
     /// # Errors
-    /// [`Error::Config`] if Opus cannot encode the stream's format; [`Error::Thread`] if the
-    /// encoding thread cannot start; [`Error::Bind`] if the listener has no address.
+    /// [`Error::Bind`] if the listener has no address.
     pub fn start(
         listener: TcpListener,
-        stream: &ChunkStream,
+        encoded: Encoded,
         status: StatusSource,
         config: WebConfig,
     ) -> Result<Self> {
@@ -192,8 +191,6 @@ impl WebOutput {
             addr: "web listener".into(),
             source,
         })?;
-        let (encoded, encode) =
-            encoder::start(stream, status.sample_rate, status.channels, config.queue)?;
         let stats = Arc::new(WebStats::default());
         let state = Arc::new(WebState {
             encoded,
@@ -208,7 +205,6 @@ impl WebOutput {
             stats,
             shutdown,
             accept,
-            encode: Some(encode),
         })
     }
 
@@ -222,12 +218,10 @@ impl WebOutput {
         &self.stats
     }
 
-    /// Stops accepting, closes every connection and waits for the accept loop. The encoding
-    /// thread ends when the chunk stream closes (when the source stage stops).
-    pub async fn stop(mut self) {
+    /// Stops accepting, closes every connection and waits for the accept loop.
+    pub async fn stop(self) {
         self.shutdown.cancel();
-        let _ = (&mut self.accept).await;
-        drop(self.encode.take());
+        let _ = self.accept.await;
     }
 }
 

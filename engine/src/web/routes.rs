@@ -1,6 +1,6 @@
 //! The web output's routes: the player page, the live streams (Ogg/Opus, WebM/Opus, WAV,
 //! WebSocket PCM) and the status. Every streaming route reads one of the shared rings of
-//! [`super::encoder`]; a listener that falls behind the ring is dropped, exactly like a TCP
+//! [`crate::encode::live`]; a listener that falls behind the ring is dropped, exactly like a TCP
 //! receiver.
 
 use std::convert::Infallible;

@@ -106,6 +106,8 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
             ..ServerConfig::default()
         },
         web: None,
+        icecast: Vec::new(),
+        rtp: None,
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -1,7 +1,9 @@
-//! The web output's encoding thread: reads the chunk stream and encodes each chunk **once** per
-//! format (Opus only while it has listeners); the bytes go into one bounded broadcast ring per format that every listener of that
-//! format reads. A listener that falls more than the ring behind is dropped (see
-//! [`super::routes`]); the thread never waits for a listener.
+//! The live encodings of a stream, shared by every output that sends encoded audio (the web
+//! player, Icecast): one thread reads the chunk stream and encodes each chunk **once** per
+//! format (Opus only while something reads it); the bytes go into one bounded broadcast ring per
+//! format that every listener of that format reads. A listener that falls more than the ring
+//! behind is dropped by its output (see [`crate::web::routes`]); the thread never waits for a
+//! listener.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,13 +13,13 @@ use bytes::Bytes;
 use tokio::sync::broadcast;
 use tracing::warn;
 
-use crate::encode::{OggOpusEncoder, webm};
+use super::{OggOpusEncoder, webm};
 use crate::pipeline::Output;
 use crate::stream::ChunkStream;
 use crate::{Error, Result};
 
 /// The encoding thread's name.
-pub const ENCODE_THREAD: &str = "audiomi-web-encode";
+pub const ENCODE_THREAD: &str = "audiomi-encode";
 
 /// One chunk as raw PCM: its stream position (samples per channel since the stream started)
 /// and its PCM16 LE bytes (shared with every other output, never copied).
@@ -62,7 +64,8 @@ impl Encoded {
 }
 
 /// Starts the encoding thread for a stream of `rate` Hz and `channels` channels; each ring holds
-/// `queue` items (a listener may fall that far behind before it is dropped).
+/// `queue` items (a listener may fall that far behind before it is dropped). The thread ends
+/// when the chunk stream closes.
 ///
 /// # Errors
 /// [`Error::Config`] if Opus cannot encode the format; [`Error::Thread`] if the thread cannot
@@ -76,7 +79,7 @@ pub fn start(
     let mut opus = OggOpusEncoder::new(
         rate,
         channels,
-        crate::encode::ogg_opus::SPEECH_BITRATE,
+        super::ogg_opus::SPEECH_BITRATE,
         fastrand::u32(..),
     )?;
     let (opus_tx, _) = broadcast::channel(queue.max(1));
@@ -92,7 +95,7 @@ pub fn start(
         recent: recent.clone(),
     };
     let burst_samples = u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000;
-    let mut chunks = stream.subscribe("web");
+    let mut chunks = stream.subscribe("encode");
     let thread = std::thread::Builder::new()
         .name(ENCODE_THREAD.into())
         .spawn(move || {

@@ -1,0 +1,159 @@
+//! Real peers started by tests: Debian's `icecast2` with a private configuration on a free
+//! loopback port, and the decoders that check what it delivers (`curl`, `opusdec`).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::{Proc, free_port, read_wav, wait_for_port};
+
+/// The source password of every test Icecast.
+pub const ICECAST_PASSWORD: &str = "audiomi-test";
+
+/// A private `icecast2` listening on `127.0.0.1:port`, killed when dropped. Run as root (as CI
+/// does), it switches to `nobody` (`<changeowner>`), as Icecast refuses to run as root.
+pub struct Icecast {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    dir: tempfile::TempDir,
+    proc: Option<Proc>,
+}
+
+impl Icecast {
+    /// Starts an Icecast; with `relay_of = Some((port, mount))` it relays that mount of the
+    /// Icecast on 127.0.0.1:`port` under the same mount name.
+    ///
+    /// # Panics
+    /// If `icecast2` is missing (scripts/deps.sh installs it) or does not listen within 10 s.
+    pub fn start(relay_of: Option<(u16, &str)>) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // `nobody` must reach the log folder.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let logs = dir.path().join("log");
+        std::fs::create_dir(&logs).expect("log dir");
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let port = free_port();
+        let relay = relay_of.map_or(String::new(), |(master, mount)| {
+            format!(
+                "<relay><server>127.0.0.1</server><port>{master}</port><mount>{mount}</mount>\
+                 <local-mount>{mount}</local-mount><on-demand>0</on-demand>\
+                 <relay-shoutcast-metadata>0</relay-shoutcast-metadata></relay>"
+            )
+        });
+        let owner = if is_root() {
+            "<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
+        } else {
+            ""
+        };
+        let config = format!(
+            "<icecast><limits><clients>100</clients><sources>4</sources>\
+             <source-timeout>10</source-timeout><burst-size>0</burst-size></limits>\
+             <authentication><source-password>{ICECAST_PASSWORD}</source-password>\
+             <admin-user>admin</admin-user><admin-password>{ICECAST_PASSWORD}</admin-password>\
+             </authentication><hostname>127.0.0.1</hostname>\
+             <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>\
+             {relay}<fileserve>0</fileserve>\
+             <paths><basedir>/usr/share/icecast2</basedir><logdir>{logs}</logdir>\
+             <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>\
+             <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>\
+             <security><chroot>0</chroot>{owner}</security></icecast>",
+            logs = logs.display()
+        );
+        std::fs::write(dir.path().join("icecast.xml"), config).expect("write config");
+        let mut icecast = Self {
+            port,
+            dir,
+            proc: None,
+        };
+        icecast.run();
+        icecast
+    }
+
+    fn run(&mut self) {
+        let mut cmd = Command::new("icecast2");
+        cmd.arg("-c").arg(self.dir.path().join("icecast.xml"));
+        let log = self.dir.path().join("stdout.log");
+        self.proc = Some(Proc::spawn(cmd, &log));
+        wait_for_port(self.port, Duration::from_secs(10));
+    }
+
+    /// Kills it (SIGKILL) and waits until it has exited.
+    pub fn stop(&mut self) {
+        drop(self.proc.take());
+    }
+
+    /// Starts it again on the same port with the same configuration; returns once it listens.
+    pub fn start_again(&mut self) {
+        self.run();
+    }
+
+    /// `URL` of `mount` on it, e.g. `http://127.0.0.1:PORT/live.opus`.
+    pub fn url(&self, mount: &str) -> String {
+        format!("http://127.0.0.1:{}{mount}", self.port)
+    }
+
+    /// The source URL audioMi publishes to: `icecast://source:PASSWORD@127.0.0.1:PORT/MOUNT`.
+    pub fn source_url(&self, mount: &str, password: &str) -> String {
+        format!("icecast://source:{password}@127.0.0.1:{}{mount}", self.port)
+    }
+
+    /// Its access log (one line per finished request).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/access.log")).unwrap_or_default()
+    }
+
+    /// The HTTP status of `GET mount` now (404 while no source publishes it).
+    pub fn mount_status(&self, mount: &str) -> u16 {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return 0;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = write!(s, "GET {mount} HTTP/1.0\r\nHost: test\r\n\r\n");
+        let mut head = [0u8; 12];
+        if s.read_exact(&mut head).is_err() {
+            return 0;
+        }
+        String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0)
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Listens to `url` for `seconds` with curl and decodes what arrived with opusdec at 16 kHz;
+/// returns the samples (mono).
+///
+/// # Panics
+/// If curl received nothing or opusdec cannot decode it.
+pub fn listen_opus(url: &str, seconds: u32, dir: &Path, name: &str) -> Vec<i16> {
+    let file: PathBuf = dir.join(format!("{name}.opus"));
+    // curl ends with code 28 (time limit) on a live stream: that is the expected end.
+    let _ = Command::new("curl")
+        .args(["-s", "-m", &seconds.to_string(), "-o"])
+        .arg(&file)
+        .arg(url)
+        .status()
+        .expect("run curl");
+    let got = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    assert!(got > 1000, "{url}: curl received {got} bytes");
+    let wav = file.with_extension("wav");
+    let out = Command::new("opusdec")
+        .args(["--quiet", "--rate", "16000"])
+        .arg(&file)
+        .arg(&wav)
+        .output()
+        .expect("opusdec installed (scripts/deps.sh)");
+    assert!(
+        out.status.success(),
+        "opusdec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    read_wav(&wav).1
+}
