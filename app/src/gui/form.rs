@@ -19,6 +19,8 @@ pub enum Spot {
     File,
     /// The output device picker for *Listen* (Receiver tab).
     Output,
+    /// The Icecast URL and password fields (Server tab).
+    Icecast,
     /// The Start / Connect button.
     Action,
 }

@@ -30,6 +30,9 @@ pub struct ServerSettings {
     pub source: Option<String>,
     /// The web player's port, as typed (empty: no web player).
     pub http_port: String,
+    /// The Icecast mount to publish to, without its password (empty: none). The password is
+    /// never saved.
+    pub icecast_url: String,
 }
 
 /// The Receiver tab's fields.
@@ -85,6 +88,7 @@ impl Settings {
                 checkcode: checkcode.clone(),
                 source: None,
                 http_port: get("HTTP_PORT", &engine::web::DEFAULT_HTTP_PORT.to_string()),
+                icecast_url: String::new(),
             },
             receiver: ReceiverSettings {
                 host: get("HOST", engine::config::DEFAULT_RECORD_HOST),

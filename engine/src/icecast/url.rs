@@ -7,6 +7,13 @@ use percent_encoding::percent_decode_str;
 
 use crate::{Error, Result};
 
+/// Characters percent-encoded in a user name (RFC 3986 §3.2.1 userinfo: all but unreserved).
+const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Icecast's default port: 8000 (Icecast 2.4 `icecast.xml.dist`).
 pub const DEFAULT_PORT: u16 = 8000;
 
@@ -36,6 +43,15 @@ impl IcecastUrl {
     /// [`Error::Config`] named `--icecast` (its value with the password hidden) for another
     /// scheme, no host, no password, or no mount.
     pub fn parse(text: &str) -> Result<Self> {
+        Self::parse_with_password(text, "")
+    }
+
+    /// As [`IcecastUrl::parse`], taking `password` when `text` has none (a window asks for the
+    /// password in a field of its own, so that it is never shown).
+    ///
+    /// # Errors
+    /// As [`IcecastUrl::parse`].
+    pub fn parse_with_password(text: &str, fallback_password: &str) -> Result<Self> {
         let bad = |reason: &str| {
             Error::config(
                 "--icecast",
@@ -65,6 +81,11 @@ impl IcecastUrl {
                 None => (decode(info), String::new()),
             },
             None => (String::new(), String::new()),
+        };
+        let password = if password.is_empty() {
+            fallback_password.to_string()
+        } else {
+            password
         };
         if password.is_empty() {
             return Err(bad("no source password"));
@@ -102,6 +123,18 @@ impl IcecastUrl {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(pair)
         )
+    }
+
+    /// The source password (for a window's password field; never log it).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+
+    /// The URL without its password, `icecast://USER@HOST:PORT/MOUNT`, to keep or show (parse
+    /// it again with [`IcecastUrl::parse_with_password`]).
+    pub fn without_password(&self) -> String {
+        let user = percent_encoding::utf8_percent_encode(&self.user, USERINFO);
+        format!("icecast://{user}@{}{}", self.authority(), self.mount)
     }
 
     /// The URL a listener opens: `http://HOST:PORT/MOUNT` (no credentials).
@@ -171,6 +204,12 @@ mod tests {
         );
         assert!(!format!("{url:?}").contains("s3cr"));
         assert_eq!(url.listen_url(), "http://127.0.0.1:18000/live.opus");
+        assert_eq!(
+            url.without_password(),
+            "icecast://source@127.0.0.1:18000/live.opus"
+        );
+        let again = IcecastUrl::parse_with_password(&url.without_password(), url.password());
+        assert_eq!(again.expect("parse"), url);
     }
 
     #[test]
@@ -179,6 +218,11 @@ mod tests {
         assert_eq!((url.user.as_str(), url.port), ("source", DEFAULT_PORT));
         let url = IcecastUrl::parse("icecast://source:pw@[::1]:8001/a.ogg").expect("parse");
         assert_eq!(url.authority(), "[::1]:8001");
+        // A password given apart is used when the URL has none, never over the URL's own.
+        let url = IcecastUrl::parse_with_password("icecast://h/m", "pw").expect("parse");
+        assert_eq!((url.user.as_str(), url.password.as_str()), ("source", "pw"));
+        let url = IcecastUrl::parse_with_password("icecast://u:own@h/m", "pw").expect("parse");
+        assert_eq!(url.password, "own");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use engine::audio::devices::DeviceInfo;
 use engine::audio::sources::SourceSpec;
+use engine::icecast::{IcecastUrl, PublishState};
 use engine::pipeline::PipelineConfig;
 use engine::preview::Preview;
 use engine::server::{ClientInfo, ServerEvent, ServerHandle};
@@ -109,6 +110,10 @@ pub enum Message {
     Port(String),
     /// Checkcode field edited.
     Checkcode(String),
+    /// Icecast URL field edited.
+    IcecastUrl(String),
+    /// Icecast password field edited.
+    IcecastPassword(String),
     /// Start serving.
     Start,
     /// The server started, or could not.
@@ -166,6 +171,12 @@ pub struct ServerTab {
     pub http_port: String,
     /// The web player's URL while serving, and its QR code.
     pub web: Option<(String, Option<Qr>)>,
+    /// Icecast URL field (no password in it once serving starts).
+    pub icecast_url: String,
+    /// Icecast password field (shown as dots, never saved).
+    pub icecast_password: String,
+    /// Each Icecast publisher's target (password hidden), state and bytes sent, while serving.
+    pub icecast: Vec<(String, PublishState, u64)>,
     wanted_source: Option<String>,
     label_generation: u32,
 }
@@ -192,6 +203,9 @@ impl ServerTab {
             http_port: settings.http_port.clone(),
             web: None,
             web_listeners: None,
+            icecast_url: settings.icecast_url.clone(),
+            icecast_password: String::new(),
+            icecast: Vec::new(),
             wanted_source: settings.source.clone(),
             label_generation: 0,
         }
@@ -205,12 +219,28 @@ impl ServerTab {
             checkcode: self.checkcode.clone(),
             source: self.selected.as_ref().and_then(SourceChoice::spec),
             http_port: self.http_port.clone(),
+            icecast_url: self.icecast_url.clone(),
         }
     }
 
     /// Lists devices in the background.
     pub fn refresh() -> Task<Message> {
         list_devices(engine::audio::devices::list_sources).map(Message::Listed)
+    }
+
+    /// The Icecast fields parsed: `None` when the URL field is empty.
+    fn icecast_field(&self) -> Field<Option<IcecastUrl>> {
+        field(&self.icecast_url, |text| {
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            IcecastUrl::parse_with_password(text, &self.icecast_password)
+                .map(Some)
+                .map_err(|e| match e {
+                    engine::Error::Config { reason, .. } => reason,
+                    e => e.to_string(),
+                })
+        })
     }
 
     fn fields(&self) -> (Field<String>, Field<u16>, Field<i32>) {
@@ -229,6 +259,7 @@ impl ServerTab {
             && h.ok()
             && p.ok()
             && c.ok()
+            && self.icecast_field().ok()
             && self
                 .selected
                 .as_ref()

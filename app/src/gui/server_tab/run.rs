@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use engine::audio::sources::SourceSpec;
+use engine::icecast::IcecastUrl;
 use engine::preview::Preview;
 use engine::server::{ServeSettings, ServerConfig, ServerEvent, ServerHandle};
 use iced::Task;
@@ -25,8 +26,8 @@ pub(super) fn close_preview(preview: Option<Arc<Preview>>) -> Task<Message> {
     }
 }
 
-/// Starts a server for `spec` on `host:port`, with the web player on `http_port` if given;
-/// errors are in words, placed at the field they
+/// Starts a server for `spec` on `host:port`, with the web player on `http_port` if given and
+/// publishing to `icecast` if given; errors are in words, placed at the field they
 /// concern (a busy port at the port, a bad address at the host, a source that cannot be opened
 /// at the source picker).
 ///
@@ -38,6 +39,7 @@ pub async fn start(
     checkcode: i32,
     spec: String,
     http_port: Option<u16>,
+    icecast: Option<IcecastUrl>,
 ) -> Result<ServerHandle, Problem> {
     let spec: SourceSpec = spec
         .parse()
@@ -48,6 +50,7 @@ pub async fn start(
             ..ServerConfig::default()
         },
         http_port,
+        icecast: icecast.into_iter().collect(),
         ..ServeSettings::new(host, port, spec)
     }
     .start()

@@ -23,6 +23,14 @@ impl ServerTab {
                 clear_problem(&mut self.problem, Spot::Checkcode);
                 self.checkcode = v;
             }
+            Message::IcecastUrl(v) => {
+                clear_problem(&mut self.problem, Spot::Icecast);
+                self.icecast_url = v;
+            }
+            Message::IcecastPassword(v) => {
+                clear_problem(&mut self.problem, Spot::Icecast);
+                self.icecast_password = v;
+            }
             Message::Start => return self.on_start(),
             Message::Started(Ok(handle)) => self.on_started(handle),
             Message::Started(Err(problem)) => {
@@ -120,6 +128,14 @@ impl ServerTab {
         let Some(spec) = self.selected.as_ref().and_then(SourceChoice::spec) else {
             return Task::none();
         };
+        let Some(icecast) = self.icecast_field().value else {
+            return Task::none();
+        };
+        if let Some(url) = &icecast {
+            // A password typed into the URL moves to its own field: never shown, never saved.
+            self.icecast_url = url.without_password();
+            self.icecast_password = url.password().to_string();
+        }
         self.busy = true;
         self.problem = None;
         self.status = format!("Starting {spec} on port {port}…");
@@ -130,7 +146,7 @@ impl ServerTab {
         Task::perform(
             async move {
                 let _ = tokio::task::spawn_blocking(move || drop(preview)).await;
-                start(host, port, checkcode, spec, http_port).await
+                start(host, port, checkcode, spec, http_port, icecast).await
             },
             Message::Started,
         )
@@ -173,6 +189,7 @@ impl ServerTab {
         self.started_at = None;
         self.web = None;
         self.web_listeners = None;
+        self.icecast.clear();
         self.clients.clear();
         self.meter = Meter::default();
         self.status = match result {
@@ -190,6 +207,14 @@ impl ServerTab {
             self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
             self.clients = h.hub().clients();
             self.web_listeners = h.web_stats().map(|w| w.listeners.load(Ordering::Relaxed));
+            self.icecast = h
+                .icecast()
+                .iter()
+                .map(|s| {
+                    let bytes = s.bytes_sent.load(Ordering::Relaxed);
+                    (s.url.to_string(), s.state(), bytes)
+                })
+                .collect();
         } else if let Some(p) = &self.preview {
             self.meter.update(p.level());
         }

@@ -5,9 +5,10 @@ use iced::widget::{button, canvas, column, container, pick_list, row, scrollable
 use iced::{Element, Length};
 
 use super::{Message, ServerTab};
-use crate::gui::form::{Spot, field_error, form_row, problem_at};
+use crate::gui::form::{Spot, field_error, form_row, input, problem_at};
 use crate::gui::qr::Qr;
 use crate::gui::{human_bytes, human_duration};
+use engine::icecast::PublishState;
 use engine::server::ClientInfo;
 
 impl ServerTab {
@@ -22,6 +23,9 @@ impl ServerTab {
         .spacing(14);
         if let Some((url, qr)) = &self.web {
             content = content.push(web_player(url, qr.as_ref()));
+        }
+        for (url, state, bytes) in &self.icecast {
+            content = content.push(icecast_state(url, state, *bytes));
         }
         content
             .push(text("Receivers"))
@@ -80,9 +84,46 @@ impl ServerTab {
                 editable,
                 Message::Start,
             ),
+            self.icecast_form(editable),
         ]
         .spacing(6);
         form.into()
+    }
+
+    /// The Icecast URL and its password (shown as dots), with the problem under them.
+    fn icecast_form(&self, editable: bool) -> Element<'_, Message> {
+        let error = self
+            .icecast_field()
+            .error
+            .or_else(|| problem_at(self.problem.as_ref(), Spot::Icecast));
+        let url = input(
+            "icecast://source@host:8000/live.opus",
+            &self.icecast_url,
+            "server-icecast-url",
+            Message::IcecastUrl,
+            editable,
+            Message::Start,
+        );
+        let password = input(
+            "password",
+            &self.icecast_password,
+            "server-icecast-password",
+            Message::IcecastPassword,
+            editable,
+            Message::Start,
+        )
+        .secure(true);
+        column![
+            text("Also publish to Icecast (optional)"),
+            row![
+                url.width(Length::FillPortion(4)),
+                password.width(Length::FillPortion(2))
+            ]
+            .spacing(12),
+            field_error(error),
+        ]
+        .spacing(4)
+        .into()
     }
 
     /// Start serving / Stop, with a problem that concerns the action beside it.
@@ -188,5 +229,19 @@ fn web_player<'a>(url: &str, qr: Option<&'a Qr>) -> Element<'a, Message> {
             .spacing(12)
             .into(),
         None => words.into(),
+    }
+}
+
+/// One Icecast publisher: where (password hidden), its state (with the last error while it
+/// retries or was refused) and the bytes sent.
+fn icecast_state<'a>(url: &str, state: &PublishState, bytes: u64) -> Element<'a, Message> {
+    let line = text(format!(
+        "Icecast {url}: {state} · {} sent",
+        human_bytes(bytes)
+    ));
+    match state {
+        PublishState::Refused { .. } => line.style(text::danger).into(),
+        PublishState::Retrying { .. } => line.style(text::warning).into(),
+        _ => line.into(),
     }
 }

@@ -12,6 +12,7 @@ use super::server_tab::{self, ServerTab, SourceChoice};
 use super::settings::{ReceiverSettings, ServerSettings};
 use super::{App, FONT, Message, Tab};
 
+mod icecast;
 mod receiver;
 
 /// Sends `Tick` to `tab` every `every` (at most 100 times) until `done`; whether it got there.
@@ -48,6 +49,7 @@ fn server_settings() -> ServerSettings {
         checkcode: "20250918".into(),
         source: None,
         http_port: "26080".into(),
+        icecast_url: String::new(),
     }
 }
 
@@ -160,6 +162,7 @@ async fn server_tab_shows_a_real_receiver() {
         20_250_918,
         "tone:440".into(),
         Some(0),
+        None,
     )
     .await
     .expect("server starts");
@@ -234,7 +237,7 @@ async fn a_busy_port_is_said_plainly() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let mut tab = tone_tab();
-    let err = server_tab::start("127.0.0.1".into(), port, 1, "tone:440".into(), None)
+    let err = server_tab::start("127.0.0.1".into(), port, 1, "tone:440".into(), None, None)
         .await
         .expect_err("port in use");
     let _ = tab.update(server_tab::Message::Started(Err(err)));
