@@ -10,6 +10,14 @@
 #   scripts/bench.sh dsp              audiomi-dspbench: quality and speed of each converter
 #   scripts/bench.sh latency          audiomi-latency: source stage → receiver socket, p50/p99 at
 #                                     1, 100 and 1,000 receivers, 20 and 10 ms chunks
+#   scripts/bench.sh outputs [SECS]  the RTP and Icecast outputs: latency to a receiver's socket
+#                                     (audiomi-outputs, against a private icecast2 on loopback),
+#                                     then the CPU of `audiomi serve --source tone:440` over SECS
+#                                     (default 60) alone, with --rtp, and with --icecast (and one
+#                                     listener), per thread
+#   scripts/bench.sh icecast [N ...]  Icecast's own cost: N listeners (default 1000 5000) of
+#                                     a private icecast2 that audiomi publishes to, 30 s each;
+#                                     icecast2's CPU and peak RSS
 #   scripts/bench.sh idle [SECS] [silent]
 #                                     CPU of `audiomi serve --source loopback` with one
 #                                     `audiomi record` over SECS (default 60) on a private
@@ -36,6 +44,29 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# start_icecast MAX_CLIENTS [MASTER_PORT MOUNT]: a private icecast2 on a free loopback port (as
+# the tests start it), source password "bench"; with MASTER_PORT and MOUNT it relays that mount
+# of the Icecast on that port. Listens on $next_ice_port if set. Sets ice (its pid) and ice_port.
+start_icecast() {
+  ice_port=${next_ice_port:-$(free_port)}
+  next_ice_port=""
+  local dir=$work/ice-$ice_port owner="" relay=""
+  mkdir -p "$dir/log" && chmod 755 "$work" "$dir" && chmod 777 "$dir/log"
+  [ "$(id -u)" = 0 ] && owner="<changeowner><user>nobody</user><group>nogroup</group></changeowner>"
+  [ -n "${2:-}" ] && relay="<relay><server>127.0.0.1</server><port>$2</port><mount>$3</mount><local-mount>$3</local-mount><on-demand>0</on-demand></relay>"
+  cat >"$dir/icecast.xml" <<XML
+<icecast><limits><clients>$1</clients><sources>4</sources><burst-size>0</burst-size></limits>$relay
+<authentication><source-password>bench</source-password><admin-password>bench</admin-password></authentication>
+<listen-socket><port>$ice_port</port><bind-address>127.0.0.1</bind-address></listen-socket><fileserve>0</fileserve>
+<paths><basedir>/usr/share/icecast2</basedir><logdir>$dir/log</logdir><webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>
+<logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog></logging><security><chroot>0</chroot>$owner</security></icecast>
+XML
+  icecast2 -c "$dir/icecast.xml" >"$dir/out.log" 2>&1 &
+  ice=$!
+  trap 'kill $(jobs -p) 2>/dev/null || true; cleanup' EXIT
+  for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$ice_port) 2>/dev/null && break; sleep 0.05; done
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -132,8 +163,69 @@ case "$mode" in
     case $bin in /*) ;; *) bin=$PWD/$bin ;; esac
     AUDIOMI_BIN="$bin" MEASURE_SECS="$secs" bash scripts/screenshot.sh "$work/shots"
     ;;
+  outputs)
+    secs=${1:-60}
+    cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bin audiomi --bin audiomi-outputs
+    bin=$target/packaging/audiomi
+    start_icecast 100
+    echo "latency (beeps, first second skipped):"
+    $target/packaging/audiomi-outputs --seconds 30 --icecast "icecast://source:bench@127.0.0.1:$ice_port/latency.opus"
+    echo "latency through a relay (a second icecast2 relaying the first):"
+    master_port=$ice_port master=$ice next_ice_port=$(free_port)
+    $target/packaging/audiomi-outputs --seconds 30 --settle 5 --icecast "icecast://source:bench@127.0.0.1:$master_port/relayed.opus" \
+      --listen "http://127.0.0.1:$next_ice_port/relayed.opus" &
+    outputs=$!
+    sleep 2
+    start_icecast 100 "$master_port" /relayed.opus
+    wait "$outputs"
+    kill "$ice"; ice=$master ice_port=$master_port
+    clk=$(getconf CLK_TCK)
+    for mode in alone rtp icecast; do
+      port=$(free_port)
+      extra=()
+      case $mode in
+        rtp) extra=(--rtp "127.0.0.1:$(free_port)") ;;
+        icecast) extra=(--icecast "icecast://source:bench@127.0.0.1:$ice_port/cpu.opus") ;;
+      esac
+      "$bin" serve --host 127.0.0.1 --port "$port" --no-http --source tone:440 "${extra[@]}" 2>"$work/serve-$mode.log" &
+      server=$!
+      for _ in $(seq 1 100); do grep -q listening "$work/serve-$mode.log" 2>/dev/null && break; sleep 0.05; done
+      [ "$mode" = icecast ] && { sleep 1; curl -s -m $((secs + 5)) -o /dev/null "http://127.0.0.1:$ice_port/cpu.opus" & }
+      sleep 2
+      threads() { for t in /proc/"$server"/task/*; do echo "$(basename "$t") $(tr ' ' _ <"$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done; }
+      threads >"$work/threads0"; s0=$(awk '{print $14 + $15}' "/proc/$server/stat"); t0=$(date +%s.%N)
+      sleep "$secs"
+      threads >"$work/threads1"; s1=$(awk '{print $14 + $15}' "/proc/$server/stat"); t1=$(date +%s.%N)
+      awk -v a="$s0" -v b="$s1" -v k="$clk" -v s="$t0" -v e="$t1" -v m="$mode" \
+        'BEGIN { printf "serve --source tone:440 (%s): %.2f %% of one core over %.0f s; per thread:\n", m, 100 * (b - a) / k / (e - s), e - s }'
+      awk -v k="$clk" -v s="$t0" -v e="$t1" 'NR == FNR { a[$1] = $3; next }
+        { d = $3 - ($1 in a ? a[$1] : 0); c[$2] += d } END { for (n in c) if (c[n] > 0) printf "  %-20s %.2f %%\n", n, 100 * c[n] / k / (e - s) }' \
+        "$work/threads0" "$work/threads1" | sort -k2,2nr
+      kill "$server"; wait "$server" 2>/dev/null || true; server=""
+    done
+    ;;
+  icecast)
+    # What Icecast itself costs per listener: audiomi publishes the tone to a private icecast2,
+    # audiomi-httpload holds N listeners on the mount for 30 s; icecast2's CPU and RSS over it.
+    cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bin audiomi --bin audiomi-httpload
+    start_icecast 20000
+    port=$(free_port)
+    $target/packaging/audiomi serve --host 127.0.0.1 --port "$port" --no-http --source tone:440 \
+      --icecast "icecast://source:bench@127.0.0.1:$ice_port/load.opus" 2>"$work/serve.log" &
+    server=$!
+    for _ in $(seq 1 100); do grep -q "icecast: publishing" "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+    clk=$(getconf CLK_TCK)
+    for n in "${@:-1000 5000}"; do
+      c0=$(awk '{print $14 + $15}' "/proc/$ice/stat"); t0=$(date +%s.%N)
+      $target/packaging/audiomi-httpload --url "http://127.0.0.1:$ice_port/load.opus" --listeners "$n" --seconds 30 || true
+      c1=$(awk '{print $14 + $15}' "/proc/$ice/stat"); t1=$(date +%s.%N)
+      awk -v a="$c0" -v b="$c1" -v k="$clk" -v s="$t0" -v e="$t1" -v n="$n" \
+        'BEGIN { printf "icecast2 with %d listeners: %.2f %% of one core\n", n, 100 * (b - a) / k / (e - s) }'
+      echo "icecast2 peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$ice/status") KiB"
+    done
+    ;;
   *)
-    echo "usage: $0 fanout [N ...] | fanout-check | dsp | latency | idle [SECS] [silent]" >&2
+    echo "usage: $0 fanout [N ...] | fanout-check | dsp | latency | outputs [SECS] | icecast [N ...] | idle [SECS] [silent]" >&2
     exit 2
     ;;
 esac
