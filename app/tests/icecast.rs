@@ -26,15 +26,28 @@ fn assert_tone(samples: &[i16], what: &str) {
     assert!((level + 15.05).abs() < 1.0, "{what} plays at {level} dBFS");
 }
 
-/// `serve --source tone:440 --icecast URL`, its log at `dir/name.log`; returns once it serves.
-fn serve_to(dir: &std::path::Path, name: &str, url: &str) -> (Proc, u16, std::path::PathBuf) {
+/// `serve --source tone:440 --name "audioMi test"` on a free port, set up further by `configure`
+/// (the Icecast URL), its log at `dir/name.log`; returns once it serves.
+fn serve_to(
+    dir: &std::path::Path,
+    name: &str,
+    configure: impl FnOnce(&mut std::process::Command),
+) -> (Proc, u16, std::path::PathBuf) {
     let port = free_port();
     let mut cmd = serve_command(dir, port, "tone:440");
-    cmd.args(["--icecast", url, "--name", "audioMi test"]);
+    cmd.args(["--name", "audioMi test"]);
+    configure(&mut cmd);
     let log = dir.join(format!("{name}.log"));
     let proc = Proc::spawn(cmd, &log);
     wait_for_port(port, Duration::from_secs(10));
     (proc, port, log)
+}
+
+/// Sets `--icecast URL`.
+fn icecast_flag(url: &str) -> impl FnOnce(&mut std::process::Command) + '_ {
+    move |cmd| {
+        cmd.args(["--icecast", url]);
+    }
 }
 
 /// Waits until `GET mount` on `icecast` answers 200; returns how long that took.
@@ -55,7 +68,7 @@ fn a_listener_and_a_relay_hear_what_serve_publishes_to_icecast() {
     let dir = tempfile::tempdir().expect("tempdir");
     let master = Icecast::start(None);
     let url = master.source_url(MOUNT, ICECAST_PASSWORD);
-    let (_serve, _, log) = serve_to(dir.path(), "serve", &url);
+    let (_serve, _, log) = serve_to(dir.path(), "serve", icecast_flag(&url));
     wait_for_text(&log, "icecast: publishing", Duration::from_secs(5));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
@@ -82,7 +95,7 @@ fn publishing_resumes_within_2_s_of_icecast_coming_back_and_tcp_receivers_never_
     let dir = tempfile::tempdir().expect("tempdir");
     let mut icecast = Icecast::start(None);
     let url = icecast.source_url(MOUNT, ICECAST_PASSWORD);
-    let (_serve, port, log) = serve_to(dir.path(), "serve", &url);
+    let (_serve, port, log) = serve_to(dir.path(), "serve", icecast_flag(&url));
     wait_for_text(&log, "icecast: publishing", Duration::from_secs(5));
     // A TCP receiver records through the whole outage.
     let wav = dir.path().join("tcp.wav");
@@ -131,11 +144,11 @@ fn publishing_resumes_within_2_s_of_icecast_coming_back_and_tcp_receivers_never_
 fn a_wrong_password_or_a_busy_mount_is_one_clear_error_not_a_retry_storm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let icecast = Icecast::start(None);
-    let (mut wrong, port, log) = serve_to(
-        dir.path(),
-        "wrong",
-        &icecast.source_url(MOUNT, "not-the-password"),
-    );
+    // From ICECAST in the environment (as from .env), not the flag.
+    let wrong_url = icecast.source_url(MOUNT, "not-the-password");
+    let (mut wrong, port, log) = serve_to(dir.path(), "wrong", |cmd| {
+        cmd.env("ICECAST", &wrong_url);
+    });
     wait_for_text(
         &log,
         "Icecast refused the source user or password (401",
@@ -143,9 +156,9 @@ fn a_wrong_password_or_a_busy_mount_is_one_clear_error_not_a_retry_storm() {
     );
     // The mount is taken by a first server; a second one is told so.
     let url = icecast.source_url(MOUNT, ICECAST_PASSWORD);
-    let (_first, _, first_log) = serve_to(dir.path(), "first", &url);
+    let (_first, _, first_log) = serve_to(dir.path(), "first", icecast_flag(&url));
     wait_for_text(&first_log, "icecast: publishing", Duration::from_secs(5));
-    let (_second, _, second_log) = serve_to(dir.path(), "second", &url);
+    let (_second, _, second_log) = serve_to(dir.path(), "second", icecast_flag(&url));
     wait_for_text(
         &second_log,
         "the mount /live.opus is in use",
@@ -176,5 +189,12 @@ fn a_bad_icecast_url_is_refused_at_start_without_showing_the_password() {
         .output()
         .expect("run");
     let stderr = audiomi_testkit::assert_fails(&out, 2, &["--icecast", "no mount point"]);
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+    // From the environment / .env, the error names ICECAST.
+    let out = serve_command(dir.path(), free_port(), "tone:440")
+        .env("ICECAST", "ftp://source:hunter2@127.0.0.1/m")
+        .output()
+        .expect("run");
+    let stderr = audiomi_testkit::assert_fails(&out, 2, &["invalid ICECAST", "icecast://"]);
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }

@@ -19,6 +19,7 @@ pub fn audiomi(bin: &Path, dir: &Path) -> Command {
         .env_remove("PORT")
         .env_remove("CHECKCODE")
         .env_remove("HTTP_PORT")
+        .env_remove("ICECAST")
         .stdin(Stdio::null());
     c
 }

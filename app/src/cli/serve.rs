@@ -84,21 +84,28 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The Icecast URLs: the `--icecast` flags, else `ICECAST` from the environment / `.env`
-/// (separated by white space).
+/// (separated by white space); an invalid one is reported under the name it came from.
 fn icecast_urls(settings: &config::Settings, flags: &[String]) -> anyhow::Result<Vec<IcecastUrl>> {
-    let from_env;
-    let texts: Vec<&str> = if flags.is_empty() {
-        from_env = settings.get("ICECAST").map(|(v, _)| v.to_string());
-        from_env
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect()
-    } else {
-        flags.iter().map(String::as_str).collect()
+    if !flags.is_empty() {
+        return Ok(flags
+            .iter()
+            .map(|f| IcecastUrl::parse(f))
+            .collect::<Result<Vec<_>, _>>()?);
+    }
+    let Some((value, _)) = settings.get("ICECAST") else {
+        return Ok(Vec::new());
     };
-    Ok(texts
-        .into_iter()
-        .map(IcecastUrl::parse)
+    Ok(value
+        .split_whitespace()
+        .map(|text| {
+            IcecastUrl::parse(text).map_err(|e| match e {
+                engine::Error::Config { value, reason, .. } => engine::Error::Config {
+                    name: "ICECAST".into(),
+                    value,
+                    reason,
+                },
+                e => e,
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?)
 }
