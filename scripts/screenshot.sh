@@ -93,9 +93,10 @@ launch server
 server_pid=$launched
 a=$(window_of "$launched" 0) || { echo "the server instance opened no window" >&2; cat "$work/server.log" >&2; exit 1; }
 sleep 1.5 # the device list arrives
-click "$a" 75 261 # Start serving
-for _ in $(seq 1 100); do grep -q "capturing" "$work/server.log" && break; sleep 0.05; done
-grep -q "capturing" "$work/server.log" || { echo "the server did not start capturing" >&2; cat "$work/server.log" >&2; exit 1; }
+click "$a" 75 344 # Start serving
+# "listening", not "capturing": the level preview captures before anything is served.
+for _ in $(seq 1 100); do grep -q "listening" "$work/server.log" && break; sleep 0.05; done
+grep -q "listening" "$work/server.log" || { echo "the server did not start serving (did Start serving move?)" >&2; cat "$work/server.log" >&2; exit 1; }
 
 launch receiver
 b=$(window_of "$launched" 800) || { echo "the receiver instance opened no window" >&2; cat "$work/receiver.log" >&2; exit 1; }
