@@ -26,6 +26,7 @@ pub mod icecast;
 pub mod pipeline;
 pub mod preview;
 pub mod receiver;
+pub mod route;
 pub mod rtp;
 pub mod server;
 pub mod stream;

@@ -190,30 +190,14 @@ fn open_socket(dest: SocketAddr, ttl: u32) -> Result<UdpSocket> {
     Ok(socket)
 }
 
-/// The local address that routes to `dest` (a UDP `connect` only picks a route; nothing is
-/// sent), for the SDP origin; the loopback address when there is no route.
+/// The local address that routes to `dest`, for the SDP origin; the loopback address when there
+/// is no route.
 fn origin_for(dest: SocketAddr) -> IpAddr {
-    let loopback: IpAddr = if dest.is_ipv4() {
+    crate::route::local_ip_towards(dest).unwrap_or(if dest.is_ipv4() {
         Ipv4Addr::LOCALHOST.into()
     } else {
         Ipv6Addr::LOCALHOST.into()
-    };
-    let bind: SocketAddr = (
-        if dest.is_ipv4() {
-            IpAddr::from(Ipv4Addr::UNSPECIFIED)
-        } else {
-            Ipv6Addr::UNSPECIFIED.into()
-        },
-        0,
-    )
-        .into();
-    UdpSocket::bind(bind)
-        .and_then(|s| s.connect(dest).map(|()| s))
-        .and_then(|s| s.local_addr())
-        .map(|a| a.ip())
-        .ok()
-        .filter(|ip| !ip.is_unspecified())
-        .unwrap_or(loopback)
+    })
 }
 
 fn net_error(what: &str, target: impl std::fmt::Display, source: std::io::Error) -> Error {

@@ -48,10 +48,8 @@ pub const DEFAULT_HTTP_PORT: u16 = 26_080;
 /// `localhost`.
 pub fn player_url(addr: SocketAddr) -> String {
     let ip = if addr.ip().is_unspecified() {
-        std::net::UdpSocket::bind(("0.0.0.0", 0))
-            .and_then(|s| s.connect(("192.0.2.1", 9)).map(|()| s))
-            .and_then(|s| s.local_addr())
-            .map_or_else(|_| "localhost".to_string(), |a| a.ip().to_string())
+        crate::route::local_ip_towards(([192, 0, 2, 1], 9).into())
+            .map_or_else(|| "localhost".to_string(), |ip| ip.to_string())
     } else if addr.is_ipv6() {
         format!("[{}]", addr.ip())
     } else {
