@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use audiomi_testkit::{dominant_frequency, read_wav, rms_dbfs};
+use audiomi_testkit::{dominant_frequency, rms_dbfs};
 use engine::encode::OggOpusEncoder;
 use engine::encode::ogg_opus::SPEECH_BITRATE;
 
@@ -41,14 +41,7 @@ fn run(cmd: &mut Command) -> String {
 
 /// Decodes `file` at 16 kHz with opusdec.
 fn decode(file: &Path) -> Vec<i16> {
-    let wav = file.with_extension("wav");
-    run(Command::new("opusdec")
-        .args(["--quiet", "--rate", "16000"])
-        .arg(file)
-        .arg(&wav));
-    let (spec, samples) = read_wav(&wav);
-    assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
-    samples
+    audiomi_testkit::peers::opusdec_16k(file)
 }
 
 #[test]

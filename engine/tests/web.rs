@@ -3,11 +3,10 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use audiomi_testkit::{dominant_frequency, read_wav, rms_dbfs};
+use audiomi_testkit::{dominant_frequency, rms_dbfs};
 use engine::audio::sources::SourceSpec;
 use engine::server::{ServeSettings, ServerHandle};
 
@@ -74,19 +73,7 @@ async fn the_opus_stream_decodes_to_the_served_tone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("live.opus");
     std::fs::write(&file, &body).expect("write");
-    let wav = dir.path().join("live.wav");
-    let out = Command::new("opusdec")
-        .args(["--quiet", "--rate", "16000"])
-        .arg(&file)
-        .arg(&wav)
-        .output()
-        .expect("opusdec (opus-tools, scripts/deps.sh)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (_, samples) = read_wav(&wav);
+    let samples = audiomi_testkit::peers::opusdec_16k(&file);
     // About 3 s were fetched; the first page comes within 100 ms of joining.
     assert!(samples.len() > 16_000 * 2, "{} samples", samples.len());
     let steady = &samples[4_000..samples.len() - 4_000];

@@ -143,10 +143,19 @@ pub fn listen_opus(url: &str, seconds: u32, dir: &Path, name: &str) -> Vec<i16> 
         .expect("run curl");
     let got = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     assert!(got > 1000, "{url}: curl received {got} bytes");
+    opusdec_16k(&file)
+}
+
+/// Decodes the Ogg/Opus `file` with opusdec (the reference decoder, from opus-tools) at 16 kHz
+/// into a WAV beside it and returns its samples.
+///
+/// # Panics
+/// If opusdec is missing or fails, or the WAV is not 16 kHz mono.
+pub fn opusdec_16k(file: &Path) -> Vec<i16> {
     let wav = file.with_extension("wav");
     let out = Command::new("opusdec")
         .args(["--quiet", "--rate", "16000"])
-        .arg(&file)
+        .arg(file)
         .arg(&wav)
         .output()
         .expect("opusdec installed (scripts/deps.sh)");
@@ -155,5 +164,7 @@ pub fn listen_opus(url: &str, seconds: u32, dir: &Path, name: &str) -> Vec<i16> 
         "opusdec: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    read_wav(&wav).1
+    let (spec, samples) = read_wav(&wav);
+    assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
+    samples
 }
