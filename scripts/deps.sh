@@ -17,8 +17,9 @@ packages=(
   opus-tools chromium
   # Icecast and RTP peers (app/tests/icecast.rs, rtp.rs): a real Icecast server (the tests start
   # private ones on loopback; no system service), curl as its listener, GStreamer's RTP L16
-  # receiver, ffprobe opening the SDP file.
-  icecast2 curl gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg
+  # receiver, ffprobe opening the SDP file, tcpdump reading the multicast TTL (inside a network
+  # namespace the test makes).
+  icecast2 curl gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg tcpdump
 )
 
 missing=()
