@@ -128,3 +128,42 @@ async fn sequence_numbers_and_timestamps_run_on_across_a_source_stall() {
     );
     assert!(!packets[100].silent && !packets[packets.len() - 100].silent);
 }
+
+/// An RTP output that cannot start (its SDP file cannot be written) fails the whole start with a
+/// clear error, and leaves nothing listening: the web player's port is free again at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_output_start_leaves_no_listener_behind() {
+    let web_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let pipeline = PipelineConfig::default();
+    let input = engine::audio::sources::SourceSpec::Tone(440.0)
+        .open(true, pipeline.rate, pipeline.chunk)
+        .expect("tone");
+    let err = ServerHandle::start(ServeOptions {
+        listen: "127.0.0.1:0".into(),
+        input,
+        pipeline,
+        server: ServerConfig::default(),
+        web: Some(engine::server::WebOptions {
+            listen: format!("127.0.0.1:{web_port}"),
+            config: engine::web::WebConfig::default(),
+        }),
+        icecast: Vec::new(),
+        rtp: Some(RtpOptions {
+            destinations: vec!["127.0.0.1:9".parse().expect("addr")],
+            ttl: 1,
+            sdp: Some("/nonexistent-folder/stream.sdp".into()),
+            name: "test".into(),
+        }),
+    })
+    .await
+    .expect_err("the SDP file cannot be written");
+    let text = err.to_string();
+    assert!(
+        text.contains("RTP: cannot write the SDP file (/nonexistent-folder/stream.sdp)"),
+        "{text}"
+    );
+    std::net::TcpListener::bind(("127.0.0.1", web_port)).expect("the web port is free again");
+}

@@ -105,6 +105,12 @@ impl Outputs {
         } else {
             None
         };
+        // What can fail starts first, so that a failure leaves no task behind (the RTP thread
+        // ends with the chunk stream).
+        if let Some(rtp) = plan.rtp {
+            let rtp = RtpOutput::start(stream, format.sample_rate, format.channels, &rtp)?;
+            info.rtp = Some(rtp.stats().clone());
+        }
         let web = match (plan.web, &encoded) {
             (Some((listener, config)), Some(encoded)) => {
                 let web = start_web(listener, encoded.clone(), hub, config)?;
@@ -113,10 +119,6 @@ impl Outputs {
             }
             _ => None,
         };
-        if let Some(rtp) = plan.rtp {
-            let rtp = RtpOutput::start(stream, format.sample_rate, format.channels, &rtp)?;
-            info.rtp = Some(rtp.stats().clone());
-        }
         let audio_info = format!(
             "samplerate={};channels={};bitrate={}",
             format.sample_rate,
