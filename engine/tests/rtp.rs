@@ -133,10 +133,7 @@ async fn sequence_numbers_and_timestamps_run_on_across_a_source_stall() {
 /// clear error, and leaves nothing listening: the web player's port is free again at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_output_start_leaves_no_listener_behind() {
-    let web_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let web_port = audiomi_testkit::free_port();
     let pipeline = PipelineConfig::default();
     let input = engine::audio::sources::SourceSpec::Tone(440.0)
         .open(true, pipeline.rate, pipeline.chunk)

@@ -47,10 +47,7 @@ fn a_url_needs_a_password_and_one_typed_into_it_moves_to_the_password_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tab_shows_a_publisher_that_cannot_reach_icecast() {
     // A port nothing listens on: Icecast is down.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = audiomi_testkit::free_port();
     let url = engine::icecast::IcecastUrl::parse(&format!(
         "icecast://source:hunter2@127.0.0.1:{port}/live.opus"
     ))
