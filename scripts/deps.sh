@@ -20,6 +20,9 @@ packages=(
   # receiver, ffprobe opening the SDP file, tcpdump reading the multicast TTL (inside a network
   # namespace the test makes).
   icecast2 curl gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg tcpdump
+  # private streams and discovery (app/tests/tls.rs, discovery.rs): openssl s_client as a TLS
+  # peer, tcpdump on lo, python3-zeroconf as an independent mDNS browser (bound to lo).
+  openssl python3-zeroconf
 )
 
 missing=()

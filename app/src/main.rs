@@ -5,6 +5,7 @@
 mod cli;
 mod fmt;
 mod gui;
+mod paths;
 
 use std::process::ExitCode;
 

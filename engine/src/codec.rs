@@ -45,6 +45,27 @@ impl Decoder for ClientSide {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<ServerFrame>, CodecError> {
         Ok(self.0.decode_server(src)?)
     }
+
+    /// At the end of the stream, a short TLS alert record (`15 03 …`, 7 bytes: shorter than a
+    /// header) is reported as [`wire::Error::WrongCheckcode`] with the alert's first four bytes,
+    /// so the receiver can say "this is a TLS port"; other leftovers are an I/O error.
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<ServerFrame>, CodecError> {
+        match self.decode(buf)? {
+            Some(frame) => Ok(Some(frame)),
+            None if buf.is_empty() => Ok(None),
+            None if buf.len() >= 4 && buf[..2] == [0x15, 0x03] => {
+                let got = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                buf.clear();
+                Err(CodecError::Wire(wire::Error::WrongCheckcode {
+                    expected: self.0.checkcode,
+                    got,
+                }))
+            }
+            None => Err(CodecError::Io(std::io::Error::other(
+                "the connection closed in the middle of a frame",
+            ))),
+        }
+    }
 }
 
 impl Encoder<ClientFrame> for ClientSide {

@@ -128,6 +128,72 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The TLS handshake with a server failed (not a TLS port, or a TLS error).
+    #[error(
+        "TLS with {addr} failed: {source} (is {addr} a TLS port? audioMi serves TLS on 26071 with --tls)"
+    )]
+    Tls {
+        /// The server, as `host:port`.
+        addr: String,
+        /// What rustls or the socket reported.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A plaintext client reached a TLS port: the server answered with a TLS alert.
+    #[error("{addr} is a TLS port and this connection is plaintext: connect with --tls")]
+    TlsPort {
+        /// The server, as `host:port`.
+        addr: String,
+    },
+    /// The server refused the access key.
+    #[error("{addr} refused the access key (wrong key)")]
+    WrongKey {
+        /// The server, as `host:port`.
+        addr: String,
+    },
+    /// The server needs an access key and none was given.
+    #[error("{addr} requires an access key: pass --access-key KEY or set AUDIOMI_ACCESS_KEY")]
+    KeyRequired {
+        /// The server, as `host:port`.
+        addr: String,
+    },
+    /// The server's certificate is not the one pinned with `--fingerprint`.
+    #[error(
+        "the certificate of {addr} does not match the pinned fingerprint: expected {expected}, the server has {got}; not connecting"
+    )]
+    FingerprintMismatch {
+        /// The server, as `host:port`.
+        addr: String,
+        /// The pinned fingerprint.
+        expected: String,
+        /// The server's fingerprint.
+        got: String,
+    },
+    /// The server's certificate differs from the one trusted on first use (as SSH's "REMOTE HOST
+    /// IDENTIFICATION HAS CHANGED").
+    #[error(
+        "WARNING: the certificate of {addr} has CHANGED since it was first trusted: it was {known}, it is now {got}. \
+         Someone may be intercepting the stream, or the server made a new certificate. \
+         If you trust the new one, remove the entry for {addr} from {file} (or pin it with --fingerprint); not connecting"
+    )]
+    CertificateChanged {
+        /// The server, as `host:port`.
+        addr: String,
+        /// The fingerprint stored in `file`.
+        known: String,
+        /// The server's fingerprint now.
+        got: String,
+        /// The known-servers file.
+        file: std::path::PathBuf,
+    },
+    /// The TLS identity (certificate and key) or the known-servers file could not be used.
+    #[error("{context}: {reason}")]
+    Identity {
+        /// What was being done, and on what file, in words.
+        context: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// An output could not set itself up (a socket option, a file it writes beside the stream).
     #[error("{context}: {source}")]
     Setup {

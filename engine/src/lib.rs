@@ -10,6 +10,7 @@
 //! - [`web`]: the browser player over HTTP; [`icecast`]: publishing to Icecast; [`rtp`]: RTP L16
 //!   over UDP. Siblings of the TCP server, each an output of the chunk stream; [`encode`] holds
 //!   the encoders they share (each chunk encoded once).
+//! - [`secure`]: the TLS port, access keys, certificate pinning (private streams).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
 //! - [`preview`]: the level of a source before it is served.
 //! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
@@ -28,6 +29,7 @@ pub mod preview;
 pub mod receiver;
 pub mod route;
 pub mod rtp;
+pub mod secure;
 pub mod server;
 pub mod stream;
 pub mod wav;

@@ -130,6 +130,7 @@ async fn a_real_server_with_another_checkcode_is_reported_as_such() {
         web: None,
         icecast: Vec::new(),
         rtp: None,
+        tls: None,
     })
     .await
     .expect("server");

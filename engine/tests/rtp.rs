@@ -64,6 +64,7 @@ async fn sequence_numbers_and_timestamps_run_on_across_a_source_stall() {
             sdp: None,
             name: "test".into(),
         }),
+        tls: None,
     })
     .await
     .expect("server starts");
@@ -154,6 +155,7 @@ async fn a_failed_output_start_leaves_no_listener_behind() {
             sdp: Some("/nonexistent-folder/stream.sdp".into()),
             name: "test".into(),
         }),
+        tls: None,
     })
     .await
     .expect_err("the SDP file cannot be written");

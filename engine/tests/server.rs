@@ -43,6 +43,7 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         web: None,
         icecast: Vec::new(),
         rtp: None,
+        tls: None,
     })
     .await
     .expect("server starts")
@@ -144,6 +145,7 @@ async fn receive(addr: std::net::SocketAddr, extended: bool, frames: usize) -> R
                 out.push((Some(position), now, samples(&pcm)))
             }
             ServerFrame::Ack { status } => assert_eq!(status, 0),
+            ServerFrame::KeyResult { .. } => panic!("KEY_RESULT on the plaintext port"),
             ServerFrame::Format(f) => {
                 assert!(extended);
                 assert_eq!(

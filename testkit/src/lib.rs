@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 /// An `audiomi` command (the binary at `bin`; tests of the `app` crate pass
 /// `env!("CARGO_BIN_EXE_audiomi")`) with logs at `info`, no colours, no `.env` overrides from the
-/// environment, no stdin, run in `dir`.
+/// environment, no access key, its config folder (`AUDIOMI_CONFIG_DIR`) at `dir/config`, no
+/// stdin, run in `dir`.
 pub fn audiomi(bin: &Path, dir: &Path) -> Command {
     let mut c = Command::new(bin);
     c.current_dir(dir)
@@ -20,6 +21,8 @@ pub fn audiomi(bin: &Path, dir: &Path) -> Command {
         .env_remove("CHECKCODE")
         .env_remove("HTTP_PORT")
         .env_remove("ICECAST")
+        .env_remove("AUDIOMI_ACCESS_KEY")
+        .env("AUDIOMI_CONFIG_DIR", dir.join("config"))
         .stdin(Stdio::null());
     c
 }

@@ -233,7 +233,7 @@ async fn receiver(args: Arc<Options>, start: Instant, deadline: Instant) -> Repo
                 report.error = Some(format!("ACK status {status}"));
                 break;
             }
-            ServerFrame::Ack { .. } | ServerFrame::Format(_) => {}
+            ServerFrame::Ack { .. } | ServerFrame::Format(_) | ServerFrame::KeyResult { .. } => {}
         }
     }
     report

@@ -3,9 +3,10 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::{
-    ACK_LEN, CMD_AUDIO, CMD_EXT_AUDIO_AT, CMD_EXT_FORMAT, CMD_EXT_HELLO, CMD_EXT_NAME, CMD_PING,
-    ClientFrame, DEFAULT_CHECKCODE, Error, FORMAT_LEN, HEADER_LEN, MAX_FORMAT_LEN, MAX_NAME_LEN,
-    MAX_PAYLOAD, MIN_FORMAT_LEN, POSITION_LEN, SIZED_HEADER_LEN, ServerFrame, StreamFormat,
+    ACK_LEN, CMD_AUDIO, CMD_EXT_AUDIO_AT, CMD_EXT_FORMAT, CMD_EXT_HELLO, CMD_EXT_KEY, CMD_EXT_NAME,
+    CMD_PING, ClientFrame, DEFAULT_CHECKCODE, Error, FORMAT_LEN, HEADER_LEN, MAX_FORMAT_LEN,
+    MAX_KEY_LEN, MAX_NAME_LEN, MAX_PAYLOAD, MIN_FORMAT_LEN, POSITION_LEN, SIZED_HEADER_LEN,
+    ServerFrame, StreamFormat,
 };
 
 /// Encoder and decoder for both directions, bound to one checkcode.
@@ -28,12 +29,22 @@ impl Codec {
     }
 
     /// Appends a client frame to `out`: [`HEADER_LEN`] bytes, or for [`ClientFrame::Name`] a sized
-    /// frame whose name is cut to [`MAX_NAME_LEN`] bytes at a character boundary.
+    /// frame whose name is cut to [`MAX_NAME_LEN`] bytes at a character boundary, or for
+    /// [`ClientFrame::Key`] a sized frame of at most [`MAX_KEY_LEN`] bytes.
     pub fn encode_client(&self, frame: &ClientFrame, out: &mut BytesMut) {
         let cmd = match frame {
             ClientFrame::Ping => CMD_PING,
             ClientFrame::ExtHello => CMD_EXT_HELLO,
             ClientFrame::Other(cmd) => *cmd,
+            ClientFrame::Key(key) => {
+                let end = key.len().min(MAX_KEY_LEN);
+                out.reserve(SIZED_HEADER_LEN + end);
+                out.put_i32_le(self.checkcode);
+                out.put_i32_le(CMD_EXT_KEY);
+                out.put_i32_le(len_i32(end));
+                out.put_slice(&key[..end]);
+                return;
+            }
             ClientFrame::Name(name) => {
                 let mut end = name.len().min(MAX_NAME_LEN);
                 while !name.is_char_boundary(end) {
@@ -60,27 +71,35 @@ impl Codec {
     /// # Errors
     /// [`Error::WrongCheckcode`] if the header's checkcode is not this codec's;
     /// [`Error::NegativeSize`] or [`Error::Oversize`] for a NAME frame longer than
-    /// [`MAX_NAME_LEN`], detected before anything is allocated.
+    /// [`MAX_NAME_LEN`] or a KEY frame longer than [`MAX_KEY_LEN`], detected before anything is
+    /// allocated.
     pub fn decode_client(&self, buf: &mut BytesMut) -> Result<Option<ClientFrame>, Error> {
         if buf.len() < HEADER_LEN {
             return Ok(None);
         }
         let (checkcode, cmd) = peek_header(buf);
         self.check(checkcode)?;
-        if cmd == CMD_EXT_NAME {
+        if cmd == CMD_EXT_NAME || cmd == CMD_EXT_KEY {
             if buf.len() < SIZED_HEADER_LEN {
                 return Ok(None);
             }
             let size = i32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
-            let len = validate_size(cmd, size, 0, MAX_NAME_LEN, None)?;
+            let max = if cmd == CMD_EXT_KEY {
+                MAX_KEY_LEN
+            } else {
+                MAX_NAME_LEN
+            };
+            let len = validate_size(cmd, size, 0, max, None)?;
             if buf.len() < SIZED_HEADER_LEN + len {
                 return Ok(None);
             }
             buf.advance(SIZED_HEADER_LEN);
-            let name = buf.split_to(len);
-            return Ok(Some(ClientFrame::Name(
-                String::from_utf8_lossy(&name).into_owned(),
-            )));
+            let payload = buf.split_to(len);
+            return Ok(Some(if cmd == CMD_EXT_KEY {
+                ClientFrame::Key(payload.freeze())
+            } else {
+                ClientFrame::Name(String::from_utf8_lossy(&payload).into_owned())
+            }));
         }
         buf.advance(HEADER_LEN);
         Ok(Some(match cmd {
@@ -100,6 +119,12 @@ impl Codec {
                 out.reserve(ACK_LEN);
                 out.put_i32_le(self.checkcode);
                 out.put_i32_le(CMD_PING);
+                out.put_u8(*status);
+            }
+            ServerFrame::KeyResult { status } => {
+                out.reserve(ACK_LEN);
+                out.put_i32_le(self.checkcode);
+                out.put_i32_le(CMD_EXT_KEY);
                 out.put_u8(*status);
             }
             ServerFrame::Audio(pcm) => self.encode_audio(pcm, out),
@@ -152,13 +177,16 @@ impl Codec {
         }
         let (checkcode, cmd) = peek_header(buf);
         self.check(checkcode)?;
-        if cmd == CMD_PING {
+        if cmd == CMD_PING || cmd == CMD_EXT_KEY {
             if buf.len() < ACK_LEN {
                 return Ok(None);
             }
             buf.advance(HEADER_LEN);
-            return Ok(Some(ServerFrame::Ack {
-                status: buf.get_u8(),
+            let status = buf.get_u8();
+            return Ok(Some(if cmd == CMD_PING {
+                ServerFrame::Ack { status }
+            } else {
+                ServerFrame::KeyResult { status }
             }));
         }
         let (min, max, pcm_offset) = match cmd {

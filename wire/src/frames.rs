@@ -16,6 +16,9 @@ pub enum ClientFrame {
     /// Extension NAME (`cmd` 103, sized): the receiver's name, at most [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes of
     /// UTF-8 (invalid sequences decode as U+FFFD).
     Name(String),
+    /// Extension KEY (`cmd` 104, sized): the access key, at most [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)
+    /// bytes, sent first on the TLS port. Kept as bytes: it is compared, never shown.
+    Key(Bytes),
     /// Any other command: logged and ignored by the server.
     Other(i32),
 }
@@ -59,6 +62,13 @@ pub enum ServerFrame {
     },
     /// AUDIO (`cmd` 1): PCM16 LE mono bytes; the length is even and at most [`MAX_PAYLOAD`](crate::MAX_PAYLOAD).
     Audio(Bytes),
+    /// Extension KEY_RESULT (`cmd` 104, 9 bytes like ACK): the answer to [`ClientFrame::Key`]:
+    /// [`KEY_ACCEPTED`](crate::KEY_ACCEPTED), [`KEY_WRONG`](crate::KEY_WRONG) or
+    /// [`KEY_REQUIRED`](crate::KEY_REQUIRED).
+    KeyResult {
+        /// The verdict; anything but 0 is followed by the server closing the connection.
+        status: u8,
+    },
     /// Extension FORMAT (`cmd` 101): payload `sample_rate: u32, channels: u16,
     /// bits_per_sample: u16, stream_id: u32, features: u32` (16 B; a 12-byte version-1 payload has
     /// no `features`; longer payloads are accepted, the rest skipped).

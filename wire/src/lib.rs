@@ -45,6 +45,23 @@ pub const CMD_EXT_AUDIO_AT: i32 = 102;
 /// receives it.
 pub const CMD_EXT_NAME: i32 = 103;
 
+/// Extension KEY (client → server, sized: `size: i32` then `size` bytes, at most
+/// [`MAX_KEY_LEN`]): the access key, sent by a client on the **TLS port only**, as its first
+/// frame. The server answers with KEY_RESULT: the same command number as a 9-byte frame
+/// `checkcode, 104, status: u8` ([`KEY_ACCEPTED`], [`KEY_WRONG`] or [`KEY_REQUIRED`]), and closes
+/// the connection unless the status is [`KEY_ACCEPTED`]. A legacy client never reaches the TLS
+/// port, so it never sees either frame.
+pub const CMD_EXT_KEY: i32 = 104;
+/// KEY_RESULT status: the key matches (or the server needs none); the protocol goes on.
+pub const KEY_ACCEPTED: u8 = 0;
+/// KEY_RESULT status: the key is wrong; the server closes the connection.
+pub const KEY_WRONG: u8 = 1;
+/// KEY_RESULT status: the server needs a key and the client's first frame was not KEY (or the
+/// key was empty); the server closes the connection.
+pub const KEY_REQUIRED: u8 = 2;
+/// Longest access key, in bytes: 256. A longer KEY frame is refused before anything is allocated.
+pub const MAX_KEY_LEN: usize = 256;
+
 /// Bit of FORMAT's `features`: the server accepts [`CMD_EXT_NAME`].
 pub const FEATURE_CLIENT_NAME: u32 = 1;
 /// Longest client name, in bytes of UTF-8: 64. Longer names are cut (at a character boundary)

@@ -31,6 +31,15 @@ const EXT_NAME_PC1: [u8; 15] = [
     0x26, 0x01, 0x35, 0x01, 0x67, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, // header, size 3
     0x70, 0x63, 0x31, // "pc1"
 ];
+/// KEY "s3cret" (client → server, first frame on the TLS port).
+const EXT_KEY_S3CRET: [u8; 18] = [
+    0x26, 0x01, 0x35, 0x01, 0x68, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, // header, size 6
+    0x73, 0x33, 0x63, 0x72, 0x65, 0x74, // "s3cret"
+];
+/// KEY_RESULT: accepted, wrong key, key required (server → client, 9 bytes like ACK).
+const KEY_RESULT_ACCEPTED: [u8; 9] = [0x26, 0x01, 0x35, 0x01, 0x68, 0x00, 0x00, 0x00, 0x00];
+const KEY_RESULT_WRONG: [u8; 9] = [0x26, 0x01, 0x35, 0x01, 0x68, 0x00, 0x00, 0x00, 0x01];
+const KEY_RESULT_REQUIRED: [u8; 9] = [0x26, 0x01, 0x35, 0x01, 0x68, 0x00, 0x00, 0x00, 0x02];
 const EXT_AUDIO_AT_5: [u8; 24] = [
     0x26, 0x01, 0x35, 0x01, 0x66, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, // header, size 12
     0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // position 5
@@ -173,6 +182,65 @@ fn version_1_format_decodes_without_features() {
 #[test]
 fn ext_name_golden() {
     check_client(ClientFrame::Name("pc1".into()), &EXT_NAME_PC1);
+}
+
+#[test]
+fn ext_key_golden() {
+    check_client(
+        ClientFrame::Key(Bytes::from_static(b"s3cret")),
+        &EXT_KEY_S3CRET,
+    );
+    check_client(
+        ClientFrame::Key(Bytes::new()),
+        &EXT_KEY_S3CRET[..12]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| if i == 8 { 0 } else { *b })
+            .collect::<Vec<_>>(),
+    );
+}
+
+#[test]
+fn key_result_golden() {
+    check_server(
+        ServerFrame::KeyResult {
+            status: wire::KEY_ACCEPTED,
+        },
+        &KEY_RESULT_ACCEPTED,
+    );
+    check_server(
+        ServerFrame::KeyResult {
+            status: wire::KEY_WRONG,
+        },
+        &KEY_RESULT_WRONG,
+    );
+    check_server(
+        ServerFrame::KeyResult {
+            status: wire::KEY_REQUIRED,
+        },
+        &KEY_RESULT_REQUIRED,
+    );
+}
+
+#[test]
+fn keys_over_256_bytes_are_refused_before_allocating() {
+    let c = codec();
+    let mut over = BytesMut::from(&EXT_KEY_S3CRET[..12]);
+    over[8..12].copy_from_slice(&257i32.to_le_bytes());
+    assert_eq!(
+        c.decode_client(&mut over),
+        Err(Error::Oversize {
+            cmd: wire::CMD_EXT_KEY,
+            size: 257,
+            max: wire::MAX_KEY_LEN
+        })
+    );
+    assert_eq!(over.capacity(), 12, "refused before allocating");
+    // The encoder never writes more than the decoder takes.
+    let mut out = BytesMut::new();
+    c.encode_client(&ClientFrame::Key(Bytes::from(vec![b'k'; 300])), &mut out);
+    assert_eq!(&out[8..12], &[0x00, 0x01, 0x00, 0x00], "cut to 256 bytes");
+    assert!(matches!(c.decode_client(&mut out), Ok(Some(ClientFrame::Key(k))) if k.len() == 256));
 }
 
 #[test]

@@ -12,9 +12,10 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         Just(ClientFrame::Ping),
         Just(ClientFrame::ExtHello),
         any::<i32>()
-            .prop_filter("not a known command", |c| ![99, 100, 103].contains(c))
+            .prop_filter("not a known command", |c| ![99, 100, 103, 104].contains(c))
             .prop_map(ClientFrame::Other),
         "[a-zA-Z0-9 äöü€-]{0,20}".prop_map(ClientFrame::Name),
+        prop::collection::vec(any::<u8>(), 0..=256).prop_map(|k| ClientFrame::Key(Bytes::from(k))),
     ]
 }
 
@@ -25,6 +26,7 @@ fn pcm() -> impl Strategy<Value = Bytes> {
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         any::<u8>().prop_map(|status| ServerFrame::Ack { status }),
+        any::<u8>().prop_map(|status| ServerFrame::KeyResult { status }),
         pcm().prop_map(ServerFrame::Audio),
         (
             any::<u32>(),

@@ -18,6 +18,7 @@ use tracing::info;
 use crate::fmt::human_bytes;
 
 mod devices;
+mod private;
 mod receive;
 mod serve;
 
@@ -33,7 +34,9 @@ Without a subcommand, `audiomi` opens the window (Server and Receiver tabs).";
 /// What `--help` says after the options: the exit codes.
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 runtime failure (cannot connect, \
 connection lost, device or disk error, nothing received); 2 invalid argument or configuration \
-value (flag, environment variable or .env).";
+value (flag, environment variable or .env); 3 access key refused or missing; 4 certificate does \
+not match --fingerprint; 5 certificate changed since first use; 6 TLS and plaintext mixed up \
+(or the TLS handshake failed).";
 
 /// Capture what this PC plays and stream it to any number of receivers over TCP, or receive such a
 /// stream and record it to a WAV file. Without a subcommand, opens the window.
@@ -76,7 +79,7 @@ pub struct NetArgs {
     /// Also from $HOST or HOST in .env.
     #[arg(long)]
     pub host: Option<String>,
-    /// TCP port [default: 26070; also from $PORT or PORT in .env].
+    /// TCP port [default: 26070 (26071 for record --tls); also from $PORT or PORT in .env].
     #[arg(long)]
     pub port: Option<u16>,
     /// Protocol checkcode [default: 20250918; also from $CHECKCODE or CHECKCODE in .env].
@@ -140,6 +143,8 @@ pub struct ServeArgs {
     /// PipeWire to open.
     #[arg(long, value_name = "FILE", requires = "rtp")]
     rtp_sdp: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    tls: private::ServeTlsArgs,
 }
 
 /// Options shared by `record` and `listen`.
@@ -165,6 +170,8 @@ pub struct ReceiveArgs {
     /// Name shown in the server's list of receivers [default: this computer's host name].
     #[arg(long)]
     name: Option<String>,
+    #[command(flatten)]
+    tls: private::ReceiveTlsArgs,
 }
 
 /// `audiomi record`.
@@ -239,11 +246,17 @@ pub fn main(command: Command) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = if e.downcast_ref::<UsageError>().is_some()
+            let engine_error = e
+                .downcast_ref::<engine::Error>()
+                .or_else(|| e.downcast_ref::<receive::SharedError>().map(|s| &*s.0));
+            let code = if let Some(code) = engine_error.and_then(private::exit_code) {
+                code
+            } else if e.downcast_ref::<UsageError>().is_some()
                 || matches!(
                     e.downcast_ref::<engine::Error>(),
                     Some(engine::Error::Config { .. } | engine::Error::DotEnv { .. })
-                ) {
+                )
+            {
                 2
             } else {
                 1

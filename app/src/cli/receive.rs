@@ -43,7 +43,10 @@ pub(super) struct Receive {
 fn record_config(args: &ReceiveArgs, mode: &Receive) -> anyhow::Result<(RecordConfig, String)> {
     let settings = settings()?;
     let host = settings.host(args.net.host.as_deref(), config::DEFAULT_RECORD_HOST)?;
-    let port = settings.port(args.net.port)?;
+    let port = match (args.net.port, args.tls.default_port()) {
+        (None, Some(tls_port)) => tls_port,
+        (port, _) => settings.port(port)?,
+    };
     let checkcode = settings.checkcode(args.net.checkcode)?;
     let duration = args
         .duration
@@ -58,6 +61,7 @@ fn record_config(args: &ReceiveArgs, mode: &Receive) -> anyhow::Result<(RecordCo
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
     config.extensions = !mode.legacy;
     config.name = args.name.clone().or_else(config::default_receiver_name);
+    config.tls = args.tls.options();
     Ok((config, host))
 }
 
@@ -137,7 +141,7 @@ fn report(handle: &RecordingHandle, s: &Summary) {
 
 /// An engine error shared by the recording's handles, with its causes.
 #[derive(Debug)]
-struct SharedError(Arc<engine::Error>);
+pub(super) struct SharedError(pub(super) Arc<engine::Error>);
 
 impl std::fmt::Display for SharedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -46,11 +46,16 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         name: args.name.clone().unwrap_or_else(|| defaults.name.clone()),
         icecast,
         rtp,
+        tls: args.tls.settings(),
         ..defaults
     }
     .start()
     .await?;
     info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
+    if let Some((addr, fingerprint)) = server.tls() {
+        info!(%addr, %fingerprint, "TLS port (receivers: record --tls --fingerprint FINGERPRINT)");
+        eprintln!("TLS certificate fingerprint: {fingerprint}");
+    }
     if let Some(web) = server.web_addr() {
         info!(url = %engine::web::player_url(web), "web player (open it in any browser on the network)");
     }

@@ -103,11 +103,7 @@ impl Settings {
 
     /// The settings file: `$AUDIOMI_CONFIG_DIR/settings.toml`, else the platform config dir's.
     pub fn path() -> Option<PathBuf> {
-        if let Some(dir) = std::env::var_os("AUDIOMI_CONFIG_DIR") {
-            return Some(PathBuf::from(dir).join("settings.toml"));
-        }
-        directories::ProjectDirs::from("org", "audiomi", "audiomi")
-            .map(|d| d.config_dir().join("settings.toml"))
+        Some(crate::paths::config_dir().join("settings.toml"))
     }
 
     /// Loads `path`, or returns `defaults` if it is missing; a file that cannot be read or parsed

@@ -90,6 +90,9 @@ pub struct RecordConfig {
     /// The name this receiver gives the server (shown in its list of receivers); sent only to a
     /// server that announces it takes names ([`wire::FEATURE_CLIENT_NAME`]). `None` sends none.
     pub name: Option<String>,
+    /// Connect with TLS (the server's TLS port), pinning its certificate and presenting the
+    /// access key; `None`: plaintext.
+    pub tls: Option<crate::secure::TlsClientOptions>,
 }
 
 impl RecordConfig {
@@ -153,6 +156,7 @@ impl RecordConfig {
             stall_timeout: Duration::from_secs(5),
             extensions: true,
             name: None,
+            tls: None,
         }
     }
 }
@@ -321,5 +325,12 @@ fn is_fatal(e: &Error) -> bool {
             | Error::FormatChanged { .. }
             | Error::FileExists { .. }
             | Error::OutputIsDirectory { .. }
+            | Error::Tls { .. }
+            | Error::TlsPort { .. }
+            | Error::WrongKey { .. }
+            | Error::KeyRequired { .. }
+            | Error::FingerprintMismatch { .. }
+            | Error::CertificateChanged { .. }
+            | Error::Identity { .. }
     )
 }

@@ -22,7 +22,8 @@ use super::{Hub, SEND_BUFFER_BYTES, ServerEvent};
 use crate::codec::{CodecError, ServerSide};
 
 /// Accepts connections on `listener` until `shutdown` is cancelled, then closes every connection
-/// and returns once they are gone (waiting at most 2 s). Accept errors (e.g. out of file
+/// and returns once they are gone (waiting at most 2 s). The caller emits
+/// [`ServerEvent::Stopped`] once every listener has ended. Accept errors (e.g. out of file
 /// descriptors) are logged and retried after 100 ms.
 pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationToken) {
     let limit = Arc::new(Semaphore::new(hub.config.max_clients));
@@ -65,10 +66,12 @@ pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationTok
     {
         warn!("some connections did not close within 2 s");
     }
-    hub.emit(ServerEvent::Stopped);
 }
 
-async fn connection(
+/// Serves one connected client (the plaintext accept loop's per-connection task; the TLS port
+/// calls it with the decrypted side of a loopback pair and the TLS client's address). Returns
+/// when the connection ends or `shutdown` is cancelled.
+pub async fn connection(
     hub: Arc<Hub>,
     stream: TcpStream,
     addr: SocketAddr,
@@ -186,6 +189,10 @@ async fn read_loop(hub: &Hub, rd: tokio::net::tcp::OwnedReadHalf, state: &Client
                         *state.name.lock().unwrap_or_else(PoisonError::into_inner) =
                             Some(name.to_string());
                     }
+                }
+                Some(Ok(ClientFrame::Key(_))) => {
+                    // Keys are checked on the TLS port before a connection gets here.
+                    debug!("ignoring KEY on a connection that needs none");
                 }
                 Some(Ok(ClientFrame::Other(cmd))) => {
                     debug!(cmd, "ignoring unknown command");

@@ -25,11 +25,13 @@ use tokio_util::sync::CancellationToken;
 use wire::StreamFormat;
 
 use crate::audio::level::Level;
-use crate::icecast::{IcecastStatus, IcecastTarget};
-use crate::pipeline::{Input, Notice, Pipeline, PipelineConfig, PipelineStats};
-use crate::rtp::{RtpOptions, RtpStats};
+use crate::icecast::IcecastStatus;
+use crate::pipeline::{Notice, Pipeline, PipelineStats};
+use crate::rtp::RtpStats;
+use crate::secure::Fingerprint;
+use crate::secure::listener::BoundTls;
 use crate::stream::{ChunkStream, WeakChunkStream};
-use crate::web::{WebConfig, WebStats};
+use crate::web::WebStats;
 use crate::{Error, Result};
 
 /// Requested `SO_SNDBUF` of every client socket: 16 KiB (Linux doubles it to 32 KiB, about 1 s of
@@ -88,18 +90,6 @@ impl Default for ServerConfig {
             writes_per_sec: DEFAULT_WRITES_PER_SEC,
         }
     }
-}
-
-/// A stream id that differs between server runs (time and process id mixed; not cryptographic).
-pub fn new_stream_id() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
-    (mixed ^ (mixed >> 29))
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .rotate_left(17) as u32
 }
 
 /// Something that happened in the server (for logs, the GUI and tests).
@@ -177,40 +167,15 @@ mod hub;
 mod settings;
 
 pub use client::ClientInfo;
-pub use conn::run;
+pub use conn::{connection as serve_connection, run};
 pub use hub::Hub;
+pub use options::{ServeOptions, WebOptions, new_stream_id};
 pub use outputs::FANOUT_THREAD;
 use outputs::{OutputInfo, OutputPlan, Outputs, bind, spawn_fanout};
-pub use settings::ServeSettings;
+pub use settings::{ServeSettings, TlsSettings};
 
+mod options;
 mod outputs;
-
-/// Everything needed to start serving.
-pub struct ServeOptions {
-    /// Address to listen on, e.g. `0.0.0.0:26070`.
-    pub listen: String,
-    /// Where the audio comes from.
-    pub input: Input,
-    /// How the source stage runs.
-    pub pipeline: PipelineConfig,
-    /// How the server runs (its `chunk` and `format.sample_rate` are taken from `pipeline`).
-    pub server: ServerConfig,
-    /// The web output (the browser player), if any.
-    pub web: Option<WebOptions>,
-    /// Icecast servers to publish to (none: no Icecast output).
-    pub icecast: Vec<IcecastTarget>,
-    /// The RTP output, if any.
-    pub rtp: Option<RtpOptions>,
-}
-
-/// Where and how the web output listens.
-#[derive(Debug, Clone)]
-pub struct WebOptions {
-    /// Address, e.g. `0.0.0.0:26080`.
-    pub listen: String,
-    /// Its limits.
-    pub config: WebConfig,
-}
 
 /// A running server: source stage, chunk stream, TCP fan-out and accept loop. Cheap to clone:
 /// every clone controls the same server (a GUI keeps one in its state and passes clones to its
@@ -228,6 +193,8 @@ struct Inner {
     source_stats: Arc<PipelineStats>,
     /// What the outputs other than TCP report.
     outputs: OutputInfo,
+    /// The TLS port and its certificate's fingerprint, if TLS is on.
+    tls: Option<(SocketAddr, Fingerprint)>,
     /// Becomes true once everything has stopped.
     stopped: watch::Receiver<bool>,
 }
@@ -250,7 +217,21 @@ impl ServerHandle {
     /// output returns ([`Error::Setup`] for an RTP socket or SDP file, [`Error::Config`] for a
     /// format Opus cannot encode).
     pub async fn start(options: ServeOptions) -> Result<Self> {
-        let (listener, local_addr) = bind(&options.listen).await?;
+        let plain = match &options.tls {
+            Some(t) if !t.plain => None,
+            _ => Some(bind(&options.listen).await?),
+        };
+        let tls = match options.tls {
+            Some(t) => Some(BoundTls::bind(t).await?),
+            None => None,
+        };
+        let tls_info = tls.as_ref().map(|t| (t.addr, t.fingerprint));
+        let local_addr = plain.as_ref().map(|p| p.1).or(tls_info.map(|t| t.0));
+        let local_addr = local_addr.ok_or_else(|| Error::Config {
+            name: "--no-plain".into(),
+            value: "true".into(),
+            reason: "with the plaintext port off, TLS must be on".into(),
+        })?;
         let web_listener = match &options.web {
             Some(w) => Some(bind(&w.listen).await?.0),
             None => None,
@@ -284,7 +265,18 @@ impl ServerHandle {
         let (accept_hub, accept_shutdown) = (hub.clone(), shutdown.clone());
         // The supervisor owns the running parts and stops them in order.
         tokio::spawn(async move {
-            run(listener, accept_hub, accept_shutdown).await;
+            let plain = async {
+                if let Some((listener, _)) = plain {
+                    run(listener, accept_hub.clone(), accept_shutdown.clone()).await;
+                }
+            };
+            let tls = async {
+                if let Some(tls) = tls {
+                    tls.run(accept_hub.clone(), accept_shutdown.clone()).await;
+                }
+            };
+            tokio::join!(plain, tls);
+            accept_hub.emit(ServerEvent::Stopped);
             outputs.stop().await;
             let _ = tokio::task::spawn_blocking(move || {
                 pipeline.stop();
@@ -304,6 +296,7 @@ impl ServerHandle {
                 stream: weak,
                 source_stats,
                 outputs: output_info,
+                tls: tls_info,
                 stopped,
             }),
         })
@@ -340,7 +333,12 @@ impl ServerHandle {
         self.inner.outputs.rtp.as_ref()
     }
 
-    /// The address the server listens on.
+    /// The TLS port's address and the certificate's fingerprint, if TLS is on.
+    pub fn tls(&self) -> Option<(SocketAddr, Fingerprint)> {
+        self.inner.tls
+    }
+
+    /// The plaintext port's address (the TLS port's when the plaintext port is off).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }

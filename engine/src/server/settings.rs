@@ -8,8 +8,10 @@ use crate::config::socket_addr;
 use crate::icecast::{IcecastTarget, IcecastUrl};
 use crate::pipeline::PipelineConfig;
 use crate::rtp::RtpOptions;
+use crate::secure::{AccessKey, TlsIdentity, TlsServeOptions};
 use crate::web::WebConfig;
 use crate::{Error, Result};
+use std::path::PathBuf;
 
 /// Validated serve settings (see [`crate::config`] for the checks of each value).
 #[derive(Debug, Clone)]
@@ -36,6 +38,59 @@ pub struct ServeSettings {
     pub icecast: Vec<IcecastUrl>,
     /// The RTP output, if any (its `name` is replaced by [`ServeSettings::name`]).
     pub rtp: Option<RtpOptions>,
+    /// The TLS port, if any.
+    pub tls: Option<TlsSettings>,
+}
+
+/// What `--tls` asks for.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// TLS port on the same host (default [`crate::secure::DEFAULT_TLS_PORT`]; 0 picks one).
+    pub port: u16,
+    /// Certificate and key PEM files (`--cert`, `--key`); `None`: the self-signed identity kept
+    /// in `identity_dir`, made on first use.
+    pub pem: Option<(PathBuf, PathBuf)>,
+    /// Where the self-signed identity is kept (the config folder).
+    pub identity_dir: PathBuf,
+    /// The access key clients must present (`--access-key`); empty or `None`: no key.
+    pub key: Option<String>,
+    /// Keep the plaintext port open (false with `--no-plain`, which needs a key).
+    pub plain: bool,
+}
+
+impl TlsSettings {
+    /// Loads or makes the identity and builds the listener options for `host`.
+    ///
+    /// # Errors
+    /// [`Error::Identity`] (unusable PEM files, config folder not writable); [`Error::Config`]
+    /// for `--no-plain` without a key.
+    pub fn options(&self, host: &str, name: &str) -> Result<TlsServeOptions> {
+        let key = self.key.as_deref().and_then(AccessKey::new);
+        if !self.plain && key.is_none() {
+            return Err(Error::Config {
+                name: "--no-plain".into(),
+                value: "true".into(),
+                reason: "turning the plaintext port off needs an access key (--access-key KEY or AUDIOMI_ACCESS_KEY)".into(),
+            });
+        }
+        let identity = match &self.pem {
+            Some((cert, key)) => TlsIdentity::from_pem_files(cert, key)?,
+            None => {
+                let (identity, made) =
+                    TlsIdentity::load_or_create(&self.identity_dir, &[name.to_string()])?;
+                if made {
+                    tracing::info!(dir = %self.identity_dir.display(), fingerprint = %identity.fingerprint, "made a self-signed TLS certificate");
+                }
+                identity
+            }
+        };
+        Ok(TlsServeOptions {
+            listen: socket_addr(host, self.port),
+            identity,
+            key,
+            plain: self.plain,
+        })
+    }
 }
 
 impl ServeSettings {
@@ -54,6 +109,7 @@ impl ServeSettings {
             name: crate::config::default_receiver_name().unwrap_or_else(|| "audioMi".into()),
             icecast: Vec::new(),
             rtp: None,
+            tls: None,
         }
     }
 
@@ -73,6 +129,10 @@ impl ServeSettings {
             name: "audiomi-open".into(),
             source: std::io::Error::other(e.to_string()),
         })??;
+        let tls = match &self.tls {
+            Some(t) => Some(t.options(&self.host, &self.name)?),
+            None => None,
+        };
         ServerHandle::start(ServeOptions {
             listen: socket_addr(&self.host, self.port),
             input,
@@ -95,6 +155,7 @@ impl ServeSettings {
                 name: self.name.clone(),
                 ..rtp
             }),
+            tls,
         })
         .await
     }

@@ -108,6 +108,7 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
         web: None,
         icecast: Vec::new(),
         rtp: None,
+        tls: None,
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -237,6 +237,7 @@ async fn main() {
             sdp: None,
             name: "audiomi-outputs".into(),
         }),
+        tls: None,
     })
     .await
     .unwrap_or_else(|e| panic!("server: {e}"));

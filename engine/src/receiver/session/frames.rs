@@ -6,15 +6,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures::SinkExt;
-use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
 use tracing::{info, warn};
 use wire::{ClientFrame, ServerFrame, StreamFormat};
 
 use super::super::gaps;
-use super::{RecordEvent, Recorder, Step, codec_err};
+use super::{Link, RecordEvent, Recorder, Step, codec_err};
 use crate::audio::level::Level;
-use crate::codec::{ClientSide, CodecError};
+use crate::codec::CodecError;
 use crate::receiver::output::Output;
 use crate::{Error, Result};
 
@@ -62,7 +60,7 @@ impl Recorder {
     pub(super) async fn on_frame(
         &mut self,
         frame: ServerFrame,
-        framed: &mut Framed<TcpStream, ClientSide>,
+        framed: &mut Link,
         ping_at: Instant,
     ) -> Result<Step> {
         match frame {
@@ -87,6 +85,20 @@ impl Recorder {
                 }
                 Ok(Step::Continue)
             }
+            // The key exchange happens before this loop (`crate::secure::client`); a server that
+            // answers KEY_RESULT here wanted a key this connection did not send.
+            ServerFrame::KeyResult {
+                status: wire::KEY_ACCEPTED,
+            } => Ok(Step::Continue),
+            ServerFrame::KeyResult { status } => Err(if status == wire::KEY_REQUIRED {
+                Error::KeyRequired {
+                    addr: self.config.addr.clone(),
+                }
+            } else {
+                Error::WrongKey {
+                    addr: self.config.addr.clone(),
+                }
+            }),
             ServerFrame::Audio(pcm) => self.on_audio(None, pcm),
             ServerFrame::AudioAt { position, pcm } => self.on_audio(Some(position), pcm),
         }

@@ -22,6 +22,13 @@ use crate::codec::{ClientSide, CodecError};
 
 mod frames;
 use crate::wav::FLUSH_INTERVAL;
+
+/// A byte stream to a server: plain TCP or TLS over it.
+pub(super) trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
+
+/// One connection, framed.
+pub(super) type Link = Framed<Box<dyn Conn>, ClientSide>;
 use crate::{Error, Result};
 
 pub(super) struct Recorder {
@@ -166,7 +173,7 @@ impl Recorder {
         self.session(stream, shutdown).await
     }
 
-    async fn connect(&self) -> Result<TcpStream> {
+    async fn connect(&self) -> Result<Box<dyn Conn>> {
         let addr = &self.config.addr;
         let ms = self.config.connect_timeout.as_millis() as u64;
         let stream = tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(addr))
@@ -180,14 +187,24 @@ impl Recorder {
                 source,
             })?;
         let _ = stream.set_nodelay(true);
-        Ok(stream)
+        match &self.config.tls {
+            None => Ok(Box::new(stream)),
+            Some(tls) => Ok(Box::new(
+                crate::secure::client::connect(stream, addr, tls, self.config.checkcode).await?,
+            )),
+        }
     }
 
     /// One connection: returns `Done` when the recording should end, `Continue` never (a lost
     /// connection is an error the caller may retry).
-    async fn session(&mut self, stream: TcpStream, shutdown: &CancellationToken) -> Result<Step> {
+    async fn session(
+        &mut self,
+        stream: Box<dyn Conn>,
+        shutdown: &CancellationToken,
+    ) -> Result<Step> {
         let peer = self.config.addr.clone();
-        let mut framed = Framed::new(stream, ClientSide(wire::Codec::new(self.config.checkcode)));
+        let mut framed: Link =
+            Framed::new(stream, ClientSide(wire::Codec::new(self.config.checkcode)));
         if self.config.extensions {
             framed
                 .feed(ClientFrame::ExtHello)
@@ -233,6 +250,14 @@ impl Recorder {
 /// A codec error as the engine's error: protocol or network.
 fn codec_err(peer: &str, e: CodecError) -> Error {
     match e {
+        // 0x15 0x03 0x03: a TLS alert record, the TLS port's answer to plaintext.
+        CodecError::Wire(wire::Error::WrongCheckcode { got, .. })
+            if got.to_le_bytes()[..3] == [0x15, 0x03, 0x03] =>
+        {
+            Error::TlsPort {
+                addr: peer.to_string(),
+            }
+        }
         CodecError::Wire(source) => Error::Protocol {
             peer: peer.to_string(),
             source,

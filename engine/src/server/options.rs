@@ -1,0 +1,49 @@
+//! What [`super::ServerHandle::start`] is asked to run.
+
+use super::ServerConfig;
+use crate::icecast::IcecastTarget;
+use crate::pipeline::{Input, PipelineConfig};
+use crate::rtp::RtpOptions;
+use crate::secure::TlsServeOptions;
+use crate::web::WebConfig;
+
+/// Everything needed to start serving.
+pub struct ServeOptions {
+    /// Address to listen on, e.g. `0.0.0.0:26070`.
+    pub listen: String,
+    /// Where the audio comes from.
+    pub input: Input,
+    /// How the source stage runs.
+    pub pipeline: PipelineConfig,
+    /// How the server runs (its `chunk` and `format.sample_rate` are taken from `pipeline`).
+    pub server: ServerConfig,
+    /// The web output (the browser player), if any.
+    pub web: Option<WebOptions>,
+    /// Icecast servers to publish to (none: no Icecast output).
+    pub icecast: Vec<IcecastTarget>,
+    /// The RTP output, if any.
+    pub rtp: Option<RtpOptions>,
+    /// The TLS port, if any (it may also turn the plaintext port off).
+    pub tls: Option<TlsServeOptions>,
+}
+
+/// Where and how the web output listens.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// Address, e.g. `0.0.0.0:26080`.
+    pub listen: String,
+    /// Its limits.
+    pub config: WebConfig,
+}
+
+/// A stream id that differs between server runs (time and process id mixed; not cryptographic).
+pub fn new_stream_id() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
+    (mixed ^ (mixed >> 29))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17) as u32
+}
