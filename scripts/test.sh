@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+# Network rule: every audioMi the tests start (CLI, window, tools) announces and browses mDNS on
+# the loopback interface only.
+export AUDIOMI_MDNS_INTERFACE=lo
 # End-to-end tests run the audiomi binary: build it in the same profile first.
 cargo build --workspace --bins --locked
 

@@ -194,6 +194,12 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+    /// mDNS discovery could not start or announce (no multicast, bad interface, bad record).
+    #[error("mDNS discovery: {reason}")]
+    Discovery {
+        /// What `mdns-sd` reported.
+        reason: String,
+    },
     /// An output could not set itself up (a socket option, a file it writes beside the stream).
     #[error("{context}: {source}")]
     Setup {

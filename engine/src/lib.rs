@@ -10,6 +10,7 @@
 //! - [`web`]: the browser player over HTTP; [`icecast`]: publishing to Icecast; [`rtp`]: RTP L16
 //!   over UDP. Siblings of the TCP server, each an output of the chunk stream; [`encode`] holds
 //!   the encoders they share (each chunk encoded once).
+//! - [`discovery`]: DNS-SD over mDNS: servers announce `_audiomi._tcp`, receivers browse.
 //! - [`secure`]: the TLS port, access keys, certificate pinning (private streams).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
 //! - [`preview`]: the level of a source before it is served.
@@ -21,6 +22,7 @@
 pub mod audio;
 pub mod codec;
 pub mod config;
+pub mod discovery;
 pub mod encode;
 pub mod error;
 pub mod icecast;

@@ -131,6 +131,7 @@ async fn a_real_server_with_another_checkcode_is_reported_as_such() {
         icecast: Vec::new(),
         rtp: None,
         tls: None,
+        announce: None,
     })
     .await
     .expect("server");

@@ -65,6 +65,7 @@ async fn sequence_numbers_and_timestamps_run_on_across_a_source_stall() {
             name: "test".into(),
         }),
         tls: None,
+        announce: None,
     })
     .await
     .expect("server starts");
@@ -156,6 +157,7 @@ async fn a_failed_output_start_leaves_no_listener_behind() {
             name: "test".into(),
         }),
         tls: None,
+        announce: None,
     })
     .await
     .expect_err("the SDP file cannot be written");

@@ -44,6 +44,7 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         icecast: Vec::new(),
         rtp: None,
         tls: None,
+        announce: None,
     })
     .await
     .expect("server starts")

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// An `audiomi` command (the binary at `bin`; tests of the `app` crate pass
 /// `env!("CARGO_BIN_EXE_audiomi")`) with logs at `info`, no colours, no `.env` overrides from the
-/// environment, no access key, its config folder (`AUDIOMI_CONFIG_DIR`) at `dir/config`, no
+/// environment, no access key, mDNS on `lo` only, its config folder (`AUDIOMI_CONFIG_DIR`) at `dir/config`, no
 /// stdin, run in `dir`.
 pub fn audiomi(bin: &Path, dir: &Path) -> Command {
     let mut c = Command::new(bin);
@@ -22,6 +22,8 @@ pub fn audiomi(bin: &Path, dir: &Path) -> Command {
         .env_remove("HTTP_PORT")
         .env_remove("ICECAST")
         .env_remove("AUDIOMI_ACCESS_KEY")
+        // Network rule: mDNS in tests stays on the loopback interface.
+        .env("AUDIOMI_MDNS_INTERFACE", "lo")
         .env("AUDIOMI_CONFIG_DIR", dir.join("config"))
         .stdin(Stdio::null());
     c

@@ -18,6 +18,7 @@ use tracing::info;
 use crate::fmt::human_bytes;
 
 mod devices;
+mod discover;
 mod private;
 mod receive;
 mod serve;
@@ -59,6 +60,8 @@ pub enum Command {
     Listen(ListenArgs),
     /// List capture sources (loopback first, then microphones) with the ids --source accepts.
     Devices(DevicesArgs),
+    /// List the audioMi servers announced on the network (mDNS).
+    Discover(discover::DiscoverArgs),
 }
 
 /// `audiomi devices`.
@@ -124,8 +127,8 @@ pub struct ServeArgs {
     /// Do not serve the web player.
     #[arg(long, conflicts_with = "http_port")]
     no_http: bool,
-    /// This server's name, shown by Icecast (Ice-Name) and in the RTP SDP file [default: the
-    /// host name].
+    /// This server's name: announced over mDNS, shown by Icecast (Ice-Name) and in the RTP SDP
+    /// file [default: the host name].
     #[arg(long)]
     name: Option<String>,
     /// Also publish to Icecast as Ogg/Opus: icecast://source:PASSWORD@HOST:8000/MOUNT (or
@@ -145,6 +148,8 @@ pub struct ServeArgs {
     rtp_sdp: Option<std::path::PathBuf>,
     #[command(flatten)]
     tls: private::ServeTlsArgs,
+    #[command(flatten)]
+    announce: discover::AnnounceArgs,
 }
 
 /// Options shared by `record` and `listen`.
@@ -172,6 +177,8 @@ pub struct ReceiveArgs {
     name: Option<String>,
     #[command(flatten)]
     tls: private::ReceiveTlsArgs,
+    #[command(flatten)]
+    find: discover::FindArgs,
 }
 
 /// `audiomi record`.
@@ -242,6 +249,7 @@ pub fn main(command: Command) -> ExitCode {
             },
         )),
         Command::Devices(args) => devices(&args),
+        Command::Discover(args) => runtime.block_on(discover::discover(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

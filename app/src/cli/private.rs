@@ -97,9 +97,10 @@ impl ReceiveTlsArgs {
         self.tls.then_some(DEFAULT_TLS_PORT)
     }
 
-    /// The TLS options, `None` without `--tls`.
-    pub fn options(&self) -> Option<TlsClientOptions> {
-        if !self.tls {
+    /// The TLS options, `None` without TLS (`tls`: `--tls`, or a discovered server that only
+    /// speaks TLS).
+    pub fn options(&self, tls: bool) -> Option<TlsClientOptions> {
+        if !tls {
             if self.access_key.is_some() {
                 warn!("an access key is sent over TLS only; without --tls it is ignored");
             }

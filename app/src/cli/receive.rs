@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use engine::audio::playback::PlaybackConfig;
 use engine::config;
+use engine::discovery::FoundServer;
 use engine::receiver::{RecordConfig, RecordingHandle, Summary};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -40,19 +41,39 @@ pub(super) struct Receive {
 
 /// The recording's configuration from the flags, `.env` and defaults; also the host, for the
 /// feedback check.
-fn record_config(args: &ReceiveArgs, mode: &Receive) -> anyhow::Result<(RecordConfig, String)> {
+fn record_config(
+    args: &ReceiveArgs,
+    mode: &Receive,
+    found: Option<&FoundServer>,
+) -> anyhow::Result<(RecordConfig, String)> {
     let settings = settings()?;
     let host = settings.host(args.net.host.as_deref(), config::DEFAULT_RECORD_HOST)?;
     let port = match (args.net.port, args.tls.default_port()) {
         (None, Some(tls_port)) => tls_port,
         (port, _) => settings.port(port)?,
     };
+    // A server found by name: its address; TLS if asked for or if it has no plaintext port.
+    let tls = args.tls.tls || found.is_some_and(|f| f.plain_port.is_none());
+    let (addr, host) = match found.and_then(|f| f.connect_addr(tls).map(|a| (a, f))) {
+        Some((addr, f)) => (
+            addr,
+            f.addresses
+                .first()
+                .map_or(f.host.clone(), ToString::to_string),
+        ),
+        None if found.is_some() => {
+            return Err(super::usage(
+                "the server found has no TLS port; record without --tls",
+            ));
+        }
+        None => (config::socket_addr(&host, port), host),
+    };
     let checkcode = settings.checkcode(args.net.checkcode)?;
     let duration = args
         .duration
         .map(|d| config::check_duration_secs("--duration", d))
         .transpose()?;
-    let mut config = RecordConfig::new(config::socket_addr(&host, port), PathBuf::new());
+    let mut config = RecordConfig::new(addr, PathBuf::new());
     config.out.clone_from(&mode.out);
     config.checkcode = checkcode;
     config.overwrite = mode.force;
@@ -61,7 +82,7 @@ fn record_config(args: &ReceiveArgs, mode: &Receive) -> anyhow::Result<(RecordCo
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
     config.extensions = !mode.legacy;
     config.name = args.name.clone().or_else(config::default_receiver_name);
-    config.tls = args.tls.options();
+    config.tls = args.tls.options(tls);
     Ok((config, host))
 }
 
@@ -81,7 +102,14 @@ fn playback_config(args: &ReceiveArgs, host: &str) -> PlaybackConfig {
 
 /// `audiomi record` and `audiomi listen`: receive until done, stopped or failed.
 pub(super) async fn receive(args: ReceiveArgs, mode: Receive) -> anyhow::Result<()> {
-    let (config, host) = record_config(&args, &mode)?;
+    let found = match &args.find.server {
+        Some(name) => Some(super::discover::find(name, args.find.mdns_interface.as_deref()).await?),
+        None => None,
+    };
+    if let Some(f) = &found {
+        info!(name = %f.name, addresses = ?f.addresses, "found the server over mDNS");
+    }
+    let (config, host) = record_config(&args, &mode, found.as_ref())?;
     let playback = mode.play.then(|| playback_config(&args, &host));
     // Checks the file before anything is connected or opened, then opens the player.
     let handle = RecordingHandle::start(config, playback).await?;

@@ -47,6 +47,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         icecast,
         rtp,
         tls: args.tls.settings(),
+        announce: args.announce.announce(),
         ..defaults
     }
     .start()

@@ -256,6 +256,11 @@ impl BoundTls {
         })
     }
 
+    /// Whether clients must present an access key.
+    pub fn key_required(&self) -> bool {
+        self.key.is_some()
+    }
+
     /// Serves the port until `shutdown` (see [`run`]).
     pub async fn run(self, hub: Arc<Hub>, shutdown: CancellationToken) {
         info!(addr = %self.addr, fingerprint = %self.fingerprint, key = self.key.is_some(), "listening (TLS)");

@@ -259,6 +259,16 @@ impl ServerHandle {
             rtp: options.rtp,
         };
         let (outputs, output_info) = Outputs::start(plan, &stream, &hub)?;
+        let announcer = options.announce.as_ref().and_then(|a| {
+            let plain_addr = plain.as_ref().map(|p| p.1);
+            a.start(options::txt_record(
+                &hub,
+                plain_addr,
+                tls.as_ref(),
+                &output_info,
+                &a.name,
+            ))
+        });
         let shutdown = CancellationToken::new();
         let (stopped_tx, stopped) = watch::channel(false);
         let weak = stream.downgrade();
@@ -277,6 +287,9 @@ impl ServerHandle {
             };
             tokio::join!(plain, tls);
             accept_hub.emit(ServerEvent::Stopped);
+            if let Some(a) = announcer {
+                let _ = tokio::task::spawn_blocking(move || a.stop()).await;
+            }
             outputs.stop().await;
             let _ = tokio::task::spawn_blocking(move || {
                 pipeline.stop();

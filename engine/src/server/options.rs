@@ -1,10 +1,15 @@
 //! What [`super::ServerHandle::start`] is asked to run.
 
-use super::ServerConfig;
+use std::net::SocketAddr;
+
+use super::outputs::OutputInfo;
+use super::{Hub, ServerConfig};
+use crate::discovery::{AnnounceSpec, TxtRecord};
 use crate::icecast::IcecastTarget;
 use crate::pipeline::{Input, PipelineConfig};
 use crate::rtp::RtpOptions;
 use crate::secure::TlsServeOptions;
+use crate::secure::listener::BoundTls;
 use crate::web::WebConfig;
 
 /// Everything needed to start serving.
@@ -25,6 +30,29 @@ pub struct ServeOptions {
     pub rtp: Option<RtpOptions>,
     /// The TLS port, if any (it may also turn the plaintext port off).
     pub tls: Option<TlsServeOptions>,
+    /// Announce the server over mDNS (`None`: `--no-announce`).
+    pub announce: Option<AnnounceSpec>,
+}
+
+/// The TXT record announcing a server with these ports (see [`crate::discovery::TxtRecord`]).
+pub(super) fn txt_record(
+    hub: &Hub,
+    plain: Option<SocketAddr>,
+    tls: Option<&BoundTls>,
+    outputs: &OutputInfo,
+    name: &str,
+) -> TxtRecord {
+    let format = hub.config().format;
+    TxtRecord {
+        name: name.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        format: (format.sample_rate, format.channels),
+        plain_port: plain.map(|a| a.port()),
+        tls_port: tls.map(|t| t.addr.port()),
+        fingerprint: tls.map(|t| t.fingerprint.to_string()),
+        http_port: outputs.web.as_ref().map(|(a, _)| a.port()),
+        key_required: tls.is_some_and(BoundTls::key_required),
+    }
 }
 
 /// Where and how the web output listens.

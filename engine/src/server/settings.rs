@@ -5,6 +5,7 @@
 use super::{ServeOptions, ServerConfig, ServerHandle, WebOptions};
 use crate::audio::sources::SourceSpec;
 use crate::config::socket_addr;
+use crate::discovery::AnnounceSpec;
 use crate::icecast::{IcecastTarget, IcecastUrl};
 use crate::pipeline::PipelineConfig;
 use crate::rtp::RtpOptions;
@@ -40,6 +41,9 @@ pub struct ServeSettings {
     pub rtp: Option<RtpOptions>,
     /// The TLS port, if any.
     pub tls: Option<TlsSettings>,
+    /// Announce over mDNS as [`ServeSettings::name`], on this interface (`Some(None)`: every
+    /// interface; `None`: no announcement, the default here; the CLI and the window turn it on).
+    pub announce: Option<Option<String>>,
 }
 
 /// What `--tls` asks for.
@@ -110,6 +114,7 @@ impl ServeSettings {
             icecast: Vec::new(),
             rtp: None,
             tls: None,
+            announce: None,
         }
     }
 
@@ -156,6 +161,10 @@ impl ServeSettings {
                 ..rtp
             }),
             tls,
+            announce: self.announce.clone().map(|interface| AnnounceSpec {
+                name: self.name.clone(),
+                interface,
+            }),
         })
         .await
     }

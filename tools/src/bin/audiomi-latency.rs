@@ -109,6 +109,7 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
         icecast: Vec::new(),
         rtp: None,
         tls: None,
+        announce: None,
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -238,6 +238,7 @@ async fn main() {
             name: "audiomi-outputs".into(),
         }),
         tls: None,
+        announce: None,
     })
     .await
     .unwrap_or_else(|e| panic!("server: {e}"));

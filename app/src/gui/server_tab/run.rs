@@ -51,6 +51,8 @@ pub async fn start(
         },
         http_port,
         icecast: icecast.into_iter().collect(),
+        // Announced over mDNS, like `audiomi serve` (AUDIOMI_MDNS_INTERFACE limits it).
+        announce: Some(std::env::var("AUDIOMI_MDNS_INTERFACE").ok()),
         ..ServeSettings::new(host, port, spec)
     }
     .start()
