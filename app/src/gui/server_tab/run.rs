@@ -51,8 +51,13 @@ pub async fn start(
         },
         http_port,
         icecast: icecast.into_iter().collect(),
-        // Announced over mDNS, like `audiomi serve` (AUDIOMI_MDNS_INTERFACE limits it).
-        announce: Some(std::env::var("AUDIOMI_MDNS_INTERFACE").ok()),
+        // Announced over mDNS, like `audiomi serve` (AUDIOMI_MDNS_INTERFACE limits it; the
+        // window's own tests stay on the loopback interface).
+        announce: Some(if cfg!(test) {
+            Some("lo".to_string())
+        } else {
+            std::env::var("AUDIOMI_MDNS_INTERFACE").ok()
+        }),
         ..ServeSettings::new(host, port, spec)
     }
     .start()
