@@ -21,6 +21,8 @@ pub enum Spot {
     Output,
     /// The Icecast URL and password fields (Server tab).
     Icecast,
+    /// The *Private (TLS + key)* switch and the access-key field (both tabs).
+    Private,
     /// The Start / Connect button.
     Action,
 }

@@ -25,8 +25,8 @@ mod run;
 mod update;
 pub(super) mod view;
 
+pub use run::{Private, StartRequest, describe, start};
 use run::{Running, close_preview, events};
-pub use run::{describe, start};
 
 /// What the Server tab tells the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,10 @@ pub enum Message {
     IcecastUrl(String),
     /// Icecast password field edited.
     IcecastPassword(String),
+    /// The *Private (TLS + key)* switch.
+    Private(bool),
+    /// Access-key field edited.
+    AccessKey(String),
     /// Start serving.
     Start,
     /// The server started, or could not.
@@ -177,6 +181,12 @@ pub struct ServerTab {
     pub icecast_password: String,
     /// Each Icecast publisher's target (password hidden), state and bytes sent, while serving.
     pub icecast: Vec<(String, PublishState, u64)>,
+    /// Serve privately: TLS and an access key, no plaintext port, no web player.
+    pub private: bool,
+    /// The access key (shown as dots, never saved).
+    pub access_key: String,
+    /// While serving privately: the TLS port and the certificate's fingerprint.
+    pub tls: Option<(u16, String)>,
     wanted_source: Option<String>,
     label_generation: u32,
 }
@@ -206,6 +216,9 @@ impl ServerTab {
             icecast_url: settings.icecast_url.clone(),
             icecast_password: String::new(),
             icecast: Vec::new(),
+            private: false,
+            access_key: String::new(),
+            tls: None,
             wanted_source: settings.source.clone(),
             label_generation: 0,
         }
@@ -243,6 +256,12 @@ impl ServerTab {
         })
     }
 
+    /// Why the access key cannot be used (private mode needs one), if so.
+    fn key_error(&self) -> Option<String> {
+        (self.private && self.access_key.trim().is_empty())
+            .then(|| "A private server needs an access key: receivers must type it.".into())
+    }
+
     fn fields(&self) -> (Field<String>, Field<u16>, Field<i32>) {
         (
             field(&self.host, validate_host),
@@ -260,6 +279,7 @@ impl ServerTab {
             && p.ok()
             && c.ok()
             && self.icecast_field().ok()
+            && self.key_error().is_none()
             && self
                 .selected
                 .as_ref()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use engine::audio::sources::SourceSpec;
 use engine::icecast::IcecastUrl;
 use engine::preview::Preview;
-use engine::server::{ServeSettings, ServerConfig, ServerEvent, ServerHandle};
+use engine::server::{ServeSettings, ServerConfig, ServerEvent, ServerHandle, TlsSettings};
 use iced::Task;
 
 use super::Message;
@@ -26,21 +26,60 @@ pub(super) fn close_preview(preview: Option<Arc<Preview>>) -> Task<Message> {
     }
 }
 
-/// Starts a server for `spec` on `host:port`, with the web player on `http_port` if given and
-/// publishing to `icecast` if given; errors are in words, placed at the field they
-/// concern (a busy port at the port, a bad address at the host, a source that cannot be opened
-/// at the source picker).
+/// What Start serving asks for.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    /// Address to listen on.
+    pub host: String,
+    /// Plaintext port (with `private`: unused, the plaintext port is off).
+    pub port: u16,
+    /// Checkcode.
+    pub checkcode: i32,
+    /// Source spec, as `serve --source` takes it.
+    pub spec: String,
+    /// The web player's port (`None`: no web player).
+    pub http_port: Option<u16>,
+    /// Publish to this Icecast mount.
+    pub icecast: Option<IcecastUrl>,
+    /// Private: TLS and an access key, plaintext port off (`serve --tls --access-key KEY
+    /// --no-plain`).
+    pub private: Option<Private>,
+}
+
+/// A private server's TLS port, key and where its certificate is kept.
+#[derive(Debug, Clone)]
+pub struct Private {
+    /// TLS port ([`engine::secure::DEFAULT_TLS_PORT`] from the window; 0 picks one).
+    pub port: u16,
+    /// The access key.
+    pub key: String,
+    /// The folder of the self-signed certificate (the config folder).
+    pub identity_dir: std::path::PathBuf,
+}
+
+/// Starts a server as `req` says; errors are in words, placed at the field they concern (a
+/// busy port at the port, a bad address at the host, a source that cannot be opened at the
+/// source picker, a certificate problem at the private switch).
 ///
 /// # Errors
 /// A bad source, a busy port (said plainly), any other start failure.
-pub async fn start(
-    host: String,
-    port: u16,
-    checkcode: i32,
-    spec: String,
-    http_port: Option<u16>,
-    icecast: Option<IcecastUrl>,
-) -> Result<ServerHandle, Problem> {
+pub async fn start(req: StartRequest) -> Result<ServerHandle, Problem> {
+    let StartRequest {
+        host,
+        port,
+        checkcode,
+        spec,
+        http_port,
+        icecast,
+        private,
+    } = req;
+    let tls = private.map(|p| TlsSettings {
+        port: p.port,
+        pem: None,
+        identity_dir: p.identity_dir,
+        key: Some(p.key),
+        plain: false,
+    });
     let spec: SourceSpec = spec
         .parse()
         .map_err(|e: engine::Error| Problem::at(Spot::Source, e.to_string()))?;
@@ -51,6 +90,7 @@ pub async fn start(
         },
         http_port,
         icecast: icecast.into_iter().collect(),
+        tls,
         // Announced over mDNS, like `audiomi serve` (AUDIOMI_MDNS_INTERFACE limits it; the
         // window's own tests stay on the loopback interface).
         announce: Some(if cfg!(test) {
@@ -72,7 +112,11 @@ pub async fn start(
         engine::Error::Bind { source, .. } if source.kind() == std::io::ErrorKind::AddrInUse => {
             Problem::at(Spot::Port, format!("Port {port} is already in use by another program (another audioMi?). Choose another port or stop the other program."))
         }
+        engine::Error::Bind { addr, .. } if addr.ends_with(&format!(":{}", engine::secure::DEFAULT_TLS_PORT)) => {
+            Problem::at(Spot::Private, format!("The private (TLS) port: {e}"))
+        }
         engine::Error::Bind { .. } => Problem::at(Spot::Host, e.to_string()),
+        engine::Error::Identity { .. } => Problem::at(Spot::Private, e.to_string()),
         engine::Error::Source { .. } | engine::Error::WavRead { .. } | engine::Error::Config { .. } => {
             Problem::at(Spot::Source, e.to_string())
         }

@@ -31,6 +31,14 @@ impl ServerTab {
                 clear_problem(&mut self.problem, Spot::Icecast);
                 self.icecast_password = v;
             }
+            Message::Private(on) => {
+                clear_problem(&mut self.problem, Spot::Private);
+                self.private = on;
+            }
+            Message::AccessKey(v) => {
+                clear_problem(&mut self.problem, Spot::Private);
+                self.access_key = v;
+            }
             Message::Start => return self.on_start(),
             Message::Started(Ok(handle)) => self.on_started(handle),
             Message::Started(Err(problem)) => {
@@ -142,11 +150,25 @@ impl ServerTab {
         // The preview closes first: a device is opened by one stage at a time.
         self.preview_generation += 1;
         let preview = self.preview.take();
+        // The web player serves without the key: a private server has none.
         let http_port = self.http_port.trim().parse::<u16>().ok().filter(|p| *p > 0);
+        let request = StartRequest {
+            host,
+            port,
+            checkcode,
+            spec,
+            http_port: http_port.filter(|_| !self.private),
+            icecast,
+            private: self.private.then(|| Private {
+                port: engine::secure::DEFAULT_TLS_PORT,
+                key: self.access_key.trim().to_string(),
+                identity_dir: crate::paths::config_dir(),
+            }),
+        };
         Task::perform(
             async move {
                 let _ = tokio::task::spawn_blocking(move || drop(preview)).await;
-                start(host, port, checkcode, spec, http_port, icecast).await
+                start(request).await
             },
             Message::Started,
         )
@@ -165,6 +187,13 @@ impl ServerTab {
             self.status
                 .push_str(&format!(" Any browser or phone: {url}"));
             (url, qr)
+        });
+        self.tls = handle.tls().map(|(addr, fingerprint)| {
+            self.status = format!(
+                "Serving privately: TLS port {}, access key required (no plaintext port, no web player). Receivers check the fingerprint below.",
+                addr.port()
+            );
+            (addr.port(), fingerprint.to_string())
         });
         self.started_at = Some(Instant::now());
         self.bytes = 0;
@@ -188,6 +217,7 @@ impl ServerTab {
         self.busy = false;
         self.started_at = None;
         self.web = None;
+        self.tls = None;
         self.web_listeners = None;
         self.icecast.clear();
         self.clients.clear();

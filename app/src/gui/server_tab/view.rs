@@ -1,7 +1,7 @@
 //! The Server tab's view: the source and address form, the action, the meter, the counters
 //! and the receivers.
 
-use iced::widget::{button, canvas, column, container, pick_list, row, scrollable, text};
+use iced::widget::{button, canvas, checkbox, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length};
 
 use super::{Message, ServerTab};
@@ -85,6 +85,7 @@ impl ServerTab {
                 Message::Start,
             ),
             self.icecast_form(editable),
+            self.private_form(editable),
         ]
         .spacing(6);
         form.into()
@@ -120,6 +121,42 @@ impl ServerTab {
                 password.width(Length::FillPortion(2))
             ]
             .spacing(12),
+            field_error(error),
+        ]
+        .spacing(4)
+        .into()
+    }
+
+    /// The *Private (TLS + key)* switch and the access key (dots), or, while serving privately,
+    /// the TLS port and the certificate's fingerprint receivers pin.
+    fn private_form(&self, editable: bool) -> Element<'_, Message> {
+        if let Some((port, fingerprint)) = &self.tls {
+            return column![
+                text(format!("Private: TLS port {port}, access key required")),
+                text(format!("Certificate fingerprint: {fingerprint}")).size(12),
+            ]
+            .spacing(4)
+            .into();
+        }
+        let key = input(
+            "access key",
+            &self.access_key,
+            "server-access-key",
+            Message::AccessKey,
+            editable && self.private,
+            Message::Start,
+        )
+        .secure(true);
+        let error = problem_at(self.problem.as_ref(), Spot::Private).or_else(|| self.key_error());
+        column![
+            row![
+                checkbox(self.private)
+                    .label("Private (TLS + key)")
+                    .on_toggle_maybe(editable.then_some(Message::Private)),
+                key.width(Length::Fill),
+            ]
+            .spacing(12)
+            .align_y(iced::Alignment::Center),
             field_error(error),
         ]
         .spacing(4)

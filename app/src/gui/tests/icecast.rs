@@ -53,14 +53,15 @@ async fn the_tab_shows_a_publisher_that_cannot_reach_icecast() {
     ))
     .expect("url");
     let mut tab = tone_tab();
-    let handle = server_tab::start(
-        "127.0.0.1".into(),
-        0,
-        20_250_918,
-        "tone:440".into(),
-        None,
-        Some(url),
-    )
+    let handle = server_tab::start(server_tab::StartRequest {
+        host: "127.0.0.1".into(),
+        port: 0,
+        checkcode: 20_250_918,
+        spec: "tone:440".into(),
+        http_port: None,
+        icecast: Some(url),
+        private: None,
+    })
     .await
     .expect("server starts");
     let _ = tab.update(server_tab::Message::Started(Ok(handle)));

@@ -13,6 +13,7 @@ use super::settings::{ReceiverSettings, ServerSettings};
 use super::{App, FONT, Message, Tab};
 
 mod icecast;
+mod private;
 mod receiver;
 
 /// Sends `Tick` to `tab` every `every` (at most 100 times) until `done`; whether it got there.
@@ -61,6 +62,20 @@ fn receiver_settings() -> ReceiverSettings {
         folder: Some("/home/user/Music".into()),
         listen: false,
         reconnect: true,
+    }
+}
+
+/// What Start serving asks for: a 440 Hz tone on 127.0.0.1:`port` with `checkcode`, no web
+/// player, no Icecast, not private.
+fn tone_request(port: u16, checkcode: i32) -> server_tab::StartRequest {
+    server_tab::StartRequest {
+        host: "127.0.0.1".into(),
+        port,
+        checkcode,
+        spec: "tone:440".into(),
+        http_port: None,
+        icecast: None,
+        private: None,
     }
 }
 
@@ -156,14 +171,15 @@ async fn server_tab_shows_a_real_receiver() {
             .any(|m| matches!(m, server_tab::Message::Start))
     );
     // What the Start task does, with port 0 so the test never collides.
-    let handle = server_tab::start(
-        "127.0.0.1".into(),
-        0,
-        20_250_918,
-        "tone:440".into(),
-        Some(0),
-        None,
-    )
+    let handle = server_tab::start(server_tab::StartRequest {
+        host: "127.0.0.1".into(),
+        port: 0,
+        checkcode: 20_250_918,
+        spec: "tone:440".into(),
+        http_port: Some(0),
+        icecast: None,
+        private: None,
+    })
     .await
     .expect("server starts");
     let addr = handle.local_addr();
@@ -237,7 +253,7 @@ async fn a_busy_port_is_said_plainly() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port();
     let mut tab = tone_tab();
-    let err = server_tab::start("127.0.0.1".into(), port, 1, "tone:440".into(), None, None)
+    let err = server_tab::start(tone_request(port, 1))
         .await
         .expect_err("port in use");
     let _ = tab.update(server_tab::Message::Started(Err(err)));

@@ -61,16 +61,9 @@ async fn a_refused_connection_is_said_plainly_and_controls_come_back() {
 /// A recording against a real server: ACK round-trip, elapsed, samples and the saved file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receiver_tab_shows_a_real_recording() {
-    let handle = server_tab::start(
-        "127.0.0.1".into(),
-        0,
-        20_250_918,
-        "tone:440".into(),
-        None,
-        None,
-    )
-    .await
-    .expect("server");
+    let handle = server_tab::start(tone_request(0, 20_250_918))
+        .await
+        .expect("server");
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("rec.wav");
     let mut tab = ReceiverTab::new(&receiver_settings());
@@ -118,7 +111,7 @@ async fn receiver_tab_shows_a_real_recording() {
 /// the recording that received nothing is no "last recording".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_checkcode_is_shown_at_the_checkcode_field() {
-    let handle = server_tab::start("127.0.0.1".into(), 0, 777, "tone:440".into(), None, None)
+    let handle = server_tab::start(tone_request(0, 777))
         .await
         .expect("server");
     let dir = tempfile::tempdir().expect("tempdir");
