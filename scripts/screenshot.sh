@@ -93,7 +93,7 @@ launch server
 server_pid=$launched
 a=$(window_of "$launched" 0) || { echo "the server instance opened no window" >&2; cat "$work/server.log" >&2; exit 1; }
 sleep 1.5 # the device list arrives
-click "$a" 75 344 # Start serving
+click "$a" 75 402 # Start serving
 # "listening", not "capturing": the level preview captures before anything is served.
 for _ in $(seq 1 100); do grep -q "listening" "$work/server.log" && break; sleep 0.05; done
 grep -q "listening" "$work/server.log" || { echo "the server did not start serving (did Start serving move?)" >&2; cat "$work/server.log" >&2; exit 1; }
@@ -101,7 +101,7 @@ grep -q "listening" "$work/server.log" || { echo "the server did not start servi
 launch receiver
 b=$(window_of "$launched" 800) || { echo "the receiver instance opened no window" >&2; cat "$work/receiver.log" >&2; exit 1; }
 click "$b" 140 28  # Receiver tab
-click "$b" 95 364 # Connect & Record
+click "$b" 95 459 # Connect & Record
 sleep 3.5
 if [ -n "${MEASURE_SECS:-}" ]; then
   ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -115,7 +115,7 @@ if [ -n "${MEASURE_SECS:-}" ]; then
 fi
 import -window "$a" "$out/server.png"
 import -window "$b" "$out/receiver.png"
-click "$b" 40 364 # Stop
+click "$b" 40 459 # Stop
 sleep 1
 
 wav=$(ls "$work"/receiver/audiomi-*.wav 2>/dev/null | head -n 1 || true)

@@ -16,9 +16,14 @@ use super::form::{
 use super::settings::{ReceiverSettings, default_recordings_folder};
 use super::widgets::{History, Meter};
 
+mod found;
 mod run;
 mod update;
 mod view;
+
+pub use found::Finder;
+#[cfg(test)]
+pub use found::sightings;
 
 use run::{EventsRef, events, open_folder};
 pub use run::{begin, friendly, run, validate_duration, validate_out};
@@ -117,6 +122,14 @@ pub enum Message {
     Tick,
     /// Open the folder of the last recording.
     OpenFolder,
+    /// A server appeared on, or left, the network (mDNS).
+    Sighting(engine::discovery::ServerSighting),
+    /// A found server was clicked (its DNS-SD full name).
+    Pick(String),
+    /// TLS toggled.
+    Tls(bool),
+    /// Access-key field edited.
+    AccessKey(String),
 }
 
 /// A recording in progress, shareable through messages.
@@ -184,6 +197,8 @@ pub struct ReceiverTab {
     pub last_file: Option<PathBuf>,
     /// The latest event or error, in words.
     pub status: String,
+    /// Servers found on the network; TLS, key and pin.
+    pub finder: Finder,
     folder: Option<PathBuf>,
     next_id: u64,
 }
@@ -215,7 +230,8 @@ impl ReceiverTab {
             meter: Meter::default(),
             history: History::default(),
             last_file: None,
-            status: "Enter the server's address and press Connect & Record.".into(),
+            status: "Pick a server found on the network, or enter its address, and press Connect & Record.".into(),
+            finder: Finder::default(),
             folder: settings.folder.clone(),
             next_id: 1,
         };
@@ -273,6 +289,7 @@ impl ReceiverTab {
             && c.ok()
             && d.ok()
             && validate_out(&self.out).is_ok()
+            && self.finder.key_error().is_none()
     }
 
     /// A one-line summary for the window title.
@@ -294,14 +311,16 @@ impl ReceiverTab {
         (self.handle(message), starting.then_some(Event::Starting))
     }
 
-    /// Events of the recording, and a ~30 Hz tick.
+    /// Servers on the network (always), and while recording its events and a ~30 Hz tick.
     pub fn subscription(&self) -> Subscription<Message> {
+        let found = Subscription::run(found::sightings).map(Message::Sighting);
         match &self.session {
             Some(s) => Subscription::batch([
+                found,
                 Subscription::run_with(EventsRef(s.clone()), events).map(Message::Event),
                 iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick),
             ]),
-            None => Subscription::none(),
+            None => found,
         }
     }
 }

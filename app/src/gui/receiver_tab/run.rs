@@ -78,6 +78,13 @@ pub fn place(e: &engine::Error) -> Problem {
             ..
         } => Spot::Checkcode,
         E::WavWrite { .. } | E::FileExists { .. } | E::OutputIsDirectory { .. } => Spot::File,
+        E::WrongKey { .. }
+        | E::KeyRequired { .. }
+        | E::FingerprintMismatch { .. }
+        | E::CertificateChanged { .. }
+        | E::Tls { .. }
+        | E::TlsPort { .. }
+        | E::Identity { .. } => Spot::Private,
         _ => Spot::Action,
     };
     Problem::at(spot, text)

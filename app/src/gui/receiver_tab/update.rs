@@ -45,6 +45,25 @@ impl ReceiverTab {
                 self.problem = Some(Problem::at(Spot::File, NO_FILE_DIALOG));
             }
             Message::Browsed(None, _) => {}
+            Message::Sighting(s) => self.finder.sighting(s),
+            Message::Pick(fullname) => {
+                if let Some((host, port)) = self.finder.pick(&fullname) {
+                    clear_problem(&mut self.problem, Spot::Host);
+                    clear_problem(&mut self.problem, Spot::Private);
+                    self.host = host;
+                    self.port = port.to_string();
+                }
+            }
+            Message::Tls(on) => {
+                clear_problem(&mut self.problem, Spot::Private);
+                self.finder.tls = on;
+                self.finder.pin = None;
+                self.finder.key_required = false;
+            }
+            Message::AccessKey(v) => {
+                clear_problem(&mut self.problem, Spot::Private);
+                self.finder.key = v;
+            }
             Message::Start => return self.on_start(),
             Message::Started(Ok(session)) => return self.on_started(session),
             Message::Started(Err(problem)) => {
@@ -116,14 +135,32 @@ impl ReceiverTab {
 
     /// Connect & Record pressed: starts recording from the checked fields.
     fn on_start(&mut self) -> Task<Message> {
-        if !self.can_start() {
+        let Some(config) = self.record_config() else {
             return Task::none();
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.status = format!("Connecting to {}…", config.addr);
+        self.problem = None;
+        self.reset_counters();
+        let playback = self.listen.then(|| PlaybackConfig {
+            device: self.output.device(),
+            ..PlaybackConfig::default()
+        });
+        Task::perform(begin(id, config, playback), Message::Started)
+    }
+
+    /// The recording Connect & Record starts, from the fields (`None` while they are not
+    /// valid). A stale default file name gets a fresh one.
+    pub fn record_config(&mut self) -> Option<RecordConfig> {
+        if !self.can_start() {
+            return None;
         }
         let (h, p, c, d) = self.fields();
         let (Some(host), Some(port), Some(checkcode), Some(duration), Ok(out)) =
             (h.value, p.value, c.value, d.value, validate_out(&self.out))
         else {
-            return Task::none();
+            return None;
         };
         let mut out = out;
         // The save dialog asked about replacing; a stale default name gets a fresh one.
@@ -141,16 +178,8 @@ impl ReceiverTab {
         config.duration = duration.map(Duration::from_secs_f64);
         config.reconnect = self.reconnect;
         config.name = engine::config::default_receiver_name();
-        let id = self.next_id;
-        self.next_id += 1;
-        self.status = format!("Connecting to {host}:{port}…");
-        self.problem = None;
-        self.reset_counters();
-        let playback = self.listen.then(|| PlaybackConfig {
-            device: self.output.device(),
-            ..PlaybackConfig::default()
-        });
-        Task::perform(begin(id, config, playback), Message::Started)
+        config.tls = self.finder.client_options();
+        Some(config)
     }
 
     fn on_started(&mut self, session: Session) -> Task<Message> {

@@ -34,6 +34,7 @@ impl ReceiverTab {
             .err()
             .or_else(|| problem_at(problem, Spot::File));
         column![
+            self.finder.picker(editable),
             form_row(
                 [
                     (
@@ -97,6 +98,7 @@ impl ReceiverTab {
             .spacing(8)
             .align_y(iced::Alignment::Center),
             self.options(),
+            self.finder.tls_row(problem, editable),
         ]
         .spacing(6)
         .into()

@@ -7,6 +7,7 @@ use iced::{Element, Length};
 use super::{Message, ServerTab};
 use crate::gui::form::{Spot, field_error, form_row, input, problem_at};
 use crate::gui::qr::Qr;
+use crate::gui::widgets::repaint_on_change;
 use crate::gui::{human_bytes, human_duration};
 use engine::icecast::PublishState;
 use engine::server::ClientInfo;
@@ -223,24 +224,6 @@ impl ServerTab {
             .height(Length::Fixed(120.0))
             .into()
         }
-    }
-}
-
-/// The default pick-list style, with the background nudged by 1/255 in blue on every other
-/// change of the label (`generation` counts them). iced 0.14's tiny-skia renderer computes the
-/// damage of vertically centred text from its top edge only, so a new label was drawn with its
-/// upper half missing; a changed background makes the whole widget damaged and repainted. The
-/// nudge is invisible.
-fn repaint_on_change(
-    generation: u32,
-) -> impl Fn(&iced::Theme, pick_list::Status) -> pick_list::Style {
-    let nudge = (generation % 2) as f32 / 255.0;
-    move |theme, status| {
-        let mut style = pick_list::default(theme, status);
-        if let iced::Background::Color(c) = &mut style.background {
-            c.b = (c.b + nudge).min(1.0);
-        }
-        style
     }
 }
 

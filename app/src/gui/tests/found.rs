@@ -1,0 +1,104 @@
+//! The Receiver tab's list of servers found over mDNS (on `lo`): a private server started by the
+//! Server tab's code appears, one click fills address, port and TLS and pins the announced
+//! fingerprint, the tab asks for the key, records with it, and places a wrong key's error at the
+//! key field.
+
+use futures::StreamExt;
+
+use super::*;
+
+const KEY: &str = "open sesame";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_found_private_server_is_picked_asks_for_its_key_and_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let handle = server_tab::start(server_tab::StartRequest {
+        private: Some(server_tab::Private {
+            port: 0,
+            key: KEY.into(),
+            identity_dir: dir.path().to_path_buf(),
+        }),
+        ..tone_request(0, 20_250_918)
+    })
+    .await
+    .expect("private server");
+    let (tls_addr, fingerprint) = handle.tls().expect("TLS");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    assert!(ui(tab.view()).find("On the network").is_ok());
+
+    // What the tab's subscription delivers: real mDNS on lo, until our server shows up.
+    let sightings = receiver_tab::sightings();
+    futures::pin_mut!(sightings);
+    let ours = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(s) = sightings.next().await {
+            let mine = matches!(&s, engine::discovery::ServerSighting::Found(f)
+                if f.tls_port == Some(tls_addr.port()));
+            let name = match &s {
+                engine::discovery::ServerSighting::Found(f) => f.fullname.clone(),
+                engine::discovery::ServerSighting::Lost(n) => n.clone(),
+            };
+            let _ = tab.update(receiver_tab::Message::Sighting(s));
+            if mine {
+                return Some(name);
+            }
+        }
+        None
+    })
+    .await
+    .expect("found within 10 s")
+    .expect("a sighting of our server");
+    let listed = tab
+        .finder
+        .servers
+        .iter()
+        .find(|f| f.fullname == ours)
+        .expect("listed");
+    assert!(listed.key_required && listed.plain_port.is_none());
+
+    let _ = tab.update(receiver_tab::Message::Pick(ours));
+    assert_eq!(
+        (tab.host.as_str(), tab.port.clone()),
+        ("127.0.0.1", tls_addr.port().to_string())
+    );
+    assert!(tab.finder.tls && tab.finder.key_required);
+    assert_eq!(tab.finder.pin, Some(fingerprint));
+    assert!(!tab.can_start(), "the key is asked for first");
+    assert!(
+        ui(tab.view())
+            .find("This server is private: type its access key.")
+            .is_ok()
+    );
+    assert!(
+        ui(tab.view())
+            .find(format!("Pinned fingerprint: {fingerprint}").as_str())
+            .is_ok()
+    );
+
+    let _ = tab.update(receiver_tab::Message::AccessKey(KEY.into()));
+    tab.out = dir.path().join("found.wav").display().to_string();
+    tab.duration = "0.5".into();
+    let config = tab.record_config().expect("ready");
+    let session = receiver_tab::begin(1, config, None).await.expect("session");
+    let (summary, error) = receiver_tab::run(session).await;
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(summary.samples, 8_000);
+
+    let _ = tab.update(receiver_tab::Message::AccessKey("nope".into()));
+    tab.out = dir.path().join("refused.wav").display().to_string();
+    let config = tab.record_config().expect("ready");
+    let session = receiver_tab::begin(2, config, None).await.expect("session");
+    let (_, error) = receiver_tab::run(session).await;
+    let _ = tab.update(receiver_tab::Message::Finished(
+        engine::receiver::Summary::default(),
+        error.clone(),
+    ));
+    let problem = error.expect("refused");
+    assert_eq!(problem.spot, crate::gui::form::Spot::Private);
+    assert!(
+        problem.text.contains("refused the access key"),
+        "{}",
+        problem.text
+    );
+    assert!(ui(tab.view()).find(problem.text.as_str()).is_ok());
+    handle.stop().await.expect("stop");
+}
