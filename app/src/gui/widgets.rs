@@ -223,6 +223,24 @@ impl<M> canvas::Program<M> for History {
     }
 }
 
+/// The default pick-list style, with the background nudged by 1/255 in blue on every other
+/// change of the label (`generation` counts them). iced 0.14's tiny-skia renderer computes the
+/// damage of vertically centred text from its top edge only, so a new label was drawn with its
+/// upper half missing; a changed background makes the whole widget damaged and repainted. The
+/// nudge is invisible.
+pub fn repaint_on_change(
+    generation: u32,
+) -> impl Fn(&iced::Theme, iced::widget::pick_list::Status) -> iced::widget::pick_list::Style {
+    let nudge = (generation % 2) as f32 / 255.0;
+    move |theme, status| {
+        let mut style = iced::widget::pick_list::default(theme, status);
+        if let iced::Background::Color(c) = &mut style.background {
+            c.b = (c.b + nudge).min(1.0);
+        }
+        style
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,23 +287,5 @@ mod tests {
         }
         assert_eq!(h.levels.len(), HISTORY_POINTS);
         assert_eq!(h.levels.front().copied(), Some(50.0));
-    }
-}
-
-/// The default pick-list style, with the background nudged by 1/255 in blue on every other
-/// change of the label (`generation` counts them). iced 0.14's tiny-skia renderer computes the
-/// damage of vertically centred text from its top edge only, so a new label was drawn with its
-/// upper half missing; a changed background makes the whole widget damaged and repainted. The
-/// nudge is invisible.
-pub fn repaint_on_change(
-    generation: u32,
-) -> impl Fn(&iced::Theme, iced::widget::pick_list::Status) -> iced::widget::pick_list::Style {
-    let nudge = (generation % 2) as f32 / 255.0;
-    move |theme, status| {
-        let mut style = iced::widget::pick_list::default(theme, status);
-        if let iced::Background::Color(c) = &mut style.background {
-            c.b = (c.b + nudge).min(1.0);
-        }
-        style
     }
 }
