@@ -41,8 +41,22 @@ fn chromium(profile: &std::path::Path) -> Command {
 /// Plays `url` in headless Chromium on `pulse` for 5 s and returns 3 s of what the default
 /// sink's monitor heard, at 16 kHz mono.
 fn heard(pulse: &Pulse, dir: &std::path::Path, name: &str, url: &str) -> Vec<i16> {
+    heard_with(pulse, dir, name, url, &[])
+}
+
+/// As [`heard`], with more Chromium flags.
+fn heard_with(
+    pulse: &Pulse,
+    dir: &std::path::Path,
+    name: &str,
+    url: &str,
+    flags: &[&str],
+) -> Vec<i16> {
     let mut browser = chromium(&dir.join(format!("profile-{name}")));
-    browser.arg("--remote-debugging-port=0").arg(url);
+    browser
+        .args(flags)
+        .arg("--remote-debugging-port=0")
+        .arg(url);
     pulse.apply(&mut browser);
     let mut browser = browser.spawn().expect("chromium");
     // Chromium starts, the page connects and plays; then 3 s of the sink's monitor.
@@ -167,4 +181,111 @@ fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
         let url = format!("file://{}", file.display());
         assert_tone(&heard(&pulse, dir.path(), name, &url), name);
     }
+}
+
+/// A private server (`--tls --access-key`): the web player is served over HTTPS with the TLS
+/// port's certificate; without the key the page asks for it and nothing plays (curl: 401); with
+/// the key Chromium plays the tone.
+#[test]
+fn chromium_plays_a_private_server_over_https_only_with_its_key() {
+    let pulse = Pulse::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (port, tls, http) = (free_port(), free_port(), free_port());
+    let key = "let me in";
+    let mut serve = audiomi(dir.path());
+    serve
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--tls", "--tls-port", &tls.to_string(), "--no-plain"])
+        .args(["--access-key", key, "--http-port", &http.to_string()])
+        .args(["--source", "tone:440"]);
+    let _server = Proc::spawn(serve, &dir.path().join("serve.log"));
+    wait_for_port(http, Duration::from_secs(10));
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(log.contains(&format!("https://127.0.0.1:{http}/")), "{log}");
+    let page = format!("https://127.0.0.1:{http}/");
+    let curl = |url: &str| {
+        let out = Command::new("curl")
+            .args([
+                "-k",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "2",
+            ])
+            .arg(url)
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(curl(&page), "200", "the page itself asks for the key");
+    assert_eq!(curl(&format!("{page}status.json")), "401");
+    assert_eq!(curl(&format!("{page}stream.wav?key=wrong")), "401");
+    assert_eq!(curl(&format!("{page}status.json?key=let%20me%20in")), "200");
+    assert_eq!(
+        curl(&format!("http://127.0.0.1:{http}/")),
+        "000",
+        "no plain HTTP"
+    );
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+    assert!(
+        log.contains("web: wrong access key") && !log.contains(key),
+        "{log}"
+    );
+
+    // The page in a real browser: without the key it shows the key field and says why.
+    let dom = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+        ])
+        .args([
+            "--ignore-certificate-errors",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile-dom").display()
+        ))
+        .arg(&page)
+        .stdin(Stdio::null())
+        .output()
+        .expect("chromium");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("this server needs an access key"), "{dom}");
+    assert!(
+        dom.contains(r#"<div class="row" id="keyrow">"#),
+        "the key field shows: {dom}"
+    );
+
+    let quiet = heard_with(
+        &pulse,
+        dir.path(),
+        "nokey",
+        &format!("{page}?autoplay"),
+        &["--ignore-certificate-errors"],
+    );
+    assert!(
+        rms_dbfs(&quiet) < -60.0,
+        "nothing plays without the key: {} dBFS",
+        rms_dbfs(&quiet)
+    );
+    let url = format!("{page}?autoplay&key=let%20me%20in");
+    let samples = heard_with(
+        &pulse,
+        dir.path(),
+        "key",
+        &url,
+        &["--ignore-certificate-errors"],
+    );
+    assert_tone(&samples, "the private page over HTTPS with its key");
 }

@@ -57,8 +57,8 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         info!(%addr, %fingerprint, "TLS port (receivers: record --tls --fingerprint FINGERPRINT)");
         eprintln!("TLS certificate fingerprint: {fingerprint}");
     }
-    if let Some(web) = server.web_addr() {
-        info!(url = %engine::web::player_url(web), "web player (open it in any browser on the network)");
+    if let Some(url) = server.web_url() {
+        info!(%url, "web player (open it in any browser on the network)");
     }
     for publisher in server.icecast() {
         info!(url = %publisher.url, listen = %publisher.url.listen_url(), "Icecast output (publishes as Ogg/Opus; listeners open the listen URL)");

@@ -227,7 +227,10 @@ async fn bridge(ctx: &Ctx, mut tls: TlsStream<TcpStream>, addr: SocketAddr, rest
 pub struct BoundTls {
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    key: Option<AccessKey>,
+    /// The access key, if clients need one.
+    pub key: Option<AccessKey>,
+    /// The rustls configuration (shared with the web player's HTTPS).
+    pub server_config: Arc<rustls::ServerConfig>,
     /// The bound address.
     pub addr: SocketAddr,
     /// The certificate's fingerprint.
@@ -240,7 +243,8 @@ impl BoundTls {
     /// # Errors
     /// [`crate::Error::Bind`]; [`crate::Error::Identity`] if rustls refuses the certificate/key.
     pub async fn bind(options: TlsServeOptions) -> crate::Result<Self> {
-        let acceptor = TlsAcceptor::from(options.identity.server_config()?);
+        let server_config = options.identity.server_config()?;
+        let acceptor = TlsAcceptor::from(server_config.clone());
         let bind_err = |source| crate::Error::Bind {
             addr: options.listen.clone(),
             source,
@@ -251,6 +255,7 @@ impl BoundTls {
             listener,
             acceptor,
             key: options.key,
+            server_config,
             addr,
             fingerprint: options.identity.fingerprint,
         })

@@ -29,7 +29,6 @@ use crate::icecast::IcecastStatus;
 use crate::pipeline::{Notice, Pipeline, PipelineStats};
 use crate::rtp::RtpStats;
 use crate::secure::Fingerprint;
-use crate::secure::listener::BoundTls;
 use crate::stream::{ChunkStream, WeakChunkStream};
 use crate::web::WebStats;
 use crate::{Error, Result};
@@ -217,21 +216,8 @@ impl ServerHandle {
     /// output returns ([`Error::Setup`] for an RTP socket or SDP file, [`Error::Config`] for a
     /// format Opus cannot encode).
     pub async fn start(options: ServeOptions) -> Result<Self> {
-        let plain = match &options.tls {
-            Some(t) if !t.plain => None,
-            _ => Some(bind(&options.listen).await?),
-        };
-        let tls = match options.tls {
-            Some(t) => Some(BoundTls::bind(t).await?),
-            None => None,
-        };
+        let (plain, tls, local_addr) = options::bind_ports(&options.listen, options.tls).await?;
         let tls_info = tls.as_ref().map(|t| (t.addr, t.fingerprint));
-        let local_addr = plain.as_ref().map(|p| p.1).or(tls_info.map(|t| t.0));
-        let local_addr = local_addr.ok_or_else(|| Error::Config {
-            name: "--no-plain".into(),
-            value: "true".into(),
-            reason: "with the plaintext port off, TLS must be on".into(),
-        })?;
         let web_listener = match &options.web {
             Some(w) => Some(bind(&w.listen).await?.0),
             None => None,
@@ -254,7 +240,11 @@ impl ServerHandle {
                 })??;
         let source_stats = pipeline.stats().clone();
         let plan = OutputPlan {
-            web: web_listener.zip(options.web.map(|w| w.config)),
+            web: web_listener.zip(
+                options
+                    .web
+                    .map(|w| options::secure_web(w.config, tls.as_ref())),
+            ),
             icecast: options.icecast,
             rtp: options.rtp,
         };
@@ -326,9 +316,15 @@ impl ServerHandle {
         &self.inner.source_stats
     }
 
-    /// The web output's address (`http://ADDR/`), if it runs.
+    /// The web output's address, if it runs.
     pub fn web_addr(&self) -> Option<SocketAddr> {
         self.inner.outputs.web.as_ref().map(|(a, _)| *a)
+    }
+
+    /// The web player's URL (`https://` when TLS is on), if it runs.
+    pub fn web_url(&self) -> Option<String> {
+        let secure = self.inner.tls.is_some();
+        self.web_addr().map(|a| crate::web::player_url(a, secure))
     }
 
     /// The web output's counters, if it runs.

@@ -11,6 +11,8 @@ use crate::rtp::RtpOptions;
 use crate::secure::TlsServeOptions;
 use crate::secure::listener::BoundTls;
 use crate::web::WebConfig;
+use crate::{Error, Result};
+use tokio::net::TcpListener;
 
 /// Everything needed to start serving.
 pub struct ServeOptions {
@@ -32,6 +34,50 @@ pub struct ServeOptions {
     pub tls: Option<TlsServeOptions>,
     /// Announce the server over mDNS (`None`: `--no-announce`).
     pub announce: Option<AnnounceSpec>,
+}
+
+/// Binds the plaintext port (unless TLS turns it off) and the TLS port (if any); returns them
+/// and the address [`super::ServerHandle::local_addr`] reports (the plaintext port's, else the
+/// TLS port's).
+///
+/// # Errors
+/// [`Error::Bind`], [`Error::Identity`]; [`Error::Config`] if neither port would be open.
+pub(super) async fn bind_ports(
+    listen: &str,
+    tls: Option<TlsServeOptions>,
+) -> Result<(
+    Option<(TcpListener, SocketAddr)>,
+    Option<BoundTls>,
+    SocketAddr,
+)> {
+    let plain = match &tls {
+        Some(t) if !t.plain => None,
+        _ => Some(super::outputs::bind(listen).await?),
+    };
+    let tls = match tls {
+        Some(t) => Some(BoundTls::bind(t).await?),
+        None => None,
+    };
+    let local_addr = plain.as_ref().map(|p| p.1).or(tls.as_ref().map(|t| t.addr));
+    let local_addr = local_addr.ok_or_else(|| Error::Config {
+        name: "--no-plain".into(),
+        value: "true".into(),
+        reason: "with the plaintext port off, TLS must be on".into(),
+    })?;
+    Ok((plain, tls, local_addr))
+}
+
+/// The web output's limits with the TLS port's security: with TLS on, the web player is served
+/// over HTTPS with the same certificate and asks for the same access key (if any).
+pub(super) fn secure_web(config: WebConfig, tls: Option<&BoundTls>) -> WebConfig {
+    match tls {
+        Some(t) => WebConfig {
+            tls: Some(t.server_config.clone()),
+            access: t.key.clone(),
+            ..config
+        },
+        None => config,
+    }
 }
 
 /// The TXT record announcing a server with these ports (see [`crate::discovery::TxtRecord`]).

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,7 @@ pub const DEFAULT_HTTP_PORT: u16 = 26_080;
 /// that routes to other hosts, found by `connect`ing a UDP socket to 192.0.2.1 (TEST-NET-1, RFC
 /// 5737): a UDP `connect` only picks a route and sends nothing. Without a route it falls back to
 /// `localhost`.
-pub fn player_url(addr: SocketAddr) -> String {
+pub fn player_url(addr: SocketAddr, secure: bool) -> String {
     let ip = if addr.ip().is_unspecified() {
         crate::route::local_ip_towards(([192, 0, 2, 1], 9).into())
             .map_or_else(|| "localhost".to_string(), |ip| ip.to_string())
@@ -55,7 +55,8 @@ pub fn player_url(addr: SocketAddr) -> String {
     } else {
         addr.ip().to_string()
     };
-    format!("http://{ip}:{}/", addr.port())
+    let scheme = if secure { "https" } else { "http" };
+    format!("{scheme}://{ip}:{}/", addr.port())
 }
 
 /// Limits of the web output.
@@ -72,6 +73,11 @@ pub struct WebConfig {
     pub queue: usize,
     /// A streaming listener that takes nothing for this long is disconnected: 5 s.
     pub max_lag: Duration,
+    /// Serve HTTPS with this configuration (the TLS port's certificate); `None`: plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Every route but the page itself needs this key (`?key=` or an `X-Audiomi-Key` header);
+    /// `None`: open.
+    pub access: Option<crate::secure::AccessKey>,
 }
 
 impl Default for WebConfig {
@@ -82,6 +88,8 @@ impl Default for WebConfig {
             max_header_bytes: 16 * 1024,
             queue: 64,
             max_lag: Duration::from_secs(5),
+            tls: None,
+            access: None,
         }
     }
 }
@@ -117,7 +125,15 @@ pub struct WebState {
     encoded: Encoded,
     status: StatusSource,
     stats: Arc<WebStats>,
+    /// The key every route but `/` needs, if any ([`WebConfig::access`]).
+    access: Option<crate::secure::AccessKey>,
+    /// Failed keys per address (as on the TLS port).
+    throttle: crate::secure::access::Throttle,
 }
+
+/// The address of the peer of a connection (a request extension, for the key throttle).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub std::net::IpAddr);
 
 /// A connection's streaming progress, for the never-reading-client watchdog: whether a streaming
 /// response runs and when it last handed the socket an item (ms since the connection opened).
@@ -194,10 +210,12 @@ impl WebOutput {
             encoded,
             status,
             stats: stats.clone(),
+            access: config.access.clone(),
+            throttle: crate::secure::access::Throttle::default(),
         });
         let shutdown = CancellationToken::new();
+        info!(addr = %local_addr, https = config.tls.is_some(), key = config.access.is_some(), "web player listening");
         let accept = tokio::spawn(accept_loop(listener, state, config, shutdown.clone()));
-        info!(addr = %local_addr, "web player listening");
         Ok(Self {
             local_addr,
             stats,
@@ -231,6 +249,7 @@ async fn accept_loop(
 ) {
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let router = routes::router(state.clone());
+    let acceptor = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         let permit = tokio::select! {
             () = shutdown.cancelled() => return,
@@ -249,15 +268,23 @@ async fn accept_loop(
             },
         };
         state.stats.connections.fetch_add(1, Ordering::Relaxed);
-        let conn = serve_connection(
-            socket,
-            router.clone(),
-            config.clone(),
-            state.stats.clone(),
-            shutdown.clone(),
-        );
+        let _ = socket.set_nodelay(true);
+        let _ = socket2::SockRef::from(&socket).set_send_buffer_size(SEND_BUFFER);
+        let router = router.clone().layer(axum::Extension(PeerIp(peer.ip())));
+        let (config, stats, shutdown) = (config.clone(), state.stats.clone(), shutdown.clone());
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            conn.await;
+            match acceptor {
+                None => serve_connection(socket, router, config, stats, shutdown).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(config.header_timeout, acceptor.accept(socket)).await
+                    {
+                        Ok(Ok(tls)) => serve_connection(tls, router, config, stats, shutdown).await,
+                        Ok(Err(e)) => debug!(%peer, error = %e, "web: TLS handshake failed"),
+                        Err(_) => debug!(%peer, "web: TLS handshake timed out"),
+                    }
+                }
+            }
             debug!(%peer, "web connection closed");
             drop(permit);
         });
@@ -266,15 +293,15 @@ async fn accept_loop(
 
 /// One HTTP/1.1 connection (with upgrades, for `/ws`), cut when its streaming listener stops
 /// taking data for `max_lag` or when the output stops.
-async fn serve_connection(
-    socket: TcpStream,
+async fn serve_connection<I>(
+    socket: I,
     router: axum::Router,
     config: WebConfig,
     stats: Arc<WebStats>,
     shutdown: CancellationToken,
-) {
-    let _ = socket.set_nodelay(true);
-    let _ = socket2::SockRef::from(&socket).set_send_buffer_size(SEND_BUFFER);
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let progress = Progress::new();
     let service = TowerToHyperService::new(router.layer(axum::Extension(progress.clone())));
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -311,12 +338,14 @@ mod tests {
 
     #[test]
     fn the_player_url_names_a_reachable_address() {
-        let url = player_url("127.0.0.1:26080".parse().expect("addr"));
+        let url = player_url("127.0.0.1:26080".parse().expect("addr"), false);
         assert_eq!(url, "http://127.0.0.1:26080/");
-        let url = player_url("[::1]:8080".parse().expect("addr"));
+        let url = player_url("127.0.0.1:26080".parse().expect("addr"), true);
+        assert_eq!(url, "https://127.0.0.1:26080/");
+        let url = player_url("[::1]:8080".parse().expect("addr"), false);
         assert_eq!(url, "http://[::1]:8080/");
         // Every interface: never "0.0.0.0", which no browser can open.
-        let url = player_url("0.0.0.0:26080".parse().expect("addr"));
+        let url = player_url("0.0.0.0:26080".parse().expect("addr"), false);
         assert!(
             url.starts_with("http://") && url.ends_with(":26080/"),
             "{url}"

@@ -34,7 +34,56 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/ws", get(websocket))
         .route("/status.json", get(status))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
+}
+
+/// With an access key set, every route but the page (`/`, which asks for the key) needs it, as
+/// `?key=KEY` (what the page adds to its stream and WebSocket URLs) or an `X-Audiomi-Key`
+/// header. Compared in constant time; a wrong key waits as on the TLS port (per address) and
+/// gets 401, logged without the key.
+async fn guard(
+    State(state): State<Arc<WebState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(key) = &state.access else {
+        return next.run(req).await;
+    };
+    if req.uri().path() == "/" {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get("x-audiomi-key")
+        .map(|v| v.as_bytes().to_vec())
+        .or_else(|| query_key(req.uri().query()));
+    let ip = req.extensions().get::<super::PeerIp>().map(|p| p.0);
+    if given.as_deref().is_some_and(|g| key.matches(g)) {
+        if let Some(ip) = ip {
+            state.throttle.succeeded(ip);
+        }
+        return next.run(req).await;
+    }
+    if let (Some(ip), true) = (ip, given.is_some()) {
+        tokio::time::sleep(state.throttle.delay(ip)).await;
+        let failures = state.throttle.failed(ip);
+        tracing::warn!(%ip, failures, path = req.uri().path(), "web: wrong access key");
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        "this stream needs the access key: add ?key=KEY (the page asks for it)\n",
+    )
+        .into_response()
+}
+
+/// The `key` parameter of a query string, percent-decoded.
+fn query_key(query: Option<&str>) -> Option<Vec<u8>> {
+    query?.split('&').find_map(|pair| {
+        let value = pair.strip_prefix("key=")?;
+        let spaced = value.replace('+', " ");
+        Some(percent_encoding::percent_decode_str(&spaced).collect())
+    })
 }
 
 async fn index() -> impl IntoResponse {

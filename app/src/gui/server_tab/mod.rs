@@ -181,7 +181,8 @@ pub struct ServerTab {
     pub icecast_password: String,
     /// Each Icecast publisher's target (password hidden), state and bytes sent, while serving.
     pub icecast: Vec<(String, PublishState, u64)>,
-    /// Serve privately: TLS and an access key, no plaintext port, no web player.
+    /// Serve privately: TLS and an access key, no plaintext port (the web player is HTTPS and
+    /// asks for the key).
     pub private: bool,
     /// The access key (shown as dots, never saved).
     pub access_key: String,

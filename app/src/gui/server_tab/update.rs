@@ -150,14 +150,14 @@ impl ServerTab {
         // The preview closes first: a device is opened by one stage at a time.
         self.preview_generation += 1;
         let preview = self.preview.take();
-        // The web player serves without the key: a private server has none.
+        // A private server's web player is HTTPS (same certificate) and asks for the key.
         let http_port = self.http_port.trim().parse::<u16>().ok().filter(|p| *p > 0);
         let request = StartRequest {
             host,
             port,
             checkcode,
             spec,
-            http_port: http_port.filter(|_| !self.private),
+            http_port,
             icecast,
             private: self.private.then(|| Private {
                 port: engine::secure::DEFAULT_TLS_PORT,
@@ -181,19 +181,18 @@ impl ServerTab {
             handle.local_addr(),
             handle.local_addr().port()
         );
-        self.web = handle.web_addr().map(|addr| {
-            let url = engine::web::player_url(addr);
+        self.tls = handle.tls().map(|(addr, fingerprint)| {
+            self.status = format!(
+                "Serving privately: TLS port {}, access key required, no plaintext port. Receivers check the fingerprint below.",
+                addr.port()
+            );
+            (addr.port(), fingerprint.to_string())
+        });
+        self.web = handle.web_url().map(|url| {
             let qr = Qr::new(&url);
             self.status
                 .push_str(&format!(" Any browser or phone: {url}"));
             (url, qr)
-        });
-        self.tls = handle.tls().map(|(addr, fingerprint)| {
-            self.status = format!(
-                "Serving privately: TLS port {}, access key required (no plaintext port, no web player). Receivers check the fingerprint below.",
-                addr.port()
-            );
-            (addr.port(), fingerprint.to_string())
         });
         self.started_at = Some(Instant::now());
         self.bytes = 0;
