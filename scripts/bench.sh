@@ -31,6 +31,8 @@
 # Raises the open-file limit to the hard limit (10,000 receivers need 10,000 descriptors in
 # each process). Everything runs on 127.0.0.1.
 set -euo pipefail
+# The servers this script starts announce over mDNS on the loopback interface only.
+export AUDIOMI_MDNS_INTERFACE=${AUDIOMI_MDNS_INTERFACE:-lo}
 cd "$(dirname "$0")/.."
 mode=${1:-fanout}
 shift || true

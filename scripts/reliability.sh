@@ -20,6 +20,8 @@
 #                                       both decoders for SECS each (default 300)
 #   scripts/reliability.sh all          hostile, storm, netem, fuzz 60
 set -euo pipefail
+# The servers this script starts announce over mDNS on the loopback interface only.
+export AUDIOMI_MDNS_INTERFACE=${AUDIOMI_MDNS_INTERFACE:-lo}
 cd "$(dirname "$0")/.."
 root=$(pwd)
 mode=${1:-all}

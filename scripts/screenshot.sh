@@ -15,6 +15,8 @@
 # Environment: AUDIOMI_BIN=PATH runs that binary instead of a debug build; MEASURE_SECS=N also
 # measures the CPU of both instances (% of one core) over N seconds while both tabs run.
 set -euo pipefail
+# The servers this script starts announce over mDNS on the loopback interface only.
+export AUDIOMI_MDNS_INTERFACE=${AUDIOMI_MDNS_INTERFACE:-lo}
 cd "$(dirname "$0")/.."
 root=$(pwd)
 out=${1:-docs/images}
