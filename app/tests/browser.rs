@@ -236,31 +236,9 @@ fn chromium_plays_a_private_server_over_https_only_with_its_key() {
     );
 
     // The page in a real browser: without the key it shows the key field and says why.
-    let dom = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .args([
-            "--disable-background-networking",
-            "--disable-component-update",
-        ])
-        .args([
-            "--ignore-certificate-errors",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile-dom").display()
-        ))
-        .arg(&page)
-        .stdin(Stdio::null())
-        .output()
-        .expect("chromium");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let profile = dir.path().join("profile-dom");
+    let dom =
+        audiomi_testkit::peers::chromium_dom(&page, &profile, &["--ignore-certificate-errors"]);
     assert!(dom.contains("this server needs an access key"), "{dom}");
     assert!(
         dom.contains(r#"<div class="row" id="keyrow">"#),

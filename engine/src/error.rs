@@ -200,6 +200,12 @@ pub enum Error {
         /// What `mdns-sd` reported.
         reason: String,
     },
+    /// The server does not relay chat (a legacy or older server: no TEXT in its FORMAT).
+    #[error("{addr} does not relay chat (an older or legacy server, or not an audioMi server)")]
+    NoChat {
+        /// The server, as `host:port`.
+        addr: String,
+    },
     /// An output could not set itself up (a socket option, a file it writes beside the stream).
     #[error("{context}: {source}")]
     Setup {

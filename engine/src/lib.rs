@@ -13,6 +13,7 @@
 //! - [`discovery`]: DNS-SD over mDNS: servers announce `_audiomi._tcp`, receivers browse.
 //! - [`secure`]: the TLS port, access keys, certificate pinning (private streams).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
+//! - [`chat`]: a chat-only client (`audiomi chat`); the server side is in [`server`].
 //! - [`preview`]: the level of a source before it is served.
 //! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
 //! - [`config`]: flags > environment > `.env` > defaults.
@@ -20,6 +21,7 @@
 //! No GUI types live here: front ends drive the engine through its handles and event channels.
 
 pub mod audio;
+pub mod chat;
 pub mod codec;
 pub mod config;
 pub mod discovery;

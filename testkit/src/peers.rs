@@ -168,3 +168,31 @@ pub fn opusdec_16k(file: &Path) -> Vec<i16> {
     assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
     samples
 }
+
+/// The DOM of `url` after Debian's headless Chromium ran its scripts for 3 s of virtual time
+/// (`--dump-dom`), with a fresh profile at `profile` and `extra` flags (e.g.
+/// `--ignore-certificate-errors` for a self-signed HTTPS page).
+///
+/// # Panics
+/// If chromium cannot be run (scripts/deps.sh installs it).
+pub fn chromium_dom(url: &str, profile: &Path, extra: &[&str]) -> String {
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+        ])
+        .args(["--virtual-time-budget=3000", "--dump-dom"])
+        .args(extra)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("chromium (scripts/deps.sh installs it)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

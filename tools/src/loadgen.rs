@@ -233,7 +233,10 @@ async fn receiver(args: Arc<Options>, start: Instant, deadline: Instant) -> Repo
                 report.error = Some(format!("ACK status {status}"));
                 break;
             }
-            ServerFrame::Ack { .. } | ServerFrame::Format(_) | ServerFrame::KeyResult { .. } => {}
+            ServerFrame::Ack { .. }
+            | ServerFrame::Format(_)
+            | ServerFrame::KeyResult { .. }
+            | ServerFrame::Text { .. } => {}
         }
     }
     report

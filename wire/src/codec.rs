@@ -3,10 +3,10 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::{
-    ACK_LEN, CMD_AUDIO, CMD_EXT_AUDIO_AT, CMD_EXT_FORMAT, CMD_EXT_HELLO, CMD_EXT_KEY, CMD_EXT_NAME,
-    CMD_PING, ClientFrame, DEFAULT_CHECKCODE, Error, FORMAT_LEN, HEADER_LEN, MAX_FORMAT_LEN,
-    MAX_KEY_LEN, MAX_NAME_LEN, MAX_PAYLOAD, MIN_FORMAT_LEN, POSITION_LEN, SIZED_HEADER_LEN,
-    ServerFrame, StreamFormat,
+    ACK_LEN, CMD_AUDIO, CMD_EXT_AUDIO_AT, CMD_EXT_CHAT, CMD_EXT_FORMAT, CMD_EXT_HELLO, CMD_EXT_KEY,
+    CMD_EXT_NAME, CMD_EXT_TEXT, CMD_PING, ClientFrame, DEFAULT_CHECKCODE, Error, FORMAT_LEN,
+    HEADER_LEN, MAX_FORMAT_LEN, MAX_KEY_LEN, MAX_NAME_LEN, MAX_PAYLOAD, MAX_TEXT_FRAME,
+    MIN_FORMAT_LEN, POSITION_LEN, SIZED_HEADER_LEN, ServerFrame, StreamFormat,
 };
 
 /// Encoder and decoder for both directions, bound to one checkcode.
@@ -35,32 +35,30 @@ impl Codec {
         let cmd = match frame {
             ClientFrame::Ping => CMD_PING,
             ClientFrame::ExtHello => CMD_EXT_HELLO,
+            ClientFrame::Chat => CMD_EXT_CHAT,
             ClientFrame::Other(cmd) => *cmd,
+            ClientFrame::Text(text) => {
+                return self.put_sized(CMD_EXT_TEXT, &text[..text.len().min(MAX_TEXT_FRAME)], out);
+            }
             ClientFrame::Key(key) => {
-                let end = key.len().min(MAX_KEY_LEN);
-                out.reserve(SIZED_HEADER_LEN + end);
-                out.put_i32_le(self.checkcode);
-                out.put_i32_le(CMD_EXT_KEY);
-                out.put_i32_le(len_i32(end));
-                out.put_slice(&key[..end]);
-                return;
+                return self.put_sized(CMD_EXT_KEY, &key[..key.len().min(MAX_KEY_LEN)], out);
             }
             ClientFrame::Name(name) => {
-                let mut end = name.len().min(MAX_NAME_LEN);
-                while !name.is_char_boundary(end) {
-                    end -= 1;
-                }
-                out.reserve(SIZED_HEADER_LEN + end);
-                out.put_i32_le(self.checkcode);
-                out.put_i32_le(CMD_EXT_NAME);
-                out.put_i32_le(len_i32(end));
-                out.put_slice(&name.as_bytes()[..end]);
-                return;
+                return self.put_sized(CMD_EXT_NAME, cut(name, MAX_NAME_LEN).as_bytes(), out);
             }
         };
         out.reserve(HEADER_LEN);
         out.put_i32_le(self.checkcode);
         out.put_i32_le(cmd);
+    }
+
+    /// Appends a sized frame: header, `size = payload.len()`, payload.
+    fn put_sized(&self, cmd: i32, payload: &[u8], out: &mut BytesMut) {
+        out.reserve(SIZED_HEADER_LEN + payload.len());
+        out.put_i32_le(self.checkcode);
+        out.put_i32_le(cmd);
+        out.put_i32_le(len_i32(payload.len()));
+        out.put_slice(payload);
     }
 
     /// Decodes one client frame from the front of `buf`.
@@ -79,15 +77,15 @@ impl Codec {
         }
         let (checkcode, cmd) = peek_header(buf);
         self.check(checkcode)?;
-        if cmd == CMD_EXT_NAME || cmd == CMD_EXT_KEY {
+        if cmd == CMD_EXT_NAME || cmd == CMD_EXT_KEY || cmd == CMD_EXT_TEXT {
             if buf.len() < SIZED_HEADER_LEN {
                 return Ok(None);
             }
             let size = i32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
-            let max = if cmd == CMD_EXT_KEY {
-                MAX_KEY_LEN
-            } else {
-                MAX_NAME_LEN
+            let max = match cmd {
+                CMD_EXT_KEY => MAX_KEY_LEN,
+                CMD_EXT_TEXT => MAX_TEXT_FRAME,
+                _ => MAX_NAME_LEN,
             };
             let len = validate_size(cmd, size, 0, max, None)?;
             if buf.len() < SIZED_HEADER_LEN + len {
@@ -95,16 +93,17 @@ impl Codec {
             }
             buf.advance(SIZED_HEADER_LEN);
             let payload = buf.split_to(len);
-            return Ok(Some(if cmd == CMD_EXT_KEY {
-                ClientFrame::Key(payload.freeze())
-            } else {
-                ClientFrame::Name(String::from_utf8_lossy(&payload).into_owned())
+            return Ok(Some(match cmd {
+                CMD_EXT_KEY => ClientFrame::Key(payload.freeze()),
+                CMD_EXT_TEXT => ClientFrame::Text(payload.freeze()),
+                _ => ClientFrame::Name(String::from_utf8_lossy(&payload).into_owned()),
             }));
         }
         buf.advance(HEADER_LEN);
         Ok(Some(match cmd {
             CMD_PING => ClientFrame::Ping,
             CMD_EXT_HELLO => ClientFrame::ExtHello,
+            CMD_EXT_CHAT => ClientFrame::Chat,
             other => ClientFrame::Other(other),
         }))
     }
@@ -140,7 +139,23 @@ impl Codec {
                 out.put_u32_le(format.features);
             }
             ServerFrame::AudioAt { position, pcm } => self.encode_audio_at(*position, pcm, out),
+            ServerFrame::Text { from, text } => self.encode_text(from, text, out),
         }
+    }
+
+    /// Appends a server TEXT frame: `from` cut to [`MAX_NAME_LEN`] and `text` to
+    /// [`MAX_TEXT_FRAME`] bytes, each at a character boundary.
+    pub fn encode_text(&self, from: &str, text: &str, out: &mut BytesMut) {
+        let from = cut(from, MAX_NAME_LEN);
+        let text = cut(text, MAX_TEXT_FRAME - 1 - MAX_NAME_LEN);
+        let size = 1 + from.len() + text.len();
+        out.reserve(SIZED_HEADER_LEN + size);
+        out.put_i32_le(self.checkcode);
+        out.put_i32_le(CMD_EXT_TEXT);
+        out.put_i32_le(len_i32(size));
+        out.put_u8(from.len() as u8);
+        out.put_slice(from.as_bytes());
+        out.put_slice(text.as_bytes());
     }
 
     /// Appends an AUDIO frame carrying `pcm` (PCM16 LE bytes) to `out`.
@@ -193,6 +208,7 @@ impl Codec {
             CMD_AUDIO => (0, MAX_PAYLOAD, Some(0)),
             CMD_EXT_FORMAT => (MIN_FORMAT_LEN, MAX_FORMAT_LEN, None),
             CMD_EXT_AUDIO_AT => (POSITION_LEN, POSITION_LEN + MAX_PAYLOAD, Some(POSITION_LEN)),
+            CMD_EXT_TEXT => (1, MAX_TEXT_FRAME, None),
             _ => return Err(Error::UnknownCommand { cmd }),
         };
         if buf.len() < SIZED_HEADER_LEN {
@@ -220,6 +236,14 @@ impl Codec {
                     0
                 },
             }),
+            CMD_EXT_TEXT => {
+                let from_len = usize::from(payload.get_u8()).min(payload.len());
+                let from = payload.split_to(from_len);
+                ServerFrame::Text {
+                    from: String::from_utf8_lossy(&from).into_owned(),
+                    text: String::from_utf8_lossy(&payload).into_owned(),
+                }
+            }
             _ => {
                 let position = payload.get_u64_le();
                 ServerFrame::AudioAt {
@@ -271,6 +295,15 @@ fn validate_size(
         return Err(Error::OddSize { cmd, size });
     }
     Ok(len)
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// A payload length as the wire's `i32`. Payloads we encode are far below `i32::MAX`; a longer

@@ -19,6 +19,11 @@ pub enum ClientFrame {
     /// Extension KEY (`cmd` 104, sized): the access key, at most [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)
     /// bytes, sent first on the TLS port. Kept as bytes: it is compared, never shown.
     Key(Bytes),
+    /// Extension TEXT (`cmd` 105, sized): a chat message as sent (bytes: the server checks that
+    /// they are UTF-8 and at most [`MAX_TEXT_LEN`](crate::MAX_TEXT_LEN) long before relaying).
+    Text(Bytes),
+    /// Extension CHAT (`cmd` 106): send this client the chat from now on.
+    Chat,
     /// Any other command: logged and ignored by the server.
     Other(i32),
 }
@@ -68,6 +73,14 @@ pub enum ServerFrame {
     KeyResult {
         /// The verdict; anything but 0 is followed by the server closing the connection.
         status: u8,
+    },
+    /// Extension TEXT (`cmd` 105, sized): a chat message relayed by the server.
+    Text {
+        /// The sender's name (at most [`MAX_NAME_LEN`](crate::MAX_NAME_LEN) bytes).
+        from: String,
+        /// The message (at most [`MAX_TEXT_LEN`](crate::MAX_TEXT_LEN) bytes as the server sends
+        /// it; invalid UTF-8 decodes as U+FFFD).
+        text: String,
     },
     /// Extension FORMAT (`cmd` 101): payload `sample_rate: u32, channels: u16,
     /// bits_per_sample: u16, stream_id: u32, features: u32` (16 B; a 12-byte version-1 payload has

@@ -62,8 +62,26 @@ pub const KEY_REQUIRED: u8 = 2;
 /// Longest access key, in bytes: 256. A longer KEY frame is refused before anything is allocated.
 pub const MAX_KEY_LEN: usize = 256;
 
+/// Extension TEXT (both directions, sized): a chat message. Client → server: `size: i32` then
+/// `size` bytes of UTF-8 (the server relays at most [`MAX_TEXT_LEN`] bytes; decoders accept up to
+/// [`MAX_TEXT_FRAME`] so that a longer message is dropped, not the connection). Server → client:
+/// `size: i32`, then `from_len: u8`, `from_len` bytes of the sender's name (UTF-8, at most
+/// [`MAX_NAME_LEN`]) and the text. Sent only between a server whose FORMAT has
+/// [`FEATURE_TEXT`] and a client that asked with [`CMD_EXT_CHAT`], so no legacy or older client
+/// ever receives it.
+pub const CMD_EXT_TEXT: i32 = 105;
+/// Extension CHAT (client → server, 8 bytes): "send me the chat" (TEXT frames from now on).
+pub const CMD_EXT_CHAT: i32 = 106;
+/// Longest chat message relayed, in bytes of UTF-8: 4 KiB (the voice-chat seed's limit).
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Largest TEXT payload a decoder accepts, in bytes: 64 KiB (bounds memory; anything above is a
+/// protocol error that closes the connection).
+pub const MAX_TEXT_FRAME: usize = 64 * 1024;
+
 /// Bit of FORMAT's `features`: the server accepts [`CMD_EXT_NAME`].
 pub const FEATURE_CLIENT_NAME: u32 = 1;
+/// Bit of FORMAT's `features`: the server relays chat ([`CMD_EXT_TEXT`], [`CMD_EXT_CHAT`]).
+pub const FEATURE_TEXT: u32 = 2;
 /// Longest client name, in bytes of UTF-8: 64. Longer names are cut (at a character boundary)
 /// by the encoder and refused by the decoder before anything is allocated.
 pub const MAX_NAME_LEN: usize = 64;

@@ -40,6 +40,19 @@ const EXT_KEY_S3CRET: [u8; 18] = [
 const KEY_RESULT_ACCEPTED: [u8; 9] = [0x26, 0x01, 0x35, 0x01, 0x68, 0x00, 0x00, 0x00, 0x00];
 const KEY_RESULT_WRONG: [u8; 9] = [0x26, 0x01, 0x35, 0x01, 0x68, 0x00, 0x00, 0x00, 0x01];
 const KEY_RESULT_REQUIRED: [u8; 9] = [0x26, 0x01, 0x35, 0x01, 0x68, 0x00, 0x00, 0x00, 0x02];
+/// CHAT (client → server): "send me the chat".
+const EXT_CHAT: [u8; 8] = [0x26, 0x01, 0x35, 0x01, 0x6a, 0x00, 0x00, 0x00];
+/// TEXT "hi" (client → server).
+const EXT_TEXT_HI: [u8; 14] = [
+    0x26, 0x01, 0x35, 0x01, 0x69, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, // header, size 2
+    0x68, 0x69, // "hi"
+];
+/// TEXT from "pc1": "hi" (server → client).
+const EXT_TEXT_FROM_PC1: [u8; 18] = [
+    0x26, 0x01, 0x35, 0x01, 0x69, 0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, // header, size 6
+    0x03, 0x70, 0x63, 0x31, // from_len 3, "pc1"
+    0x68, 0x69, // "hi"
+];
 const EXT_AUDIO_AT_5: [u8; 24] = [
     0x26, 0x01, 0x35, 0x01, 0x66, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, // header, size 12
     0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // position 5
@@ -241,6 +254,51 @@ fn keys_over_256_bytes_are_refused_before_allocating() {
     c.encode_client(&ClientFrame::Key(Bytes::from(vec![b'k'; 300])), &mut out);
     assert_eq!(&out[8..12], &[0x00, 0x01, 0x00, 0x00], "cut to 256 bytes");
     assert!(matches!(c.decode_client(&mut out), Ok(Some(ClientFrame::Key(k))) if k.len() == 256));
+}
+
+#[test]
+fn chat_golden() {
+    check_client(ClientFrame::Chat, &EXT_CHAT);
+    check_client(ClientFrame::Text(Bytes::from_static(b"hi")), &EXT_TEXT_HI);
+    check_server(
+        ServerFrame::Text {
+            from: "pc1".into(),
+            text: "hi".into(),
+        },
+        &EXT_TEXT_FROM_PC1,
+    );
+}
+
+#[test]
+fn text_frames_over_64_kib_are_refused_before_allocating_and_a_bad_from_len_is_cut() {
+    let c = codec();
+    let mut over = BytesMut::from(&EXT_TEXT_HI[..12]);
+    over[8..12].copy_from_slice(&65_537i32.to_le_bytes());
+    assert_eq!(
+        c.decode_client(&mut over),
+        Err(Error::Oversize {
+            cmd: wire::CMD_EXT_TEXT,
+            size: 65_537,
+            max: wire::MAX_TEXT_FRAME
+        })
+    );
+    assert_eq!(over.capacity(), 12, "refused before allocating");
+    // A message longer than 4 KiB but under 64 KiB decodes (the server drops it, not the link).
+    let mut long = BytesMut::new();
+    c.encode_client(&ClientFrame::Text(Bytes::from(vec![b'x'; 5000])), &mut long);
+    assert!(
+        matches!(c.decode_client(&mut long), Ok(Some(ClientFrame::Text(t))) if t.len() == 5000)
+    );
+    // from_len larger than the payload: the name takes what there is, the text is empty.
+    let mut bad = BytesMut::from(&EXT_TEXT_FROM_PC1[..]);
+    bad[12] = 200;
+    assert_eq!(
+        c.decode_server(&mut bad),
+        Ok(Some(ServerFrame::Text {
+            from: "pc1hi".into(),
+            text: String::new()
+        }))
+    );
 }
 
 #[test]

@@ -12,10 +12,13 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         Just(ClientFrame::Ping),
         Just(ClientFrame::ExtHello),
         any::<i32>()
-            .prop_filter("not a known command", |c| ![99, 100, 103, 104].contains(c))
+            .prop_filter("not a known command", |c| ![99, 100, 103, 104, 105, 106]
+                .contains(c))
             .prop_map(ClientFrame::Other),
         "[a-zA-Z0-9 äöü€-]{0,20}".prop_map(ClientFrame::Name),
         prop::collection::vec(any::<u8>(), 0..=256).prop_map(|k| ClientFrame::Key(Bytes::from(k))),
+        Just(ClientFrame::Chat),
+        prop::collection::vec(any::<u8>(), 0..=600).prop_map(|t| ClientFrame::Text(Bytes::from(t))),
     ]
 }
 
@@ -27,6 +30,8 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         any::<u8>().prop_map(|status| ServerFrame::Ack { status }),
         any::<u8>().prop_map(|status| ServerFrame::KeyResult { status }),
+        ("[a-z0-9 é]{0,20}", "[a-zA-Z0-9 äöü€-]{0,200}")
+            .prop_map(|(from, text)| ServerFrame::Text { from, text }),
         pcm().prop_map(ServerFrame::Audio),
         (
             any::<u32>(),

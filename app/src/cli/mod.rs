@@ -17,6 +17,7 @@ use tracing::info;
 
 use crate::fmt::human_bytes;
 
+mod chat;
 mod devices;
 mod discover;
 mod private;
@@ -62,6 +63,8 @@ pub enum Command {
     Devices(DevicesArgs),
     /// List the audioMi servers announced on the network (mDNS).
     Discover(discover::DiscoverArgs),
+    /// Chat with a server's receivers: sends each line of stdin, prints `name: text`.
+    Chat(chat::ChatArgs),
 }
 
 /// `audiomi devices`.
@@ -250,6 +253,7 @@ pub fn main(command: Command) -> ExitCode {
         )),
         Command::Devices(args) => devices(&args),
         Command::Discover(args) => runtime.block_on(discover::discover(args)),
+        Command::Chat(args) => runtime.block_on(chat::chat(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

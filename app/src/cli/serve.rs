@@ -53,19 +53,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .start()
     .await?;
     info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
-    if let Some((addr, fingerprint)) = server.tls() {
-        info!(%addr, %fingerprint, "TLS port (receivers: record --tls --fingerprint FINGERPRINT)");
-        eprintln!("TLS certificate fingerprint: {fingerprint}");
-    }
-    if let Some(url) = server.web_url() {
-        info!(%url, "web player (open it in any browser on the network)");
-    }
-    for publisher in server.icecast() {
-        info!(url = %publisher.url, listen = %publisher.url.listen_url(), "Icecast output (publishes as Ogg/Opus; listeners open the listen URL)");
-    }
-    if let Some(sdp) = &args.rtp_sdp {
-        info!(destinations = ?args.rtp, sdp = %sdp.display(), "sending RTP");
-    }
+    report_outputs(&server, &args);
     let token = server.shutdown_token();
     let hub = server.hub().clone();
     status_ticker(token.clone(), move || {
@@ -87,6 +75,23 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server.wait().await?;
     info!("stopped");
     Ok(())
+}
+
+/// Logs where the outputs other than the plaintext port are (TLS fingerprint on stderr too).
+fn report_outputs(server: &engine::server::ServerHandle, args: &ServeArgs) {
+    if let Some((addr, fingerprint)) = server.tls() {
+        info!(%addr, %fingerprint, "TLS port (receivers: record --tls --fingerprint FINGERPRINT)");
+        eprintln!("TLS certificate fingerprint: {fingerprint}");
+    }
+    if let Some(url) = server.web_url() {
+        info!(%url, "web player (open it in any browser on the network)");
+    }
+    for publisher in server.icecast() {
+        info!(url = %publisher.url, listen = %publisher.url.listen_url(), "Icecast output (publishes as Ogg/Opus; listeners open the listen URL)");
+    }
+    if let Some(sdp) = &args.rtp_sdp {
+        info!(destinations = ?args.rtp, sdp = %sdp.display(), "sending RTP");
+    }
 }
 
 /// The Icecast URLs: the `--icecast` flags, else `ICECAST` from the environment / `.env`

@@ -2,6 +2,7 @@
 //! `update` and `view`. The GUI holds no audio or network logic: it drives the engine and turns
 //! its events (bridged with `Subscription`s) and counters into labels.
 
+pub mod chat;
 pub mod desktop;
 pub mod form;
 pub mod qr;
@@ -183,7 +184,9 @@ impl App {
         column![
             tabs,
             rule::horizontal(1),
-            container(content).padding(8).height(Length::Fill),
+            iced::widget::scrollable(container(content).padding(8))
+                .spacing(4)
+                .height(Length::Fill),
             rule::horizontal(1),
             text(status.to_string()).size(13),
         ]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{RecordConfig, RecordEvent, RecordStats, Summary, record};
+use super::{RecordConfig, RecordEvent, RecordStats, Summary};
 use crate::audio::playback::{PlaybackConfig, PlaybackStats, Player};
 use crate::{Error, Result};
 
@@ -38,6 +38,7 @@ struct Shared {
     log: Mutex<EventLog>,
     finished: watch::Receiver<Option<Finished>>,
     player: Option<(String, Arc<PlaybackStats>)>,
+    say: mpsc::UnboundedSender<String>,
 }
 
 /// A running (or finished) recording; every clone controls the same one.
@@ -74,6 +75,7 @@ impl RecordingHandle {
         };
         let (live, _) = broadcast::channel(EVENT_HISTORY);
         let (finished_tx, finished) = watch::channel(None);
+        let (say, say_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             stats: Arc::new(RecordStats::default()),
             token: CancellationToken::new(),
@@ -85,18 +87,27 @@ impl RecordingHandle {
             player: player
                 .as_ref()
                 .map(|p| (p.device_name().to_string(), p.stats().clone())),
+            say,
         });
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         tokio::spawn(relay(shared.clone(), events_rx, live));
         let (stats, token) = (shared.stats.clone(), shared.token.clone());
         tokio::spawn(async move {
-            let outcome = record(config, stats, Some(events_tx), player, token).await;
+            let outcome =
+                super::record_saying(config, stats, Some(events_tx), player, token, say_rx).await;
             let _ = finished_tx.send(Some(Finished {
                 summary: outcome.summary,
                 error: outcome.result.err().map(Arc::new),
             }));
         });
         Ok(Self { shared })
+    }
+
+    /// Sends `text` to the server's chat (TEXT) over the recording's connection, if the server
+    /// relays chat (otherwise it is dropped with a warning); lines said while disconnected are
+    /// sent after the next connect.
+    pub fn say(&self, text: impl Into<String>) {
+        let _ = self.shared.say.send(text.into());
     }
 
     /// Live counters.

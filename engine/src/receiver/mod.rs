@@ -195,6 +195,13 @@ pub enum RecordEvent {
         /// Why (reconnect, discontinuity).
         reason: String,
     },
+    /// A chat message arrived (from a server that relays chat).
+    Text {
+        /// The sender's name.
+        from: String,
+        /// The message.
+        text: String,
+    },
     /// The connection was lost.
     Lost {
         /// What happened.
@@ -281,6 +288,7 @@ mod gaps;
 mod handle;
 mod output;
 mod session;
+pub(crate) use session::codec_err;
 mod sink;
 
 pub use gaps::{Arrival, Verdict, verdict};
@@ -298,7 +306,23 @@ pub async fn record(
     player: Option<Arc<Player>>,
     shutdown: CancellationToken,
 ) -> Outcome {
-    let mut rec = Recorder::new(config, stats, events, player);
+    record_with(Recorder::new(config, stats, events, player), shutdown).await
+}
+
+/// As [`record`], also sending the lines of `say` to the chat (see [`RecordingHandle::say`]).
+pub(crate) async fn record_saying(
+    config: RecordConfig,
+    stats: Arc<RecordStats>,
+    events: Option<mpsc::UnboundedSender<RecordEvent>>,
+    player: Option<Arc<Player>>,
+    shutdown: CancellationToken,
+    say: mpsc::UnboundedReceiver<String>,
+) -> Outcome {
+    let rec = Recorder::new(config, stats, events, player).with_say(say);
+    record_with(rec, shutdown).await
+}
+
+async fn record_with(mut rec: Recorder, shutdown: CancellationToken) -> Outcome {
     let result = rec.run(&shutdown).await;
     let finished = rec.finish();
     let result = match (result, finished) {
@@ -332,5 +356,6 @@ fn is_fatal(e: &Error) -> bool {
             | Error::FingerprintMismatch { .. }
             | Error::CertificateChanged { .. }
             | Error::Identity { .. }
+            | Error::NoChat { .. }
     )
 }

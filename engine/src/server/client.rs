@@ -76,6 +76,8 @@ pub(super) struct ClientShared {
     pub(super) wake: Notify,
     pub(super) armed: AtomicBool,
     pub(super) extended: AtomicBool,
+    /// The client asked for the chat (CHAT): TEXT frames are relayed to it.
+    pub(super) chat: AtomicBool,
     /// The name the client gave (extension NAME).
     pub(super) name: Mutex<Option<String>>,
 }

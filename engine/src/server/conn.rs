@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use wire::{ClientFrame, ServerFrame};
 
+use super::chat::TextBucket;
 use super::client::{ClientShared, Outbox, Sent, Slot};
 use super::{Hub, SEND_BUFFER_BYTES, ServerEvent};
 use crate::codec::{CodecError, ServerSide};
@@ -91,6 +92,7 @@ pub async fn connection(
         wake: Notify::new(),
         armed: AtomicBool::new(false),
         extended: AtomicBool::new(false),
+        chat: AtomicBool::new(false),
         name: Mutex::new(None),
     });
     let id = hub.register(
@@ -104,7 +106,7 @@ pub async fn connection(
     );
     let reason = tokio::select! {
         r = write_loop(&shared) => r,
-        r = read_loop(&hub, rd, &shared) => r,
+        r = read_loop(&hub, rd, &shared, addr) => r,
         r = kick_rx => r.unwrap_or_else(|_| "dropped by the server".into()),
         () = shutdown.cancelled() => "server shutting down".into(),
     };
@@ -150,7 +152,13 @@ async fn write_loop(client: &ClientShared) -> String {
     }
 }
 
-async fn read_loop(hub: &Hub, rd: tokio::net::tcp::OwnedReadHalf, state: &ClientShared) -> String {
+async fn read_loop(
+    hub: &Hub,
+    rd: tokio::net::tcp::OwnedReadHalf,
+    state: &Arc<ClientShared>,
+    addr: SocketAddr,
+) -> String {
+    let mut bucket = TextBucket::default();
     let mut frames = FramedRead::new(rd, ServerSide(hub.codec));
     let grace = tokio::time::sleep(hub.config.grace);
     tokio::pin!(grace);
@@ -189,6 +197,12 @@ async fn read_loop(hub: &Hub, rd: tokio::net::tcp::OwnedReadHalf, state: &Client
                         *state.name.lock().unwrap_or_else(PoisonError::into_inner) =
                             Some(name.to_string());
                     }
+                }
+                Some(Ok(ClientFrame::Chat)) => state.chat.store(true, Ordering::Release),
+                Some(Ok(ClientFrame::Text(bytes))) => {
+                    let name = state.name.lock().unwrap_or_else(PoisonError::into_inner).clone();
+                    let from = name.unwrap_or_else(|| addr.to_string());
+                    hub.on_text(state, &from, &bytes, &mut bucket);
                 }
                 Some(Ok(ClientFrame::Key(_))) => {
                     // Keys are checked on the TLS port before a connection gets here.

@@ -35,6 +35,8 @@ pub struct Hub {
     pub(super) next_id: AtomicU64,
     pub(super) stats: ServerStats,
     pub(super) events: broadcast::Sender<ServerEvent>,
+    /// The latest chat messages, for the web page ([`Hub::chat_since`]).
+    pub(super) chat_log: Mutex<super::chat::ChatLog>,
 }
 
 impl Hub {
@@ -52,6 +54,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             stats: ServerStats::default(),
             events,
+            chat_log: Mutex::new(super::chat::ChatLog::default()),
         })
     }
 

@@ -17,14 +17,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use wire::StreamFormat;
 
-use crate::audio::level::Level;
 use crate::icecast::IcecastStatus;
 use crate::pipeline::{Notice, Pipeline, PipelineStats};
 use crate::rtp::RtpStats;
@@ -83,7 +81,7 @@ impl Default for ServerConfig {
             grace: Duration::from_millis(250),
             chunk: Duration::from_millis(20),
             format: StreamFormat {
-                features: wire::FEATURE_CLIENT_NAME,
+                features: wire::FEATURE_CLIENT_NAME | wire::FEATURE_TEXT,
                 ..StreamFormat::legacy(new_stream_id())
             },
             writes_per_sec: DEFAULT_WRITES_PER_SEC,
@@ -126,44 +124,24 @@ pub enum ServerEvent {
     },
     /// A notice from the source stage.
     Source(Notice),
+    /// A chat message was relayed (from a receiver, or said by the server).
+    Text {
+        /// The sender's name.
+        from: String,
+        /// The message.
+        text: String,
+    },
     /// The server has stopped.
     Stopped,
 }
 
-/// Live counters, readable from any thread.
-#[derive(Debug, Default)]
-pub struct ServerStats {
-    /// Clients connected now.
-    pub clients: AtomicUsize,
-    /// Bytes of audio and control frames handed to clients (written to their sockets or put in
-    /// their queues; each frame counted once per client).
-    pub bytes_queued: AtomicU64,
-    /// Chunks published.
-    pub chunks: AtomicU64,
-    /// Clients disconnected for lagging more than `max_lag`.
-    pub lag_drops: AtomicU64,
-    /// Items (chunks and notices) the TCP fan-out lost because it fell more than the chunk
-    /// stream's capacity behind the source stage (see [`crate::stream`]); receivers see them as
-    /// gaps, and the source stays in real time.
-    pub fanout_dropped: AtomicU64,
-    level: crate::audio::level::LevelCell,
-}
-
-impl ServerStats {
-    /// The level of the latest chunk ([`Level::SILENCE`] before the first).
-    pub fn level(&self) -> Level {
-        self.level.load()
-    }
-
-    fn set_level(&self, level: Level) {
-        self.level.store(level);
-    }
-}
-
+mod chat;
+pub use chat::ChatEntry;
 mod client;
 mod conn;
 mod hub;
 mod settings;
+mod stats;
 
 pub use client::ClientInfo;
 pub use conn::{connection as serve_connection, run};
@@ -172,6 +150,7 @@ pub use options::{ServeOptions, WebOptions, new_stream_id};
 pub use outputs::FANOUT_THREAD;
 use outputs::{OutputInfo, OutputPlan, Outputs, bind, spawn_fanout};
 pub use settings::{ServeSettings, TlsSettings};
+pub use stats::ServerStats;
 
 mod options;
 mod outputs;
@@ -222,6 +201,10 @@ impl ServerHandle {
             Some(w) => Some(bind(&w.listen).await?.0),
             None => None,
         };
+        // A web player beside TLS is HTTPS with the same certificate and key.
+        let web = options
+            .web
+            .map(|w| options::secure_web(w.config, tls.as_ref()));
         let mut config = options.server;
         config.chunk = options.pipeline.chunk;
         config.format.sample_rate = options.pipeline.rate;
@@ -240,42 +223,27 @@ impl ServerHandle {
                 })??;
         let source_stats = pipeline.stats().clone();
         let plan = OutputPlan {
-            web: web_listener.zip(
-                options
-                    .web
-                    .map(|w| options::secure_web(w.config, tls.as_ref())),
-            ),
+            web: web_listener.zip(web),
             icecast: options.icecast,
             rtp: options.rtp,
         };
         let (outputs, output_info) = Outputs::start(plan, &stream, &hub)?;
-        let announcer = options.announce.as_ref().and_then(|a| {
-            let plain_addr = plain.as_ref().map(|p| p.1);
-            a.start(options::txt_record(
-                &hub,
-                plain_addr,
-                tls.as_ref(),
-                &output_info,
-                &a.name,
-            ))
-        });
+        let plain_addr = plain.as_ref().map(|p| p.1);
+        let txt =
+            |name: &str| options::txt_record(&hub, plain_addr, tls.as_ref(), &output_info, name);
+        let announcer = options
+            .announce
+            .as_ref()
+            .and_then(|a| a.start(txt(&a.name)));
         let shutdown = CancellationToken::new();
         let (stopped_tx, stopped) = watch::channel(false);
         let weak = stream.downgrade();
         let (accept_hub, accept_shutdown) = (hub.clone(), shutdown.clone());
         // The supervisor owns the running parts and stops them in order.
         tokio::spawn(async move {
-            let plain = async {
-                if let Some((listener, _)) = plain {
-                    run(listener, accept_hub.clone(), accept_shutdown.clone()).await;
-                }
-            };
-            let tls = async {
-                if let Some(tls) = tls {
-                    tls.run(accept_hub.clone(), accept_shutdown.clone()).await;
-                }
-            };
-            tokio::join!(plain, tls);
+            let plain = plain.map(|(l, _)| run(l, accept_hub.clone(), accept_shutdown.clone()));
+            let tls = tls.map(|t| t.run(accept_hub.clone(), accept_shutdown.clone()));
+            tokio::join!(options::maybe(plain), options::maybe(tls));
             accept_hub.emit(ServerEvent::Stopped);
             if let Some(a) = announcer {
                 let _ = tokio::task::spawn_blocking(move || a.stop()).await;

@@ -80,6 +80,13 @@ pub(super) fn secure_web(config: WebConfig, tls: Option<&BoundTls>) -> WebConfig
     }
 }
 
+/// Runs `f` if there is one.
+pub(super) async fn maybe(f: Option<impl std::future::Future<Output = ()>>) {
+    if let Some(f) = f {
+        f.await;
+    }
+}
+
 /// The TXT record announcing a server with these ports (see [`crate::discovery::TxtRecord`]).
 pub(super) fn txt_record(
     hub: &Hub,

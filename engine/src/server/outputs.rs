@@ -157,13 +157,14 @@ fn start_web(
     config: WebConfig,
 ) -> Result<WebOutput> {
     let format = hub.config().format;
-    let (clients, level) = (hub.clone(), hub.clone());
+    let (clients, level, chat) = (hub.clone(), hub.clone(), hub.clone());
     let status = StatusSource {
         started: Instant::now(),
         sample_rate: format.sample_rate,
         channels: format.channels,
         tcp_receivers: Arc::new(move || clients.stats().clients.load(Ordering::Relaxed)),
         level: Arc::new(move || level.stats().level()),
+        chat: Arc::new(move |after| chat.chat_since(after)),
     };
     WebOutput::start(listener, encoded, status, config)
 }

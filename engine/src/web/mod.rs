@@ -107,6 +107,8 @@ pub struct StatusSource {
     pub tcp_receivers: Arc<dyn Fn() -> usize + Send + Sync>,
     /// The level of the latest chunk.
     pub level: Arc<dyn Fn() -> Level + Send + Sync>,
+    /// The chat messages numbered above the argument (`/chat.json?after=N`).
+    pub chat: Arc<dyn Fn(u64) -> Vec<crate::server::ChatEntry> + Send + Sync>,
 }
 
 /// Live counters of the web output.

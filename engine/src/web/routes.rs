@@ -33,6 +33,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/stream.wav", get(stream_wav))
         .route("/ws", get(websocket))
         .route("/status.json", get(status))
+        .route("/chat.json", get(chat))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
@@ -286,6 +287,17 @@ async fn pcm_socket(mut socket: WebSocket, state: Arc<WebState>, progress: Progr
         }
         listener.progress.mark();
     }
+}
+
+/// `/chat.json?after=N`: the chat messages numbered above N (0 or none: every kept one), as
+/// `{"messages": [{"seq", "from", "text"}, …]}`.
+async fn chat(
+    State(state): State<Arc<WebState>>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let after = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let body = serde_json::json!({ "messages": (state.status.chat)(after) });
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
 async fn status(State(state): State<Arc<WebState>>) -> Response {

@@ -9,6 +9,7 @@ use engine::audio::playback::PlaybackConfig;
 use engine::receiver::{RecordConfig, RecordEvent, RecordingHandle, Summary};
 use iced::{Subscription, Task};
 
+use super::chat::ChatPanel;
 use super::desktop::{NO_FILE_DIALOG, file_dialog_available, list_devices};
 use super::form::{
     Field, Problem, Spot, clear_problem, field, validate_checkcode, validate_host, validate_port,
@@ -130,6 +131,10 @@ pub enum Message {
     Tls(bool),
     /// Access-key field edited.
     AccessKey(String),
+    /// Chat input edited.
+    ChatInput(String),
+    /// Send the typed chat line to the server.
+    ChatSend,
 }
 
 /// A recording in progress, shareable through messages.
@@ -199,6 +204,8 @@ pub struct ReceiverTab {
     pub status: String,
     /// Servers found on the network; TLS, key and pin.
     pub finder: Finder,
+    /// The chat of the server being recorded.
+    pub chat: ChatPanel,
     folder: Option<PathBuf>,
     next_id: u64,
 }
@@ -232,6 +239,7 @@ impl ReceiverTab {
             last_file: None,
             status: "Pick a server found on the network, or enter its address, and press Connect & Record.".into(),
             finder: Finder::default(),
+            chat: ChatPanel::default(),
             folder: settings.folder.clone(),
             next_id: 1,
         };

@@ -46,24 +46,9 @@ impl ReceiverTab {
             }
             Message::Browsed(None, _) => {}
             Message::Sighting(s) => self.finder.sighting(s),
-            Message::Pick(fullname) => {
-                if let Some((host, port)) = self.finder.pick(&fullname) {
-                    clear_problem(&mut self.problem, Spot::Host);
-                    clear_problem(&mut self.problem, Spot::Private);
-                    self.host = host;
-                    self.port = port.to_string();
-                }
-            }
-            Message::Tls(on) => {
-                clear_problem(&mut self.problem, Spot::Private);
-                self.finder.tls = on;
-                self.finder.pin = None;
-                self.finder.key_required = false;
-            }
-            Message::AccessKey(v) => {
-                clear_problem(&mut self.problem, Spot::Private);
-                self.finder.key = v;
-            }
+            Message::Pick(_) | Message::Tls(_) | Message::AccessKey(_) => self.on_private(message),
+            Message::ChatInput(v) => self.chat.input = v,
+            Message::ChatSend => self.on_chat_send(),
             Message::Start => return self.on_start(),
             Message::Started(Ok(session)) => return self.on_started(session),
             Message::Started(Err(problem)) => {
@@ -134,6 +119,36 @@ impl ReceiverTab {
     }
 
     /// Connect & Record pressed: starts recording from the checked fields.
+    /// A server picked from the list, TLS toggled or the key typed.
+    fn on_private(&mut self, message: Message) {
+        clear_problem(&mut self.problem, Spot::Private);
+        match message {
+            Message::Pick(fullname) => {
+                if let Some((host, port)) = self.finder.pick(&fullname) {
+                    clear_problem(&mut self.problem, Spot::Host);
+                    self.host = host;
+                    self.port = port.to_string();
+                }
+            }
+            Message::Tls(on) => {
+                self.finder.tls = on;
+                self.finder.pin = None;
+                self.finder.key_required = false;
+            }
+            Message::AccessKey(v) => self.finder.key = v,
+            _ => {}
+        }
+    }
+
+    /// Sends the typed chat line over the recording's connection and shows it.
+    fn on_chat_send(&mut self) {
+        if let (Some(s), Some(line)) = (&self.session, self.chat.take_input()) {
+            s.handle.say(line.clone());
+            let me = engine::config::default_receiver_name().unwrap_or_else(|| "me".into());
+            self.chat.push(me, line);
+        }
+    }
+
     fn on_start(&mut self) -> Task<Message> {
         let Some(config) = self.record_config() else {
             return Task::none();
@@ -253,6 +268,7 @@ impl ReceiverTab {
                 self.status = format!("Reconnecting (attempt {attempt})…");
             }
             RecordEvent::Connecting { .. } => {}
+            RecordEvent::Text { from, text } => self.chat.push(from, text),
             RecordEvent::Connected { addr } => {
                 self.connected = true;
                 self.status = format!("Connected to {addr}; waiting for the server's answer…");

@@ -20,6 +20,13 @@ impl ReceiverTab {
                 .height(Length::Fixed(48.0)),
             self.counters(),
             self.last_recording(),
+            self.chat.view(
+                "receiver-chat",
+                self.session.is_some(),
+                "connect to chat with the server",
+                Message::ChatInput,
+                Message::ChatSend,
+            ),
         ]
         .spacing(12)
         .into()

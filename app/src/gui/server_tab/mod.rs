@@ -13,6 +13,7 @@ use engine::preview::Preview;
 use engine::server::{ClientInfo, ServerEvent, ServerHandle};
 use iced::{Subscription, Task};
 
+use super::chat::ChatPanel;
 use super::desktop::{NO_FILE_DIALOG, file_dialog_available, list_devices};
 use super::form::{
     Field, Problem, Spot, clear_problem, field, validate_checkcode, validate_host, validate_port,
@@ -116,6 +117,10 @@ pub enum Message {
     IcecastPassword(String),
     /// The *Private (TLS + key)* switch.
     Private(bool),
+    /// Chat input edited.
+    ChatInput(String),
+    /// Send the typed chat line to every receiver that takes chat.
+    ChatSend,
     /// Access-key field edited.
     AccessKey(String),
     /// Start serving.
@@ -188,6 +193,8 @@ pub struct ServerTab {
     pub access_key: String,
     /// While serving privately: the TLS port and the certificate's fingerprint.
     pub tls: Option<(u16, String)>,
+    /// The chat with the receivers.
+    pub chat: ChatPanel,
     wanted_source: Option<String>,
     label_generation: u32,
 }
@@ -220,6 +227,7 @@ impl ServerTab {
             private: false,
             access_key: String::new(),
             tls: None,
+            chat: ChatPanel::default(),
             wanted_source: settings.source.clone(),
             label_generation: 0,
         }

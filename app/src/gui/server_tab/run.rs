@@ -167,5 +167,6 @@ pub fn describe(event: &ServerEvent) -> String {
         }
         ServerEvent::Source(Notice::SourceActive) => "The source is delivering audio.".into(),
         ServerEvent::Stopped => "Stopped.".into(),
+        ServerEvent::Text { from, text } => format!("{from}: {text}"),
     }
 }

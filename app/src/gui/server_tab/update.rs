@@ -49,7 +49,20 @@ impl ServerTab {
             }
             Message::Stop => return self.on_stop(),
             Message::Stopped(result) => return self.on_stopped(result),
-            Message::Event(event) => self.status = describe(&event),
+            Message::Event(event) => {
+                if let ServerEvent::Text { from, text } = &event {
+                    self.chat.push(from.clone(), text.clone());
+                }
+                self.status = describe(&event);
+            }
+            Message::ChatInput(v) => self.chat.input = v,
+            Message::ChatSend => {
+                if let (Some(h), Some(line)) = (&self.running, self.chat.take_input()) {
+                    let me =
+                        engine::config::default_receiver_name().unwrap_or_else(|| "server".into());
+                    h.hub().say(&me, &line);
+                }
+            }
             Message::Tick => self.on_tick(),
             Message::PreviewStarted(generation, result) => {
                 return self.on_preview_started(generation, result);

@@ -31,6 +31,13 @@ impl ServerTab {
         content
             .push(text("Receivers"))
             .push(container(self.client_list()).padding(6).width(Length::Fill))
+            .push(self.chat.view(
+                "server-chat",
+                self.running.is_some(),
+                "serve to chat with the receivers",
+                Message::ChatInput,
+                Message::ChatSend,
+            ))
             .into()
     }
 

@@ -9,6 +9,31 @@ use super::*;
 
 const KEY: &str = "open sesame";
 
+/// Feeds the tab what its subscription delivers (real mDNS on lo) until the server with TLS
+/// port `tls_port` shows up; its full name.
+async fn until_found(tab: &mut ReceiverTab, tls_port: u16) -> String {
+    let sightings = receiver_tab::sightings();
+    futures::pin_mut!(sightings);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(s) = sightings.next().await {
+            let mine = matches!(&s, engine::discovery::ServerSighting::Found(f)
+                if f.tls_port == Some(tls_port));
+            let name = match &s {
+                engine::discovery::ServerSighting::Found(f) => f.fullname.clone(),
+                engine::discovery::ServerSighting::Lost(n) => n.clone(),
+            };
+            let _ = tab.update(receiver_tab::Message::Sighting(s));
+            if mine {
+                return Some(name);
+            }
+        }
+        None
+    })
+    .await
+    .expect("found within 10 s")
+    .expect("a sighting of our server")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_found_private_server_is_picked_asks_for_its_key_and_records() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -26,27 +51,7 @@ async fn a_found_private_server_is_picked_asks_for_its_key_and_records() {
     let mut tab = ReceiverTab::new(&receiver_settings());
     assert!(ui(tab.view()).find("On the network").is_ok());
 
-    // What the tab's subscription delivers: real mDNS on lo, until our server shows up.
-    let sightings = receiver_tab::sightings();
-    futures::pin_mut!(sightings);
-    let ours = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(s) = sightings.next().await {
-            let mine = matches!(&s, engine::discovery::ServerSighting::Found(f)
-                if f.tls_port == Some(tls_addr.port()));
-            let name = match &s {
-                engine::discovery::ServerSighting::Found(f) => f.fullname.clone(),
-                engine::discovery::ServerSighting::Lost(n) => n.clone(),
-            };
-            let _ = tab.update(receiver_tab::Message::Sighting(s));
-            if mine {
-                return Some(name);
-            }
-        }
-        None
-    })
-    .await
-    .expect("found within 10 s")
-    .expect("a sighting of our server");
+    let ours = until_found(&mut tab, tls_addr.port()).await;
     let listed = tab
         .finder
         .servers

@@ -12,6 +12,7 @@ use super::server_tab::{self, ServerTab, SourceChoice};
 use super::settings::{ReceiverSettings, ServerSettings};
 use super::{App, FONT, Message, Tab};
 
+mod chat;
 mod found;
 mod icecast;
 mod private;

@@ -83,6 +83,12 @@ impl Recorder {
                         .await
                         .map_err(|e| codec_err(&self.config.addr, e))?;
                 }
+                if f.features & wire::FEATURE_TEXT != 0 {
+                    framed
+                        .send(ClientFrame::Chat)
+                        .await
+                        .map_err(|e| codec_err(&self.config.addr, e))?;
+                }
                 Ok(Step::Continue)
             }
             // The key exchange happens before this loop (`crate::secure::client`); a server that
@@ -99,6 +105,11 @@ impl Recorder {
                     addr: self.config.addr.clone(),
                 }
             }),
+            ServerFrame::Text { from, text } => {
+                info!(%from, %text, "chat");
+                self.emit(RecordEvent::Text { from, text });
+                Ok(Step::Continue)
+            }
             ServerFrame::Audio(pcm) => self.on_audio(None, pcm),
             ServerFrame::AudioAt { position, pcm } => self.on_audio(Some(position), pcm),
         }

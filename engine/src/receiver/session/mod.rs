@@ -47,6 +47,8 @@ pub(super) struct Recorder {
     last_audio_at: Option<Instant>,
     /// Whether the server of the current connection answered (ACK, FORMAT or audio).
     answered: bool,
+    /// Chat lines to send ([`RecordingHandle::say`](super::RecordingHandle::say)).
+    say: Option<mpsc::UnboundedReceiver<String>>,
 }
 
 pub(super) enum Step {
@@ -72,7 +74,14 @@ impl Recorder {
             lost_at: None,
             last_audio_at: None,
             answered: false,
+            say: None,
         }
+    }
+
+    /// Where [`super::RecordingHandle::say`] lines come from.
+    pub(super) fn with_say(mut self, say: mpsc::UnboundedReceiver<String>) -> Self {
+        self.say = Some(say);
+        self
     }
 
     /// Whether any audio arrived (the file, if any, exists only then).
@@ -235,6 +244,18 @@ impl Recorder {
                     self.on_tick(last_frame_at)?;
                     continue;
                 }
+                Some(text) = next_line(&mut self.say) => {
+                let chat = self.format.is_some_and(|f| f.features & wire::FEATURE_TEXT != 0);
+                if !chat {
+                    warn!("this server does not relay chat: message not sent");
+                    continue;
+                }
+                framed
+                    .send(ClientFrame::Text(bytes::Bytes::from(text.into_bytes())))
+                    .await
+                    .map_err(|e| codec_err(&peer, e))?;
+                continue;
+            }
                 f = framed.next() => f,
             };
             last_frame_at = Instant::now();
@@ -247,8 +268,22 @@ impl Recorder {
     }
 }
 
+/// The next line to say, or never (no chat channel, or it closed).
+async fn next_line(say: &mut Option<mpsc::UnboundedReceiver<String>>) -> Option<String> {
+    match say {
+        Some(rx) => match rx.recv().await {
+            Some(line) => Some(line),
+            None => {
+                *say = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
 /// A codec error as the engine's error: protocol or network.
-fn codec_err(peer: &str, e: CodecError) -> Error {
+pub(crate) fn codec_err(peer: &str, e: CodecError) -> Error {
     match e {
         // 0x15 0x03 0x03: a TLS alert record, the TLS port's answer to plaintext.
         CodecError::Wire(wire::Error::WrongCheckcode { got, .. })
