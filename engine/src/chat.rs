@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -14,8 +13,11 @@ use wire::{ClientFrame, ServerFrame};
 
 use crate::codec::{ClientSide, CodecError};
 use crate::secure::TlsClientOptions;
+use crate::secure::client::dial;
 use crate::{Error, Result};
 
+/// How long connecting may take: 5 s.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the server may take to send FORMAT after EXT_HELLO: 5 s.
 pub const FORMAT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -41,14 +43,11 @@ pub struct ChatLine {
     pub text: String,
 }
 
-trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
-
 /// Chats until `outgoing` closes (every line sent), `shutdown` is cancelled, or the connection
 /// ends: each line from `outgoing` is sent as TEXT; each TEXT from others goes to `incoming`.
 ///
 /// # Errors
-/// [`Error::Connect`], TLS and key errors as for recording, [`Error::NoChat`] if the server does
+/// [`Error::Connect`] / [`Error::ConnectTimeout`], TLS and key errors as for recording, [`Error::NoChat`] if the server does
 /// not relay chat (a legacy server, or no FORMAT within [`FORMAT_TIMEOUT`]),
 /// [`Error::ConnectionLost`] if the server closes first.
 pub async fn chat(
@@ -59,19 +58,13 @@ pub async fn chat(
 ) -> Result<()> {
     let addr = options.addr.clone();
     let net = |e: CodecError| crate::receiver::codec_err(&addr, e);
-    let tcp = TcpStream::connect(&addr)
-        .await
-        .map_err(|source| Error::Connect {
-            addr: addr.clone(),
-            source,
-        })?;
-    let _ = tcp.set_nodelay(true);
-    let stream: Box<dyn Conn> = match &options.tls {
-        Some(tls) => {
-            Box::new(crate::secure::client::connect(tcp, &addr, tls, options.checkcode).await?)
-        }
-        None => Box::new(tcp),
-    };
+    let stream = dial(
+        &addr,
+        options.tls.as_ref(),
+        options.checkcode,
+        CONNECT_TIMEOUT,
+    )
+    .await?;
     let mut framed = Framed::new(stream, ClientSide(wire::Codec::new(options.checkcode)));
     framed.feed(ClientFrame::ExtHello).await.map_err(net)?;
     framed.send(ClientFrame::Ping).await.map_err(net)?;

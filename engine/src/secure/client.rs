@@ -108,6 +108,38 @@ impl KnownServers {
     }
 }
 
+/// A byte stream to a server: plain TCP, or TLS over it.
+pub trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
+
+/// Connects to `addr` (`host:port`) within `timeout`, with TCP_NODELAY, then (with `tls`) runs
+/// [`connect`] over it: what receivers and the chat client both speak the protocol over.
+///
+/// # Errors
+/// [`Error::ConnectTimeout`], [`Error::Connect`], and with TLS whatever [`connect`] returns.
+pub async fn dial(
+    addr: &str,
+    tls: Option<&TlsClientOptions>,
+    checkcode: i32,
+    timeout: Duration,
+) -> Result<Box<dyn Conn>> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| Error::ConnectTimeout {
+            addr: addr.to_string(),
+            ms: timeout.as_millis() as u64,
+        })?
+        .map_err(|source| Error::Connect {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => Ok(Box::new(stream)),
+        Some(tls) => Ok(Box::new(connect(stream, addr, tls, checkcode).await?)),
+    }
+}
+
 /// Records the server's certificate fingerprint; checks only the handshake signature (the
 /// fingerprint is compared by [`connect`] before anything is sent).
 #[derive(Debug)]

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -23,9 +22,7 @@ use crate::codec::{ClientSide, CodecError};
 mod frames;
 use crate::wav::FLUSH_INTERVAL;
 
-/// A byte stream to a server: plain TCP or TLS over it.
-pub(super) trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
+use crate::secure::client::{Conn, dial};
 
 /// One connection, framed.
 pub(super) type Link = Framed<Box<dyn Conn>, ClientSide>;
@@ -183,25 +180,8 @@ impl Recorder {
     }
 
     async fn connect(&self) -> Result<Box<dyn Conn>> {
-        let addr = &self.config.addr;
-        let ms = self.config.connect_timeout.as_millis() as u64;
-        let stream = tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| Error::ConnectTimeout {
-                addr: addr.clone(),
-                ms,
-            })?
-            .map_err(|source| Error::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
-        match &self.config.tls {
-            None => Ok(Box::new(stream)),
-            Some(tls) => Ok(Box::new(
-                crate::secure::client::connect(stream, addr, tls, self.config.checkcode).await?,
-            )),
-        }
+        let c = &self.config;
+        dial(&c.addr, c.tls.as_ref(), c.checkcode, c.connect_timeout).await
     }
 
     /// One connection: returns `Done` when the recording should end, `Continue` never (a lost
