@@ -375,6 +375,60 @@ pub fn best_ncc(recorded: &[i16], reference: &[i16]) -> (f64, usize) {
         .unwrap_or((0.0, 0))
 }
 
+/// Window by window comparison of `reference` with `recorded`: the reference is cut into
+/// windows of `window` samples; each window that is not silence (mean square at least 5 % of
+/// the reference's) is looked for in `recorded` within ±`search` samples of where the previous
+/// window was found (the first one around [`best_ncc`]'s lag), and its best normalised
+/// cross-correlation is returned, in order.
+///
+/// A capture that loses or inserts a few milliseconds somewhere (a sound server under load
+/// does) spoils one window and no more, where one whole-signal correlation would be spoiled
+/// from the glitch on; a capture of something else, or at the wrong rate, spoils every window.
+pub fn window_nccs(recorded: &[i16], reference: &[i16], window: usize, search: usize) -> Vec<f64> {
+    let (_, lag) = best_ncc(recorded, reference);
+    let x: Vec<f64> = recorded.iter().map(|&s| f64::from(s)).collect();
+    let y: Vec<f64> = reference.iter().map(|&s| f64::from(s)).collect();
+    let energy = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>();
+    let mean_square = energy(&y) / y.len().max(1) as f64;
+    let mut offset = lag as isize; // recorded index of reference index 0
+    let mut out = Vec::new();
+    for (i, w) in y.chunks_exact(window.max(1)).enumerate() {
+        let start = i * window;
+        let ew = energy(w);
+        if ew / (window as f64) < 0.05 * mean_square {
+            continue;
+        }
+        let expected = offset + start as isize;
+        let lo = (expected - search as isize).max(0) as usize;
+        let hi = (expected + search as isize).min(x.len() as isize - window as isize);
+        if hi < lo as isize {
+            out.push(0.0);
+            continue;
+        }
+        let (best, at) = (lo..=hi as usize)
+            .map(|p| {
+                let seg = &x[p..p + window];
+                let dot: f64 = seg.iter().zip(w).map(|(a, b)| a * b).sum();
+                (dot / (energy(seg) * ew).sqrt().max(1e-12), p)
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap_or((0.0, lo));
+        if best >= 0.5 {
+            offset = at as isize - start as isize;
+        }
+        out.push(best);
+    }
+    out
+}
+
+/// The share (0 to 1) of `values` that are at least `floor`; 0 for an empty slice.
+pub fn share_at_least(values: &[f64], floor: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.iter().filter(|&&v| v >= floor).count() as f64 / values.len() as f64
+}
+
 /// The `p`-quantile (0 to 1, nearest rank) of `sorted` (ascending); 0 for an empty slice.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
