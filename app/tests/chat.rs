@@ -11,7 +11,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use audiomi_testkit::{Proc, free_port, read_wav, wait_for_port, wait_for_text};
+use audiomi_testkit::{Proc, free_port, legacy_client, read_wav, wait_for_port, wait_for_text};
 use common::{audiomi, serve_command};
 
 const CHECKCODE: [u8; 4] = [0x26, 0x01, 0x35, 0x01];
@@ -51,34 +51,6 @@ fn expect_line(rx: &mpsc::Receiver<String>, line: &str, within: Duration) -> Dur
     panic!("{line:?} did not arrive within {within:?}");
 }
 
-/// The original client: PING, the 9-byte ACK, then only AUDIO frames for `seconds`; returns the
-/// number of AUDIO frames (panics on any other command).
-fn legacy_client(port: u16, seconds: u64) -> usize {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.write_all(&[0x26, 0x01, 0x35, 0x01, 0x63, 0, 0, 0])
-        .expect("PING");
-    let mut ack = [0u8; 9];
-    s.read_exact(&mut ack).expect("ACK");
-    assert_eq!(&ack[4..], &[0x63, 0, 0, 0, 0]);
-    let end = Instant::now() + Duration::from_secs(seconds);
-    let mut frames = 0;
-    while Instant::now() < end {
-        let mut head = [0u8; 12];
-        s.read_exact(&mut head).expect("frame header");
-        assert_eq!(&head[..4], &CHECKCODE);
-        assert_eq!(
-            &head[4..8],
-            &[1, 0, 0, 0],
-            "a legacy client sees only AUDIO"
-        );
-        let size = i32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-        let mut pcm = vec![0u8; usize::try_from(size).expect("size")];
-        s.read_exact(&mut pcm).expect("PCM");
-        frames += 1;
-    }
-    frames
-}
-
 #[test]
 fn a_line_typed_in_one_chat_appears_in_the_other_and_legacy_clients_never_see_it() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -97,7 +69,7 @@ fn a_line_typed_in_one_chat_appears_in_the_other_and_legacy_clients_never_see_it
         "r.wav",
     ]);
     let mut record = Proc::spawn(record, &p.join("record.log"));
-    let legacy = std::thread::spawn(move || legacy_client(port, 3));
+    let legacy = std::thread::spawn(move || legacy_client(port, 3.0).frames);
     let (mut alice, alice_rx) = chatter(p, port, "alice");
     let (mut bob, bob_rx) = chatter(p, port, "bob");
     wait_for_text(

@@ -44,7 +44,7 @@ fn dsp(c: &mut Criterion) {
         ("chain sinc fastest", ConverterType::SincFastest),
         ("chain linear", ConverterType::Linear),
     ] {
-        let mut chain = Chain::new(2, 48_000, 16_000, converter).expect("converter");
+        let mut chain = Chain::new(2, 48_000, 16_000, 1, converter).expect("converter");
         let mut out = Vec::with_capacity(FRAMES);
         g.bench_function(name, |b| {
             b.iter(|| {

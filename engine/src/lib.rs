@@ -30,6 +30,7 @@ pub mod error;
 pub mod icecast;
 pub mod pipeline;
 pub mod preview;
+pub mod quality;
 pub mod receiver;
 pub mod route;
 pub mod rtp;

@@ -337,6 +337,54 @@ impl Drop for Pulse {
     }
 }
 
+/// What [`legacy_client`] received: AUDIO frames and their PCM16 samples, in order.
+#[derive(Debug, Default)]
+pub struct LegacyCapture {
+    /// AUDIO frames received.
+    pub frames: usize,
+    /// Their samples, concatenated.
+    pub samples: Vec<i16>,
+}
+
+/// The original client, reconstructed from its protocol: connects to `127.0.0.1:port`, sends
+/// PING (`checkcode 20250918, 99`), expects the 9-byte ACK, then reads only AUDIO frames
+/// (`checkcode, 1, size, size bytes`) for `seconds`.
+///
+/// # Panics
+/// On any other command, a wrong checkcode or a closed connection (a legacy client could not
+/// parse them).
+pub fn legacy_client(port: u16, seconds: f64) -> LegacyCapture {
+    use std::io::{Read, Write};
+    const CHECKCODE: [u8; 4] = [0x26, 0x01, 0x35, 0x01];
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.write_all(&[0x26, 0x01, 0x35, 0x01, 0x63, 0, 0, 0])
+        .expect("PING");
+    let mut ack = [0u8; 9];
+    s.read_exact(&mut ack).expect("ACK");
+    assert_eq!(ack, [0x26, 0x01, 0x35, 0x01, 0x63, 0, 0, 0, 0], "ACK");
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut got = LegacyCapture::default();
+    while Instant::now() < end {
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).expect("frame header");
+        assert_eq!(&head[..4], &CHECKCODE);
+        assert_eq!(
+            &head[4..8],
+            &[1, 0, 0, 0],
+            "a legacy client sees only AUDIO"
+        );
+        let size = i32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+        let mut pcm = vec![0u8; usize::try_from(size).expect("size")];
+        s.read_exact(&mut pcm).expect("PCM");
+        got.frames += 1;
+        got.samples.extend(
+            pcm.chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]])),
+        );
+    }
+    got
+}
+
 /// The best normalised cross-correlation of `reference` inside `recorded`, and the lag (samples)
 /// where it is found: a coarse search on 1 kHz envelopes, then a fine one at the full rate.
 pub fn best_ncc(recorded: &[i16], reference: &[i16]) -> (f64, usize) {

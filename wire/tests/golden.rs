@@ -177,6 +177,25 @@ fn ext_format_golden() {
     );
 }
 
+/// FORMAT of a music stream (`serve --format 48000:2`): 48,000 Hz (`80 bb 00 00`), 2 channels,
+/// features NAME and TEXT (3).
+#[test]
+fn ext_format_48k_stereo_golden() {
+    check_server(
+        ServerFrame::Format(StreamFormat {
+            sample_rate: 48_000,
+            channels: 2,
+            bits_per_sample: 16,
+            stream_id: 0x0102_0304,
+            features: wire::FEATURE_CLIENT_NAME | wire::FEATURE_TEXT,
+        }),
+        &[
+            0x26, 0x01, 0x35, 0x01, 0x65, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x80, 0xbb,
+            0x00, 0x00, 0x02, 0x00, 0x10, 0x00, 0x04, 0x03, 0x02, 0x01, 0x03, 0x00, 0x00, 0x00,
+        ],
+    );
+}
+
 /// A version-1 FORMAT (12-byte payload, as audioMi 0.1 sent it) still decodes, with no features.
 #[test]
 fn version_1_format_decodes_without_features() {

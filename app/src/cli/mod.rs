@@ -104,9 +104,11 @@ pub struct ServeArgs {
     /// Repeat a file: source forever.
     #[arg(long = "loop")]
     looping: bool,
-    /// Stream sample rate in Hz.
-    #[arg(long, default_value_t = 16_000)]
-    rate: u32,
+    /// Stream format RATE:CHANNELS: 16000:1 (speech, the original's), 48000:2 (music),
+    /// 44100:2, 48000:1. Receivers that never asked for extensions get 16 kHz mono whatever
+    /// this is. [env: FORMAT] [default: 16000:1]
+    #[arg(long, value_name = "RATE:CHANNELS")]
+    format: Option<String>,
     /// Chunk duration in milliseconds (latency vs. overhead).
     #[arg(long, default_value_t = 20)]
     chunk_ms: u64,
@@ -163,6 +165,10 @@ pub struct ReceiveArgs {
     /// Stop after this many seconds of audio (exactly, to the sample).
     #[arg(long)]
     duration: Option<f64>,
+    /// Write (and play) this format RATE:CHANNELS instead of the stream's, converting at the
+    /// receiver (e.g. 16000:1 from a 48000:2 server) [default: the stream's format].
+    #[arg(long, value_name = "RATE:CHANNELS")]
+    format: Option<String>,
     /// Keep reconnecting when the server goes away; fill the gap with silence.
     #[arg(long)]
     reconnect: bool,
@@ -355,8 +361,8 @@ mod tests {
             "-5",
             "--source",
             "tone:440",
-            "--rate",
-            "16000",
+            "--format",
+            "48000:2",
             "--chunk-ms",
             "10",
             "--max-clients",
@@ -366,7 +372,7 @@ mod tests {
         ])
         .expect("serve parses");
         assert!(
-            matches!(cli.command, Some(Command::Serve(ref a)) if a.net.checkcode == Some(-5) && a.chunk_ms == 10)
+            matches!(cli.command, Some(Command::Serve(ref a)) if a.net.checkcode == Some(-5) && a.chunk_ms == 10 && a.format.as_deref() == Some("48000:2"))
         );
         let cli = Cli::try_parse_from([
             "audiomi",

@@ -78,6 +78,11 @@ fn record_config(
     config.checkcode = checkcode;
     config.overwrite = mode.force;
     config.duration = duration;
+    config.format = args
+        .format
+        .as_deref()
+        .map(|f| engine::quality::AudioFormat::parse("--format", f))
+        .transpose()?;
     config.reconnect = args.reconnect;
     config.connect_timeout = Duration::from_millis(args.connect_timeout_ms.max(1));
     config.extensions = !mode.legacy;
@@ -156,7 +161,7 @@ fn report(handle: &RecordingHandle, s: &Summary) {
     if let Some(path) = &s.path {
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         eprintln!(
-            "saved {}: {:.3} s ({} samples at {} Hz), {} bytes, {:.3} s of gaps filled",
+            "saved {}: {:.3} s ({} frames at {} Hz), {} bytes, {:.3} s of gaps filled",
             path.display(),
             s.seconds(),
             s.samples,

@@ -10,7 +10,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let port = settings.port(args.net.port)?;
     let checkcode = settings.checkcode(args.net.checkcode)?;
     let spec: SourceSpec = args.source.parse().map_err(usage)?;
-    let rate = config::check_rate("--rate", args.rate)?;
+    let format = engine::quality::AudioFormat::from_settings(&settings, args.format.as_deref())?;
     let chunk = config::check_chunk_ms("--chunk-ms", args.chunk_ms)?;
     let max_clients = config::check_max_clients("--max-clients", args.max_clients)?;
     let max_lag = config::check_max_lag_ms("--max-lag-ms", args.max_lag_ms, args.chunk_ms)?;
@@ -30,7 +30,8 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = ServeSettings {
         looping: args.looping,
         pipeline: PipelineConfig {
-            rate,
+            rate: format.rate,
+            channels: format.channels,
             chunk,
             ..PipelineConfig::default()
         },
@@ -52,7 +53,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     .start()
     .await?;
-    info!(addr = %server.local_addr(), source = %spec, rate = args.rate, chunk_ms = args.chunk_ms, "serving");
+    info!(addr = %server.local_addr(), source = %spec, %format, chunk_ms = args.chunk_ms, "serving");
     report_outputs(&server, &args);
     let token = server.shutdown_token();
     let hub = server.hub().clone();

@@ -33,6 +33,8 @@ pub struct ServerSettings {
     /// The Icecast mount to publish to, without its password (empty: none). The password is
     /// never saved.
     pub icecast_url: String,
+    /// The stream's format, `RATE:CHANNELS` (the *Quality* pick; `FORMAT` in `.env` by default).
+    pub format: String,
 }
 
 /// The Receiver tab's fields.
@@ -89,6 +91,7 @@ impl Settings {
                 source: None,
                 http_port: get("HTTP_PORT", &engine::web::DEFAULT_HTTP_PORT.to_string()),
                 icecast_url: String::new(),
+                format: get("FORMAT", "16000:1"),
             },
             receiver: ReceiverSettings {
                 host: get("HOST", engine::config::DEFAULT_RECORD_HOST),

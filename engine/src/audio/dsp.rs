@@ -1,11 +1,12 @@
-//! Signal processing: downmix to mono, resample with libsamplerate, convert to PCM16 (levels are
-//! in [`super::level`]).
+//! Signal processing: remix channels (downmix to mono, mono to stereo), resample with
+//! libsamplerate ([`super::resample`]), convert to PCM16 (levels are in [`super::level`]).
 //!
 //! Samples are `f32` in [-1.0, 1.0] (full scale) until [`f32_to_pcm16`]. "Frames" are one sample
 //! per channel; for mono, frames and samples are the same.
 
-use samplerate::{ConverterType, Samplerate};
+use samplerate::ConverterType;
 
+pub use super::resample::{Resampler, SILENCE_SETTLE};
 use crate::{Error, Result};
 
 /// The libsamplerate converter used unless another is asked for: the best sinc converter
@@ -58,149 +59,73 @@ pub fn f32_to_pcm16_bytes(samples: &[f32], out: &mut Vec<u8>) {
     }
 }
 
-/// Converts mono `f32` samples from one sample rate to another with libsamplerate, in a stream:
-/// state carries over between calls, so consecutive blocks join without clicks or lost samples.
-///
-/// Equal rates bypass libsamplerate entirely (samples pass through unchanged). Not `Send`: create
-/// it on the thread that uses it.
-pub struct Resampler {
-    inner: Option<Samplerate>,
-    /// Output samples per input sample (`to_hz / from_hz`).
-    ratio: f64,
-    /// Digital silence (exact zeros) fed to the converter since the last non-zero sample.
-    zeros_fed: usize,
-    /// Fraction of an output sample owed by skipped silence (for an exact long-run length).
-    carry: f64,
-    /// Input samples of silence not passed to the converter.
-    skipped: u64,
-}
-
-/// Input samples of digital silence after which libsamplerate's output is digital silence too,
-/// so further silence skips the converter (a silent sink costs no resampling): 8,192 samples
-/// (171 ms at 48 kHz). The widest filter, `SincBestQuality`, reaches about 143 input samples
-/// either side at unity ratio (its coefficient table of 340,239 entries at an increment of 2,381,
-/// libsamplerate's `src_sinc.c`), widened by the ratio when downsampling (429 samples at 3:1);
-/// once the whole window holds zeros, every output is exactly 0.0. 8,192 leaves room for ratios
-/// down to 1/19 and for the converter's internal input buffer.
-pub const SILENCE_SETTLE: usize = 8192;
-
-impl Resampler {
-    /// A mono resampler from `from_hz` to `to_hz` using `converter`.
-    ///
-    /// # Errors
-    /// [`Error::Resampler`] if libsamplerate rejects the ratio (it supports 1/256 to 256).
-    pub fn new(from_hz: u32, to_hz: u32, converter: ConverterType) -> Result<Self> {
-        let inner = if from_hz == to_hz {
-            None
-        } else {
-            Some(Samplerate::new(converter, from_hz, to_hz, 1).map_err(Error::Resampler)?)
-        };
-        Ok(Self {
-            inner,
-            ratio: f64::from(to_hz) / f64::from(from_hz),
-            zeros_fed: 0,
-            carry: 0.0,
-            skipped: 0,
-        })
-    }
-
-    /// Input samples of digital silence that skipped libsamplerate (see [`Resampler::process`]).
-    pub fn skipped(&self) -> u64 {
-        self.skipped
-    }
-
-    /// Whether samples go through libsamplerate (false when the rates are equal).
-    pub fn is_active(&self) -> bool {
-        self.inner.is_some()
-    }
-
-    /// Resamples one block; the output may be a few samples shorter or longer than
-    /// `input.len() × to/from` because the converter keeps a short history.
-    ///
-    /// Digital silence that follows [`SILENCE_SETTLE`] zeros is not passed to libsamplerate:
-    /// its output would be zeros, so `input.len() × to/from` zeros are appended (a fraction
-    /// carried to the next block). The converter's history then holds only zeros, as it would
-    /// after being fed them, so audio that follows comes out the same (at most a fraction of a
-    /// sample earlier or later).
-    ///
-    /// # Errors
-    /// [`Error::Resampler`] if libsamplerate fails.
-    pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        let Some(src) = &self.inner else {
-            out.extend_from_slice(input);
-            return Ok(());
-        };
-        let zeros = input.iter().rev().take_while(|&&x| x == 0.0).count();
-        if zeros == input.len() && self.zeros_fed >= SILENCE_SETTLE {
-            let exact = input.len() as f64 * self.ratio + self.carry;
-            let n = exact.floor();
-            self.carry = exact - n;
-            self.skipped += input.len() as u64;
-            out.resize(out.len() + n as usize, 0.0);
-            return Ok(());
+/// Maps interleaved frames of `from` channels to `to` channels, appending to `out`: to mono,
+/// the channels' average ([`downmix_into`]); to stereo, a mono source on both sides and a source
+/// of three or more channels by its first two (front left and front right in the WAVE and ALSA
+/// channel orders: the rest is dropped); equal counts are copied unchanged. Other targets take
+/// the first `to` channels, padding with silence.
+pub fn remix_into(interleaved: &[f32], from: usize, to: usize, out: &mut Vec<f32>) {
+    match (from, to) {
+        (0, _) | (_, 0) => {}
+        (f, t) if f == t => out.extend_from_slice(&interleaved[..interleaved.len() / f * f]),
+        (f, 1) => downmix_into(interleaved, f, out),
+        (1, 2) => out.extend(interleaved.iter().flat_map(|&x| [x, x])),
+        (f, t) => {
+            for frame in interleaved.chunks_exact(f) {
+                out.extend((0..t).map(|c| frame.get(c).copied().unwrap_or(0.0)));
+            }
         }
-        self.zeros_fed = if zeros == input.len() {
-            self.zeros_fed.saturating_add(zeros)
-        } else {
-            zeros
-        };
-        out.extend(src.process(input).map_err(Error::Resampler)?);
-        Ok(())
-    }
-
-    /// Processes the last block and drains the converter (keeps calling it with end-of-input set
-    /// until it returns nothing), so the total output length is exact.
-    ///
-    /// # Errors
-    /// [`Error::Resampler`] if libsamplerate fails.
-    pub fn finish(&mut self, input: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        match &self.inner {
-            None => out.extend_from_slice(input),
-            Some(src) => out.extend(src.process_last(input).map_err(Error::Resampler)?),
-        }
-        Ok(())
     }
 }
 
-/// Downmix + resample: interleaved frames at the source's rate and channel count in, mono samples
-/// at the stream's rate out.
+/// Remix + resample: interleaved frames at the source's rate and channel count in, interleaved
+/// frames at the stream's rate and channel count out.
 pub struct Chain {
-    channels: usize,
+    in_channels: usize,
+    out_channels: usize,
     resampler: Resampler,
-    mono: Vec<f32>,
+    mixed: Vec<f32>,
 }
 
 impl Chain {
-    /// A chain for `channels`-channel input at `from_hz`, producing mono at `to_hz`.
+    /// A chain for `in_channels`-channel input at `from_hz`, producing `out_channels` channels
+    /// (see [`remix_into`]) at `to_hz`. libsamplerate runs only where the rates differ.
     ///
     /// # Errors
     /// [`Error::Resampler`] as [`Resampler::new`]; [`Error::Source`] for zero channels.
-    pub fn new(channels: u16, from_hz: u32, to_hz: u32, converter: ConverterType) -> Result<Self> {
-        if channels == 0 {
+    pub fn new(
+        in_channels: u16,
+        from_hz: u32,
+        to_hz: u32,
+        out_channels: u16,
+        converter: ConverterType,
+    ) -> Result<Self> {
+        if in_channels == 0 || out_channels == 0 {
             return Err(Error::Source {
                 spec: "input".into(),
-                reason: "the source has zero channels".into(),
+                reason: "the source or the stream has zero channels".into(),
             });
         }
         Ok(Self {
-            channels: usize::from(channels),
-            resampler: Resampler::new(from_hz, to_hz, converter)?,
-            mono: Vec::new(),
+            in_channels: usize::from(in_channels),
+            out_channels: usize::from(out_channels),
+            resampler: Resampler::new(from_hz, to_hz, out_channels, converter)?,
+            mixed: Vec::new(),
         })
     }
 
-    /// Processes interleaved `frames`, appending mono output samples to `out`.
+    /// Processes interleaved `frames`, appending interleaved output frames to `out`.
     ///
     /// # Errors
     /// [`Error::Resampler`] if libsamplerate fails.
     pub fn process(&mut self, frames: &[f32], out: &mut Vec<f32>) -> Result<()> {
         if !self.resampler.is_active() {
-            downmix_into(frames, self.channels, out);
+            remix_into(frames, self.in_channels, self.out_channels, out);
             return Ok(());
         }
-        self.mono.clear();
-        downmix_into(frames, self.channels, &mut self.mono);
-        self.resampler.process(&self.mono, out)
+        self.mixed.clear();
+        remix_into(frames, self.in_channels, self.out_channels, &mut self.mixed);
+        self.resampler.process(&self.mixed, out)
     }
 
     /// Processes the last interleaved `frames` and drains the resampler.
@@ -208,9 +133,9 @@ impl Chain {
     /// # Errors
     /// [`Error::Resampler`] if libsamplerate fails.
     pub fn finish(&mut self, frames: &[f32], out: &mut Vec<f32>) -> Result<()> {
-        self.mono.clear();
-        downmix_into(frames, self.channels, &mut self.mono);
-        self.resampler.finish(&self.mono, out)
+        self.mixed.clear();
+        remix_into(frames, self.in_channels, self.out_channels, &mut self.mixed);
+        self.resampler.finish(&self.mixed, out)
     }
 }
 
@@ -218,6 +143,7 @@ impl Chain {
 mod tests {
     use super::*;
     use crate::audio::level::Level;
+    use samplerate::Samplerate;
     use std::f64::consts::PI;
 
     fn sine(freq: f64, rate: u32, amplitude: f64, frames: usize, channels: usize) -> Vec<f32> {
@@ -244,7 +170,7 @@ mod tests {
     }
 
     fn run_chain(input: &[f32], channels: u16, from: u32, to: u32) -> Vec<f32> {
-        let mut chain = Chain::new(channels, from, to, DEFAULT_CONVERTER).expect("chain");
+        let mut chain = Chain::new(channels, from, to, 1, DEFAULT_CONVERTER).expect("chain");
         let mut out = Vec::new();
         // Feed in 20 ms blocks, as the pipeline does.
         let block = (from as usize / 50) * usize::from(channels);
@@ -330,7 +256,7 @@ mod tests {
     #[test]
     fn digital_silence_skips_the_converter_after_it_settles() {
         let conv = ConverterType::SincBestQuality;
-        let mut skipping = Resampler::new(48_000, 16_000, conv).expect("resampler");
+        let mut skipping = Resampler::new(48_000, 16_000, 1, conv).expect("resampler");
         let reference = Samplerate::new(conv, 48_000, 16_000, 1).expect("reference");
         let tone = sine(1000.0, 48_000, 0.5, 9_600, 1);
         let mut input = tone.clone();
@@ -370,7 +296,7 @@ mod tests {
     #[test]
     fn equal_rates_bypass_the_resampler() {
         let input: Vec<f32> = (0..1000).map(|i| pcm16_to_f32(i as i16)).collect();
-        let mut chain = Chain::new(1, 16_000, 16_000, DEFAULT_CONVERTER).expect("chain");
+        let mut chain = Chain::new(1, 16_000, 16_000, 1, DEFAULT_CONVERTER).expect("chain");
         let mut out = Vec::new();
         chain.process(&input, &mut out).expect("process");
         assert_eq!(out, input);

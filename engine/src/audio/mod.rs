@@ -6,7 +6,7 @@
 //! - [`devices`]: one device lookup and one sample-format dispatch for cpal; device listings.
 //! - [`capture`]: a sound card into a lock-free ring (loopback, microphone).
 //! - [`playback`]: live listening through a jitter buffer.
-//! - [`dsp`]: downmix, resampling with libsamplerate, PCM16 conversion.
+//! - [`dsp`]: channel remix, PCM16 conversion; [`resample`]: libsamplerate in a stream.
 //! - [`level`]: peak and RMS levels in dBFS.
 //!
 //! An [`Input`] is what the source stage ([`crate::pipeline`]) consumes: generated on its clock,
@@ -22,6 +22,7 @@ pub mod devices;
 pub mod dsp;
 pub mod level;
 pub mod playback;
+pub mod resample;
 pub mod sources;
 
 pub use sources::Generator;

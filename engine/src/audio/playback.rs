@@ -1,8 +1,9 @@
 //! Live playback ("Listen"): plays the incoming stream on an output device through a jitter buffer.
 //!
-//! The receiver hands PCM16 frames to [`Player::feed`] (never blocking). A named worker thread
-//! converts them to `f32`, resamples them with libsamplerate from the stream's rate to the
-//! device's, copies mono to every device channel and pushes them into a lock-free ring. The cpal
+//! The receiver hands PCM16 frames with their format to [`Player::feed`] (never blocking). A
+//! named worker thread converts them to `f32`, maps the stream's channels to the device's
+//! ([`dsp::remix_into`]: mono on every side, stereo kept apart), resamples them with
+//! libsamplerate from the stream's rate to the device's and pushes them into a lock-free ring. The cpal
 //! output callback waits until the ring holds the target latency (the jitter buffer), then plays;
 //! when the ring runs dry it plays silence, counts an underrun and waits for the target again.
 
@@ -18,7 +19,7 @@ use cpal::{FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
 use samplerate::ConverterType;
 
 use super::devices::{OPEN_TIMEOUT, name_of, resolve_output, with_sample_type};
-use super::dsp::{self, Resampler};
+use super::dsp::{self, Chain};
 use crate::{Error, Result};
 
 /// Default jitter-buffer target: 60 ms.
@@ -33,8 +34,6 @@ pub struct PlaybackConfig {
     pub device: Option<String>,
     /// Jitter-buffer target: audio held before playing starts (and after each underrun).
     pub target: Duration,
-    /// The incoming stream's sample rate in Hz (mono PCM16).
-    pub stream_rate: u32,
     /// libsamplerate converter from the stream's rate to the device's.
     pub converter: ConverterType,
 }
@@ -44,7 +43,6 @@ impl Default for PlaybackConfig {
         Self {
             device: None,
             target: DEFAULT_TARGET,
-            stream_rate: wire::DEFAULT_SAMPLE_RATE,
             converter: ConverterType::SincMediumQuality,
         }
     }
@@ -63,7 +61,7 @@ pub struct PlaybackStats {
 
 /// A running player; dropping it stops playback.
 pub struct Player {
-    tx: SyncSender<Bytes>,
+    tx: SyncSender<Fed>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     stats: Arc<PlaybackStats>,
@@ -76,7 +74,7 @@ impl Player {
     /// # Errors
     /// [`Error::Source`] if the device does not exist or cannot be opened; [`Error::Thread`].
     pub fn start(config: PlaybackConfig) -> Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(256);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Fed>(256);
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<String>>(1);
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(PlaybackStats::default());
@@ -115,14 +113,20 @@ impl Player {
         &self.stats
     }
 
-    /// Queues PCM16 LE mono bytes for playback; never blocks (drops and counts when full).
-    pub fn feed(&self, pcm: &[u8]) {
-        match self.tx.try_send(Bytes::copy_from_slice(pcm)) {
+    /// Queues PCM16 LE bytes, `channels` interleaved at `rate` Hz, for playback; never blocks
+    /// (drops and counts when full). A change of format restarts the conversion.
+    pub fn feed(&self, pcm: &[u8], rate: u32, channels: u16) {
+        let fed = Fed {
+            pcm: Bytes::copy_from_slice(pcm),
+            rate,
+            channels,
+        };
+        match self.tx.try_send(fed) {
             Ok(()) => {}
-            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
+            Err(TrySendError::Full(f) | TrySendError::Disconnected(f)) => {
                 self.stats
                     .dropped
-                    .fetch_add((b.len() / 2) as u64, Ordering::Relaxed);
+                    .fetch_add((f.pcm.len() / 2) as u64, Ordering::Relaxed);
             }
         }
     }
@@ -137,14 +141,20 @@ impl Drop for Player {
     }
 }
 
-/// The output stream, the ring that feeds it, the device's rate and channels, the resampler
-/// from the stream's rate to the device's, and the device's name.
+/// PCM16 LE bytes and their format, on their way to the worker.
+struct Fed {
+    pcm: Bytes,
+    rate: u32,
+    channels: u16,
+}
+
+/// The output stream, the ring that feeds it, the device's rate and channels and the device's
+/// name.
 struct Opened {
     stream: cpal::Stream,
     producer: rtrb::Producer<f32>,
     rate: u32,
     channels: usize,
-    resampler: Resampler,
     name: String,
 }
 
@@ -181,21 +191,19 @@ fn open(config: &PlaybackConfig, stats: &Arc<PlaybackStats>) -> Result<Opened> {
         .or_else(|_| open(cpal::BufferSize::Default))
         .map_err(err)?;
     stream.play().map_err(|e| err(e.to_string()))?;
-    let resampler = Resampler::new(config.stream_rate, rate, config.converter)?;
     tracing::info!(device = %name, rate, channels, target_ms = config.target.as_millis() as u64, "playing");
     Ok(Opened {
         stream,
         producer,
         rate,
         channels,
-        resampler,
         name,
     })
 }
 
 fn worker(
     config: PlaybackConfig,
-    rx: Receiver<Bytes>,
+    rx: Receiver<Fed>,
     ready: SyncSender<Result<String>>,
     stop: Arc<AtomicBool>,
     stats: Arc<PlaybackStats>,
@@ -205,7 +213,6 @@ fn worker(
         mut producer,
         rate,
         channels,
-        mut resampler,
         name,
     } = match open(&config, &stats) {
         Ok(x) => x,
@@ -217,37 +224,57 @@ fn worker(
     let _ = ready.send(Ok(name));
     let max_queued =
         ((config.target + MAX_EXCESS).as_secs_f64() * f64::from(rate)) as usize * channels;
-    let mut mono = Vec::new();
-    let mut resampled = Vec::new();
+    // The stream's format and the conversion from it to the device's.
+    let mut chain: Option<((u32, u16), Chain)> = None;
+    let mut samples = Vec::new();
+    let mut converted = Vec::new();
     while !stop.load(Ordering::Acquire) {
-        let pcm = match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(p) => p,
+        let fed = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(f) => f,
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        mono.clear();
-        mono.extend(
-            pcm.chunks_exact(2)
+        let format = (fed.rate, fed.channels);
+        if chain.as_ref().is_none_or(|(f, _)| *f != format) {
+            let device_channels = u16::try_from(channels).unwrap_or(2);
+            match Chain::new(
+                fed.channels,
+                fed.rate,
+                rate,
+                device_channels,
+                config.converter,
+            ) {
+                Ok(c) => chain = Some((format, c)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot play this stream's format");
+                    chain = None;
+                    continue;
+                }
+            }
+        }
+        let Some((_, chain)) = chain.as_mut() else {
+            continue;
+        };
+        samples.clear();
+        samples.extend(
+            fed.pcm
+                .chunks_exact(2)
                 .map(|b| dsp::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
         );
-        resampled.clear();
-        if resampler.process(&mono, &mut resampled).is_err() {
+        converted.clear();
+        if chain.process(&samples, &mut converted).is_err() {
             continue;
         }
         let queued = producer.buffer().capacity() - producer.slots();
-        let want = resampled.len() * channels;
+        let want = converted.len();
         if queued + want > max_queued || producer.slots() < want {
             stats
                 .dropped
-                .fetch_add(mono.len() as u64, Ordering::Relaxed);
+                .fetch_add(samples.len() as u64, Ordering::Relaxed);
             continue;
         }
         if let Ok(chunk) = producer.write_chunk_uninit(want) {
-            chunk.fill_from_iter(
-                resampled
-                    .iter()
-                    .flat_map(|&v| std::iter::repeat_n(v, channels)),
-            );
+            chunk.fill_from_iter(converted.iter().copied());
         }
     }
 }

@@ -65,21 +65,24 @@ impl Encoded {
 
 /// Starts the encoding thread for a stream of `rate` Hz and `channels` channels; each ring holds
 /// `queue` items (a listener may fall that far behind before it is dropped). The thread ends
-/// when the chunk stream closes.
+/// when the chunk stream closes. Opus runs at [`opus_rate`]`(rate)` and
+/// [`super::ogg_opus::bitrate_for`] the format (24 kbit/s for speech, 128 kbit/s for stereo
+/// music); a rate Opus lacks (44.1 kHz) is resampled to 48 kHz with libsamplerate first.
 ///
 /// # Errors
-/// [`Error::Config`] if Opus cannot encode the format; [`Error::Thread`] if the thread cannot
-/// start.
+/// [`Error::Config`] if Opus cannot encode the format (more than 2 channels);
+/// [`Error::Thread`] if the thread cannot start.
 pub fn start(
     stream: &ChunkStream,
     rate: u32,
     channels: u16,
     queue: usize,
 ) -> Result<(Encoded, JoinHandle<()>)> {
+    let opus_hz = opus_rate(rate);
     let mut opus = OggOpusEncoder::new(
-        rate,
+        opus_hz,
         channels,
-        super::ogg_opus::SPEECH_BITRATE,
+        super::ogg_opus::bitrate_for(rate, channels),
         fastrand::u32(..),
     )?;
     let (opus_tx, _) = broadcast::channel(queue.max(1));
@@ -99,6 +102,7 @@ pub fn start(
     let thread = std::thread::Builder::new()
         .name(ENCODE_THREAD.into())
         .spawn(move || {
+            let mut to_opus = ToOpus::new(rate, opus_hz, channels);
             while let Some(item) = chunks.recv_blocking() {
                 let Output::Chunk(chunk) = item else { continue };
                 let frame = PcmFrame {
@@ -122,7 +126,7 @@ pub fn start(
                 if opus_tx.receiver_count() == 0 && webm_tx.receiver_count() == 0 {
                     continue;
                 }
-                match opus.push_pcm16(&chunk.pcm) {
+                match to_opus.push(&mut opus, &chunk.pcm) {
                     // A page every 100 ms; the same packets go out as one WebM cluster.
                     Ok(pages) if !pages.is_empty() => {
                         let _ = opus_tx.send(pages);
@@ -138,4 +142,65 @@ pub fn start(
             source,
         })?;
     Ok((encoded, thread))
+}
+
+/// The rate Opus encodes a stream of `rate` Hz at: `rate` itself if Opus has it
+/// ([`super::ogg_opus::OPUS_RATES`]), 48 kHz otherwise.
+pub fn opus_rate(rate: u32) -> u32 {
+    if super::ogg_opus::OPUS_RATES.contains(&rate) {
+        rate
+    } else {
+        48_000
+    }
+}
+
+/// PCM16 chunks into the Opus encoder, through libsamplerate when the stream's rate is not one
+/// Opus has (made on the encoding thread: the converter is not `Send`).
+struct ToOpus {
+    /// Whether the stream needs resampling for Opus.
+    resample: bool,
+    resampler: Option<crate::audio::dsp::Resampler>,
+    samples: Vec<f32>,
+    resampled: Vec<f32>,
+}
+
+impl ToOpus {
+    fn new(rate: u32, opus_hz: u32, channels: u16) -> Self {
+        let resampler = (rate != opus_hz)
+            .then(|| {
+                crate::audio::dsp::Resampler::new(
+                    rate,
+                    opus_hz,
+                    channels,
+                    crate::audio::dsp::DEFAULT_CONVERTER,
+                )
+            })
+            .and_then(|r| {
+                r.inspect_err(|e| warn!(error = %e, "no resampler for Opus; Opus is off"))
+                    .ok()
+            });
+        Self {
+            resample: rate != opus_hz,
+            resampler,
+            samples: Vec::new(),
+            resampled: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, opus: &mut OggOpusEncoder, pcm: &[u8]) -> Result<Bytes> {
+        if !self.resample {
+            return opus.push_pcm16(pcm);
+        }
+        let Some(resampler) = self.resampler.as_mut() else {
+            return Ok(Bytes::new());
+        };
+        self.samples.clear();
+        self.samples.extend(
+            pcm.chunks_exact(2)
+                .map(|b| crate::audio::dsp::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
+        );
+        self.resampled.clear();
+        resampler.process(&self.samples, &mut self.resampled)?;
+        opus.push_f32(&self.resampled)
+    }
 }

@@ -22,6 +22,29 @@ pub const FRAMES_PER_PAGE: u32 = 5;
 /// Opus wideband speech is transparent (RFC 6716 §2.1.1 recommends 24–40 kbit/s for fullband
 /// speech and 16–20 kbit/s for wideband).
 pub const SPEECH_BITRATE: i32 = 24_000;
+/// Bit rate for music in stereo: 128 kbit/s, where listening tests find Opus fullband stereo
+/// music transparent for most listeners (RFC 6716 §2.1.1 puts fullband stereo music at
+/// 48–64 kbit/s for "good" quality; the Opus codec's recommended settings page, wiki.xiph.org
+/// `Opus_Recommended_Settings`, gives 96–128 kbit/s for stereo music as "transparent").
+pub const MUSIC_STEREO_BITRATE: i32 = 128_000;
+/// Bit rate for fullband music in mono: 96 kbit/s (the same source's figure for mono music
+/// with margin).
+pub const MUSIC_MONO_BITRATE: i32 = 96_000;
+
+/// The Opus bit rate (bit/s) for a stream of `rate` Hz and `channels` channels: speech rates
+/// (at most 24 kHz) in mono get [`SPEECH_BITRATE`], anything else is music:
+/// [`MUSIC_STEREO_BITRATE`] for two channels, [`MUSIC_MONO_BITRATE`] for one.
+pub fn bitrate_for(rate: u32, channels: u16) -> i32 {
+    match (rate <= 24_000, channels) {
+        (true, 1) => SPEECH_BITRATE,
+        (_, 1) => MUSIC_MONO_BITRATE,
+        _ => MUSIC_STEREO_BITRATE,
+    }
+}
+
+/// The sample rates Opus encodes (RFC 6716 §2): a stream at another rate (44.1 kHz) is
+/// resampled to 48 kHz for Opus.
+pub const OPUS_RATES: [u32; 5] = [8_000, 12_000, 16_000, 24_000, 48_000];
 /// Granule positions always count samples at 48 kHz, whatever the input rate (RFC 7845 §4).
 const GRANULE_RATE: u64 = 48_000;
 /// The vendor string in `OpusTags`.
@@ -72,7 +95,7 @@ impl OggOpusEncoder {
     /// [`Error::Config`] for a rate or channel count Opus does not take; [`Error::Opus`] if
     /// libopus refuses the bit rate.
     pub fn new(rate: u32, channels: u16, bitrate: i32, serial: u32) -> Result<Self> {
-        if ![8_000, 12_000, 16_000, 24_000, 48_000].contains(&rate) {
+        if !OPUS_RATES.contains(&rate) {
             return Err(Error::config(
                 "rate",
                 rate.to_string(),
@@ -177,11 +200,26 @@ impl OggOpusEncoder {
     /// # Errors
     /// [`Error::Opus`] if libopus fails on a frame.
     pub fn push_pcm16(&mut self, pcm: &[u8]) -> Result<Bytes> {
+        let before = self.pending.len();
         self.pending.extend(
             pcm.chunks_exact(2)
                 .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0),
         );
-        let real = (pcm.len() / 2 / usize::from(self.channels)) as u64;
+        self.pushed(self.pending.len() - before)
+    }
+
+    /// As [`OggOpusEncoder::push_pcm16`], for interleaved `f32` samples (full scale ±1.0) at the
+    /// encoder's rate.
+    ///
+    /// # Errors
+    /// As [`OggOpusEncoder::push_pcm16`].
+    pub fn push_f32(&mut self, samples: &[f32]) -> Result<Bytes> {
+        self.pending.extend_from_slice(samples);
+        self.pushed(samples.len())
+    }
+
+    fn pushed(&mut self, samples: usize) -> Result<Bytes> {
+        let real = (samples / usize::from(self.channels)) as u64;
         self.real_end += real * GRANULE_RATE / u64::from(self.rate);
         self.encode_whole_frames(false)
     }

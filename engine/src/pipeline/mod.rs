@@ -1,8 +1,10 @@
-//! The source stage: a named worker thread that turns an [`Input`] into fixed-size chunks of mono
-//! PCM16 at the stream's rate, on a wall-clock schedule.
+//! The source stage: a named worker thread that turns an [`Input`] into fixed-size chunks of
+//! PCM16 at the stream's format (sample rate and channels), on a wall-clock schedule.
 //!
-//! Every chunk has exactly `rate × chunk_ms / 1000` samples and a running `position` (samples since
-//! the stream started). The stream is continuous in wall-clock time: a generated source is asked
+//! Every chunk has exactly `rate × chunk_ms / 1000` frames and a running `position` (frames since
+//! the stream started). When the stream's format is not the original's 16 kHz mono, the stage
+//! also makes the 16 kHz mono version of each chunk for legacy clients, but only while
+//! [`Pipeline::spawn_with`]'s demand flag says one is connected. The stream is continuous in wall-clock time: a generated source is asked
 //! for exactly the frames that are due, a source that has ended yields silence, and a pushed
 //! source (a sound card) that delivers nothing for [`STALL_AFTER`] or longer is filled with
 //! silence for as long as it stays silent.
@@ -21,6 +23,7 @@ use crate::{Error, Result};
 
 pub use crate::audio::{Input, Pushed};
 
+mod legacy;
 mod worker;
 
 /// How long a pushed source must deliver nothing at all before it counts as stalled and silence
@@ -39,6 +42,9 @@ pub const MAX_STALL_AFTER: Duration = Duration::from_secs(5);
 pub struct PipelineConfig {
     /// Output sample rate in Hz (16,000 by default, as the original).
     pub rate: u32,
+    /// Output channels, interleaved: 1 (mono, as the original) or 2 (stereo); see
+    /// [`dsp::remix_into`] for how a source with other channel counts is mapped.
+    pub channels: u16,
     /// Duration of one chunk (20 ms by default).
     pub chunk: Duration,
     /// libsamplerate converter used when the source's rate differs from `rate`.
@@ -49,6 +55,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
             rate: wire::DEFAULT_SAMPLE_RATE,
+            channels: 1,
             chunk: Duration::from_millis(20),
             converter: dsp::DEFAULT_CONVERTER,
         }
@@ -56,19 +63,39 @@ impl Default for PipelineConfig {
 }
 
 impl PipelineConfig {
-    /// Samples (mono) in one chunk: `rate × chunk`, at least 1.
-    pub fn chunk_samples(&self) -> usize {
+    /// Frames in one chunk: `rate × chunk`, at least 1.
+    pub fn chunk_frames(&self) -> usize {
         ((u128::from(self.rate) * self.chunk.as_micros() / 1_000_000) as usize).max(1)
     }
+
+    /// Samples (all channels) in one chunk: [`PipelineConfig::chunk_frames`] × channels.
+    pub fn chunk_samples(&self) -> usize {
+        self.chunk_frames() * usize::from(self.channels.max(1))
+    }
+
+    /// Whether the stream is the original's format (16 kHz mono), so legacy clients can be sent
+    /// its chunks as they are.
+    pub fn is_legacy_format(&self) -> bool {
+        self.rate == wire::DEFAULT_SAMPLE_RATE && self.channels == 1
+    }
 }
+
+/// Set (by the TCP fan-out) while a legacy client is connected to a stream whose format is not
+/// 16 kHz mono: the source stage then adds [`Chunk::legacy`] to each chunk.
+pub type LegacyDemand = Arc<AtomicBool>;
 
 /// One chunk of the stream.
 #[derive(Debug, Clone)]
 pub struct Chunk {
-    /// Index of the first sample in the stream (samples since the stream started).
+    /// Index of the first frame in the stream (frames since the stream started).
     pub position: u64,
-    /// PCM16 LE mono bytes: `2 × chunk_samples` bytes.
+    /// PCM16 LE interleaved bytes at the stream's format: `2 × chunk_samples` bytes.
     pub pcm: Bytes,
+    /// The same stretch of audio as PCM16 LE 16 kHz mono for legacy clients, when the stream's
+    /// format is another and [`LegacyDemand`] is set (its length varies by a sample or two from
+    /// chunk to chunk with the resampler's timing, and it is empty for a few chunks after the
+    /// demand starts); `None` otherwise: a 16 kHz mono stream's legacy frames carry `pcm`.
+    pub legacy: Option<Bytes>,
     /// Level of this chunk.
     pub level: Level,
     /// When the chunk left the source stage (for latency measurements).
@@ -82,7 +109,7 @@ pub enum Notice {
     SourceEnded(String),
     /// The source failed; silence follows.
     SourceFailed(String),
-    /// A pushed source stopped delivering: silence stands in for it from now on (samples inserted
+    /// A pushed source stopped delivering: silence stands in for it from now on (frames inserted
     /// at once, at the stream rate, for the time it has already been silent).
     SilenceInserted(u64),
     /// A pushed source delivers audio: for the first time, or again after a stall.
@@ -108,7 +135,7 @@ pub const MAX_REOPEN_DELAY: Duration = Duration::from_secs(5);
 pub struct PipelineStats {
     /// Chunks produced.
     pub chunks: AtomicU64,
-    /// Samples of silence inserted because a pushed source was silent.
+    /// Frames of silence inserted because a pushed source was silent.
     pub silence_inserted: AtomicU64,
     /// Samples a device delivered that did not fit in the capture ring.
     pub overruns: AtomicU64,
@@ -137,6 +164,20 @@ impl Pipeline {
         config: PipelineConfig,
         sink: impl FnMut(Output) + Send + 'static,
     ) -> Result<Self> {
+        Self::spawn_with(input, config, LegacyDemand::default(), sink)
+    }
+
+    /// As [`Pipeline::spawn`], also making the 16 kHz mono version of each chunk
+    /// ([`Chunk::legacy`]) while `legacy` is set and the format is not 16 kHz mono.
+    ///
+    /// # Errors
+    /// As [`Pipeline::spawn`].
+    pub fn spawn_with(
+        input: Input,
+        config: PipelineConfig,
+        legacy: LegacyDemand,
+        sink: impl FnMut(Output) + Send + 'static,
+    ) -> Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(PipelineStats::default());
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<()>>(1);
@@ -146,7 +187,7 @@ impl Pipeline {
             let stats = stats.clone();
             thread::Builder::new()
                 .name(name.clone())
-                .spawn(move || worker::run(input, config, sink, stop, stats, ready_tx))
+                .spawn(move || worker::run(input, config, sink, (stop, legacy), stats, ready_tx))
                 .map_err(|source| Error::Thread { name, source })?
         };
         let ready = ready_rx.recv().unwrap_or_else(|_| {
@@ -216,6 +257,56 @@ mod tests {
             assert_eq!(c.pcm.len(), 640);
             assert!((c.level.peak_dbfs + 12.0).abs() < 0.1, "{:?}", c.level);
         }
+    }
+
+    /// A 48 kHz stereo stream carries a 16 kHz mono version only while the demand flag is set.
+    #[test]
+    fn the_legacy_version_is_made_only_on_demand() {
+        let chunks = Arc::new(Mutex::new(Vec::new()));
+        let c2 = chunks.clone();
+        let config = PipelineConfig {
+            rate: 48_000,
+            channels: 2,
+            ..PipelineConfig::default()
+        };
+        let demand = LegacyDemand::default();
+        let tone = Tone::new(1000.0, 48_000).expect("tone");
+        let p = Pipeline::spawn_with(
+            Input::Generated(Box::new(tone)),
+            config,
+            demand.clone(),
+            move |o| {
+                if let Output::Chunk(c) = o {
+                    c2.lock().expect("lock").push(c);
+                }
+            },
+        )
+        .expect("spawn");
+        thread::sleep(Duration::from_millis(300));
+        demand.store(true, Ordering::Release);
+        thread::sleep(Duration::from_millis(600));
+        p.stop();
+        let chunks = chunks.lock().expect("lock");
+        let split = chunks
+            .iter()
+            .position(|c| c.legacy.is_some())
+            .expect("made");
+        assert!(split >= 10, "nothing before the demand: {split}");
+        assert!(chunks[split..].iter().all(|c| c.legacy.is_some()));
+        for c in chunks.iter() {
+            assert_eq!(c.pcm.len(), 960 * 2 * 2, "20 ms of 48 kHz stereo");
+        }
+        // After the converter's delay, 320 samples (20 ms at 16 kHz) per chunk on average.
+        let later = &chunks[split + 5..];
+        let bytes: usize = later
+            .iter()
+            .map(|c| c.legacy.as_ref().map_or(0, |l| l.len()))
+            .sum();
+        let per_chunk = bytes as f64 / 2.0 / later.len() as f64;
+        assert!(
+            (per_chunk - 320.0).abs() < 5.0,
+            "{per_chunk} samples per chunk"
+        );
     }
 
     #[test]

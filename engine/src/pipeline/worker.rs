@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::legacy::LegacyStage;
 use super::{
-    Chunk, Input, MAX_REOPEN_DELAY, MAX_STALL_AFTER, Notice, Output, PipelineConfig, PipelineStats,
-    Pushed, STALL_AFTER,
+    Chunk, Input, LegacyDemand, MAX_REOPEN_DELAY, MAX_STALL_AFTER, Notice, Output, PipelineConfig,
+    PipelineStats, Pushed, STALL_AFTER,
 };
 use crate::Result;
 use crate::audio::Generator;
@@ -49,16 +50,18 @@ struct Worker<S: FnMut(Output)> {
     stats: Arc<PipelineStats>,
     /// Interleaved input frames of this tick.
     input: Vec<f32>,
-    /// Mono samples at the stream rate not yet cut into chunks.
+    /// Interleaved samples at the stream's format not yet cut into chunks.
     fifo: Vec<f32>,
     pcm: Vec<u8>,
-    /// Stream position (samples) of the next chunk.
+    /// The 16 kHz mono version for legacy clients, while one is connected.
+    legacy: LegacyStage,
+    /// Stream position (frames) of the next chunk.
     position: u64,
     failed: bool,
     start: Instant,
     last_input_at: Option<Instant>,
     stall_after: Duration,
-    /// Samples of silence inserted in the current stall.
+    /// Frames of silence inserted in the current stall.
     stall_filled: u64,
 }
 
@@ -88,7 +91,13 @@ fn open(input: Input, config: &PipelineConfig) -> Result<(Running, Chain)> {
             .as_ref()
             .map_or((config.rate, 1), |p| (p.rate, p.channels)),
     };
-    let chain = Chain::new(channels, rate, config.rate, config.converter)?;
+    let chain = Chain::new(
+        channels,
+        rate,
+        config.rate,
+        config.channels,
+        config.converter,
+    )?;
     Ok((running, chain))
 }
 
@@ -98,7 +107,7 @@ pub(super) fn run(
     input: Input,
     config: PipelineConfig,
     sink: impl FnMut(Output),
-    stop: Arc<AtomicBool>,
+    (stop, legacy): (Arc<AtomicBool>, LegacyDemand),
     stats: Arc<PipelineStats>,
     ready: SyncSender<Result<()>>,
 ) {
@@ -122,6 +131,7 @@ pub(super) fn run(
         input: Vec::new(),
         fifo: Vec::with_capacity(chunk_samples * 4),
         pcm: Vec::with_capacity(chunk_samples * 2),
+        legacy: LegacyStage::new(legacy, config),
         position: 0,
         failed: false,
         start: Instant::now(),
@@ -252,7 +262,7 @@ impl<S: FnMut(Output)> Worker<S> {
             match open() {
                 Ok(p) => {
                     let c = &self.config;
-                    match Chain::new(p.channels, p.rate, c.rate, c.converter) {
+                    match Chain::new(p.channels, p.rate, c.rate, c.channels, c.converter) {
                         Ok(chain) => self.chain = chain,
                         Err(e) => notices.push(Notice::SourceFailed(e.to_string())),
                     }
@@ -315,7 +325,9 @@ impl<S: FnMut(Output)> Worker<S> {
         if self.stall_filled == 0 {
             self.notice(Notice::SilenceInserted(fill));
         }
-        self.fifo.resize(self.fifo.len() + fill as usize, 0.0);
+        let channels = usize::from(self.config.channels.max(1));
+        self.fifo
+            .resize(self.fifo.len() + fill as usize * channels, 0.0);
         self.stall_filled += fill;
         self.stats
             .silence_inserted
@@ -334,10 +346,11 @@ impl<S: FnMut(Output)> Worker<S> {
             let chunk = Chunk {
                 position: self.position,
                 pcm: Bytes::copy_from_slice(&self.pcm),
+                legacy: self.legacy.make(samples),
                 level: Level::measure(samples),
                 produced_at: Instant::now(),
             };
-            self.position += chunk_samples as u64;
+            self.position += self.config.chunk_frames() as u64;
             self.stats.chunks.fetch_add(1, Ordering::Relaxed);
             (self.sink)(Output::Chunk(chunk));
         }

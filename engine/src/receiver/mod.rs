@@ -69,8 +69,12 @@ pub struct RecordConfig {
     pub out: Option<PathBuf>,
     /// Overwrite `out` if it exists (otherwise that is an error before connecting).
     pub overwrite: bool,
-    /// Stop after exactly this much audio (rounded to whole samples at the stream's rate).
+    /// Stop after exactly this much audio (rounded to whole frames at the written rate).
     pub duration: Option<Duration>,
+    /// Write this format instead of the stream's (`record --format 16000:1` from a hi-fi
+    /// server): converted at the receiver with the source stage's channel mapping and
+    /// libsamplerate converter. `None`: the stream's format.
+    pub format: Option<crate::quality::AudioFormat>,
     /// Reconnect after losing the server (with [`Backoff`], until stopped) and fill the gap with
     /// silence. A server that closes without answering [`MAX_UNANSWERED_CLOSES`] times in a row
     /// still ends the recording ([`Error::NotAudiomi`]).
@@ -150,6 +154,7 @@ impl RecordConfig {
             out: Some(out.into()),
             overwrite: false,
             duration: None,
+            format: None,
             reconnect: false,
             connect_timeout: Duration::from_secs(5),
             answer_timeout: Duration::from_secs(5),
@@ -284,6 +289,7 @@ pub struct Outcome {
     pub result: Result<()>,
 }
 
+pub mod convert;
 mod gaps;
 mod handle;
 mod output;

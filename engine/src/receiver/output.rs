@@ -1,5 +1,6 @@
 //! Where one recording's audio goes once its format is known: the WAV file (if any) and the
-//! player (if listening), fed the same frames and gaps, up to the duration limit.
+//! player (if listening), fed the same frames and gaps, up to the duration limit; converted
+//! first when `record --format` asks for another format than the stream's.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,10 +9,12 @@ use tracing::info;
 use wire::StreamFormat;
 
 use super::RecordConfig;
+use super::convert::Converter;
 use super::session::Step;
 use super::sink::{FrameSink, PlayerSink};
 use crate::Result;
 use crate::audio::playback::Player;
+use crate::quality::AudioFormat;
 use crate::wav::WavSink;
 
 /// The sinks of one recording and how much they were given.
@@ -20,42 +23,63 @@ pub(super) struct Output {
     pub(super) sample_rate: u32,
     /// Channels per frame.
     pub(super) channels: u16,
+    /// The format written: the stream's, or the one `record --format` asked for.
+    pub(super) written_format: AudioFormat,
+    /// From the stream's format to `written_format`, when they differ.
+    converter: Option<Converter>,
     /// The file (if any) first, then the player (if listening).
     sinks: Vec<Box<dyn FrameSink>>,
-    /// Samples written or counted, all channels.
+    /// Samples written or counted, all channels, at `written_format`.
     pub(super) written: u64,
     /// Samples (all channels) after which the recording is done (`--duration`).
     limit: Option<u64>,
 }
 
 impl Output {
-    /// Creates the WAV file named in `config` (if any) for `format`, and feeds `player` (if any).
+    /// Creates the WAV file named in `config` (if any) for `format` (or `config.format`, which
+    /// the stream is then converted to), and feeds `player` (if any).
     ///
     /// # Errors
     /// Whatever creating the file returns ([`crate::Error::WavWrite`], an existing file without
-    /// `overwrite`).
+    /// `overwrite`); what starting the converter returns.
     pub(super) fn open(
         config: &RecordConfig,
         format: StreamFormat,
         player: Option<Arc<Player>>,
     ) -> Result<Self> {
+        let stream = AudioFormat {
+            rate: format.sample_rate,
+            channels: format.channels,
+        };
+        let written_format = config.format.unwrap_or(stream);
+        let converter = if written_format == stream {
+            None
+        } else {
+            info!(from = %stream, to = %written_format, "converting the stream");
+            Some(Converter::new(stream, written_format)?)
+        };
+        let (rate, channels) = (written_format.rate, written_format.channels);
         let mut sinks: Vec<Box<dyn FrameSink>> = Vec::new();
         if let Some(path) = &config.out {
-            let file =
-                WavSink::create(path, format.sample_rate, format.channels, config.overwrite)?;
-            info!(path = %path.display(), rate = format.sample_rate, channels = format.channels, "recording");
+            let file = WavSink::create(path, rate, channels, config.overwrite)?;
+            info!(path = %path.display(), rate, channels, "recording");
             sinks.push(Box::new(file));
         }
         if let Some(player) = player {
-            sinks.push(Box::new(PlayerSink(player)));
+            sinks.push(Box::new(PlayerSink {
+                player,
+                rate,
+                channels,
+            }));
         }
-        let limit = config.duration.map(|d| {
-            (d.as_secs_f64() * f64::from(format.sample_rate)).round() as u64
-                * u64::from(format.channels)
-        });
+        let limit = config
+            .duration
+            .map(|d| (d.as_secs_f64() * f64::from(rate)).round() as u64 * u64::from(channels));
         Ok(Self {
             sample_rate: format.sample_rate,
             channels: format.channels,
+            written_format,
+            converter,
             sinks,
             written: 0,
             limit,
@@ -72,9 +96,24 @@ impl Output {
         self.sinks.iter_mut().try_for_each(|s| s.tick())
     }
 
-    /// Writes `pcm` (or `silence` zero samples when `pcm` is None) to every sink, stopping at the
-    /// limit: `Done` once it is reached.
+    /// Writes `pcm` (or `silence` zero samples when `pcm` is None), at the stream's format, to
+    /// every sink (converted first if asked), stopping at the limit: `Done` once it is reached.
+    ///
+    /// # Errors
+    /// What a sink or the converter returns.
     pub(super) fn write(&mut self, pcm: Option<&[u8]>, silence: u64) -> Result<Step> {
+        let Some(converter) = self.converter.as_mut() else {
+            return self.write_out(pcm, silence);
+        };
+        let converted = match pcm {
+            Some(p) => converter.convert(p)?,
+            None => converter.silence(silence)?,
+        };
+        self.write_out(Some(&converted), 0)
+    }
+
+    /// [`Output::write`] at the written format.
+    fn write_out(&mut self, pcm: Option<&[u8]>, silence: u64) -> Result<Step> {
         let offered = pcm.map_or(silence, |p| (p.len() / 2) as u64);
         let room = self
             .limit
@@ -96,9 +135,15 @@ impl Output {
         Ok(Step::Continue)
     }
 
-    /// Finalizes every sink, even after one failed; the first error is returned.
+    /// Drains the converter (if any) into the sinks, then finalizes every sink, even after one
+    /// failed; the first error is returned.
     pub(super) fn finish(&mut self) -> Result<()> {
-        let mut result = Ok(());
+        let mut result = match self.converter.take() {
+            Some(mut c) => c
+                .finish()
+                .and_then(|tail| self.write_out(Some(&tail), 0).map(|_| ())),
+            None => Ok(()),
+        };
         for sink in &mut self.sinks {
             let finished = sink.finish();
             if result.is_ok() {

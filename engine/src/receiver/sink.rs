@@ -80,13 +80,21 @@ impl FrameSink for WavSink {
     }
 }
 
-/// Live listening: audio goes to the player's jitter buffer. Gaps are not played: the player
-/// bridges them as it bridges any late audio.
-pub struct PlayerSink(pub Arc<Player>);
+/// Live listening: audio goes to the player's jitter buffer, with the stream's sample rate
+/// (Hz) and channel count. Gaps are not played: the player bridges them as it bridges any late
+/// audio.
+pub struct PlayerSink {
+    /// The player.
+    pub player: Arc<Player>,
+    /// The stream's sample rate in Hz.
+    pub rate: u32,
+    /// The stream's channels.
+    pub channels: u16,
+}
 
 impl FrameSink for PlayerSink {
     fn write_pcm16(&mut self, pcm: &[u8]) -> Result<()> {
-        self.0.feed(pcm);
+        self.player.feed(pcm, self.rate, self.channels);
         Ok(())
     }
 

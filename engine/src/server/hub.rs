@@ -12,7 +12,7 @@ use tracing::{info, warn};
 
 use super::client::{ClientInfo, ClientShared, Sent, Slot};
 use super::{MAX_CHUNKS_PER_WRITE, PARALLEL_FANOUT_FROM, ServerConfig, ServerEvent, ServerStats};
-use crate::pipeline::{Chunk, Notice};
+use crate::pipeline::{Chunk, LegacyDemand, Notice};
 
 /// Chunks encoded and held back to be written together (see [`ServerConfig::writes_per_sec`]).
 #[derive(Default)]
@@ -37,6 +37,8 @@ pub struct Hub {
     pub(super) events: broadcast::Sender<ServerEvent>,
     /// The latest chat messages, for the web page ([`Hub::chat_since`]).
     pub(super) chat_log: Mutex<super::chat::ChatLog>,
+    /// Set while a legacy client is sent audio (see [`Hub::legacy_demand`]).
+    pub(super) legacy_demand: LegacyDemand,
 }
 
 impl Hub {
@@ -55,7 +57,22 @@ impl Hub {
             stats: ServerStats::default(),
             events,
             chat_log: Mutex::new(super::chat::ChatLog::default()),
+            legacy_demand: LegacyDemand::default(),
         })
+    }
+
+    /// Whether the stream is the original's 16 kHz mono, so legacy clients get its chunks as
+    /// they are.
+    pub fn is_legacy_format(&self) -> bool {
+        let f = self.config.format;
+        f.sample_rate == wire::DEFAULT_SAMPLE_RATE && f.channels == 1
+    }
+
+    /// The flag the fan-out sets while a legacy client (one that never sent HELLO) is ready for
+    /// audio; hand it to [`crate::pipeline::Pipeline::spawn_with`] so that a stream of another
+    /// format than 16 kHz mono carries a 16 kHz mono version ([`Chunk::legacy`]) only then.
+    pub fn legacy_demand(&self) -> LegacyDemand {
+        self.legacy_demand.clone()
     }
 
     /// Live counters.
@@ -106,7 +123,8 @@ impl Hub {
     }
 
     /// Sends `chunk` to every client that is ready for audio: one shared encoding per frame kind
-    /// (legacy AUDIO, extended AUDIO_AT), written directly to each socket that takes it, queued
+    /// (legacy AUDIO of the 16 kHz mono stream, extended AUDIO_AT of the stream's format; a
+    /// legacy client gets nothing for a chunk without a 16 kHz mono version), written directly to each socket that takes it, queued
     /// for the others. Never blocks on a client: a client whose queue already holds `max_lag` of
     /// audio is disconnected. Large audiences are written by one thread per core, and above the
     /// write budget ([`ServerConfig::writes_per_sec`]) several chunks go out in one write.
@@ -116,7 +134,14 @@ impl Hub {
         self.stats.chunks.fetch_add(1, Ordering::Relaxed);
         let batch = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            self.codec.encode_audio(&chunk.pcm, &mut pending.legacy);
+            let legacy = if self.is_legacy_format() {
+                Some(&chunk.pcm)
+            } else {
+                chunk.legacy.as_ref()
+            };
+            if let Some(pcm) = legacy.filter(|p| !p.is_empty()) {
+                self.codec.encode_audio(pcm, &mut pending.legacy);
+            }
             self.codec
                 .encode_audio_at(chunk.position, &chunk.pcm, &mut pending.extended);
             pending.chunks += 1;
@@ -154,12 +179,18 @@ impl Hub {
             .filter(|(_, slot)| slot.shared.armed.load(Ordering::Acquire))
             .map(|(id, slot)| (*id, slot.shared.clone()))
             .collect();
+        let legacy_clients = targets
+            .iter()
+            .any(|(_, c)| !c.extended.load(Ordering::Acquire));
+        self.legacy_demand.store(legacy_clients, Ordering::Release);
         let send = |part: &[(u64, Arc<ClientShared>)]| {
             let mut queued = 0u64;
             let mut lagging = Vec::new();
             for (id, client) in part {
                 let frame = if client.extended.load(Ordering::Acquire) {
                     &extended
+                } else if legacy.is_empty() {
+                    continue;
                 } else {
                     &legacy
                 };

@@ -208,19 +208,22 @@ impl ServerHandle {
         let mut config = options.server;
         config.chunk = options.pipeline.chunk;
         config.format.sample_rate = options.pipeline.rate;
+        config.format.channels = options.pipeline.channels;
         // The fan-out may fall max_lag behind (at least 16 chunks) before it loses chunks.
         let capacity = (config.max_lag.as_micros() / config.chunk.as_micros().max(1)).max(16);
         let stream = ChunkStream::new(usize::try_from(capacity).unwrap_or(usize::MAX));
         let hub = Hub::new(config);
         let fanout = spawn_fanout(hub.clone(), stream.subscribe("tcp"))?;
         let (input, pipeline_config, sink) = (options.input, options.pipeline, stream.sink());
-        let pipeline =
-            tokio::task::spawn_blocking(move || Pipeline::spawn(input, pipeline_config, sink))
-                .await
-                .map_err(|e| Error::Thread {
-                    name: "audiomi-source".into(),
-                    source: std::io::Error::other(e.to_string()),
-                })??;
+        let legacy = hub.legacy_demand();
+        let pipeline = tokio::task::spawn_blocking(move || {
+            Pipeline::spawn_with(input, pipeline_config, legacy, sink)
+        })
+        .await
+        .map_err(|e| Error::Thread {
+            name: "audiomi-source".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
         let source_stats = pipeline.stats().clone();
         let plan = OutputPlan {
             web: web_listener.zip(web),

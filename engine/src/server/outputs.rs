@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use super::Hub;
 use crate::encode::live::{self, Encoded};
-use crate::encode::ogg_opus::SPEECH_BITRATE;
+use crate::encode::ogg_opus::bitrate_for;
 use crate::icecast::{IcecastPublisher, IcecastStatus, IcecastTarget};
 use crate::pipeline::Output;
 use crate::rtp::{RtpOptions, RtpOutput, RtpStats};
@@ -123,7 +123,7 @@ impl Outputs {
             "samplerate={};channels={};bitrate={}",
             format.sample_rate,
             format.channels,
-            SPEECH_BITRATE / 1000
+            bitrate_for(format.sample_rate, format.channels) / 1000
         );
         let icecast: Vec<_> = match &encoded {
             Some(encoded) => plan

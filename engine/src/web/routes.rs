@@ -308,7 +308,7 @@ async fn status(State(state): State<Arc<WebState>>) -> Response {
             "sample_rate": s.sample_rate,
             "channels": s.channels,
             "bits_per_sample": 16,
-            "opus_bitrate": crate::encode::ogg_opus::SPEECH_BITRATE,
+            "opus_bitrate": crate::encode::ogg_opus::bitrate_for(s.sample_rate, s.channels),
         },
         "level": { "rms_dbfs": level.rms_dbfs, "peak_dbfs": level.peak_dbfs },
         "uptime_s": s.started.elapsed().as_secs_f64(),

@@ -12,6 +12,12 @@
 //! - Length: 10 s in must give exactly 160,000 samples once the converter is flushed.
 //! - Speed: seconds of audio processed per second of one core (real-time factor).
 //!
+//! Then the hi-fi formats (stereo kept stereo, default converter): 44.1 kHz → 48 kHz (a CD-rate
+//! sink or file) and 48 kHz → 48 kHz (no libsamplerate), with 440 Hz on the left and 1 kHz on
+//! the right at −6 dBFS: SINAD of each channel after PCM16 (its own tone fitted, everything
+//! else, the other channel's tone included, counted as noise), channel separation (the fitted
+//! power of a channel's own tone over that of the other channel's tone in it) and length.
+//!
 //! ```text
 //! cargo run --profile packaging -p audiomi-tools --bin audiomi-dspbench
 //! ```
@@ -37,7 +43,7 @@ fn sine(freq: f64, seconds: f64) -> Vec<f32> {
 }
 
 fn run(converter: ConverterType, input: &[f32]) -> Vec<f32> {
-    let mut chain = match Chain::new(2, IN_RATE, OUT_RATE, converter) {
+    let mut chain = match Chain::new(2, IN_RATE, OUT_RATE, 1, converter) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("audiomi-dspbench: {e}");
@@ -172,6 +178,71 @@ fn main() {
         println!(
             "| {name} | {sinad_f32:.1} | {sinad_pcm16:.1} | {worst_alias:.1} | {flat:.3} | {g73:.2} / {g75:.2} | {} | {speed:.0} |",
             out.len()
+        );
+    }
+    hifi_table();
+}
+
+/// 10 s of stereo at `rate`: 440 Hz left, 1 kHz right, both at −6 dBFS.
+fn left_right(rate: u32) -> Vec<f32> {
+    let n = 10 * rate as usize;
+    let at = |f: f64, i: usize| (AMPLITUDE * (TAU * f * i as f64 / f64::from(rate)).sin()) as f32;
+    (0..n).flat_map(|i| [at(440.0, i), at(1000.0, i)]).collect()
+}
+
+/// The hi-fi table: stereo through the source stage's chain at 48 kHz out.
+fn hifi_table() {
+    const OUT: u32 = 48_000;
+    println!();
+    println!("hi-fi: stereo -> 48 kHz stereo, sinc best, 20 ms blocks, after PCM16");
+    println!(
+        "| from | SINAD left 440 Hz (dB) | SINAD right 1 kHz (dB) | separation L / R (dB) | frames from 10 s | speed (x real time) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for from in [44_100u32, 48_000] {
+        let input = left_right(from);
+        let mut chain = match Chain::new(2, from, OUT, 2, engine::audio::dsp::DEFAULT_CONVERTER) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("audiomi-dspbench: {e}");
+                std::process::exit(1);
+            }
+        };
+        let started = Instant::now();
+        let mut out = Vec::new();
+        let blocks: Vec<&[f32]> = input.chunks(from as usize / 50 * 2).collect();
+        for (i, b) in blocks.iter().enumerate() {
+            let r = if i + 1 == blocks.len() {
+                chain.finish(b, &mut out)
+            } else {
+                chain.process(b, &mut out)
+            };
+            if let Err(e) = r {
+                eprintln!("audiomi-dspbench: {e}");
+                std::process::exit(1);
+            }
+        }
+        let speed = 10.0 / started.elapsed().as_secs_f64();
+        let q: Vec<f32> = out.iter().map(|&v| pcm16_to_f32(f32_to_pcm16(v))).collect();
+        let left: Vec<f32> = q.iter().step_by(2).copied().collect();
+        let right: Vec<f32> = q.iter().skip(1).step_by(2).copied().collect();
+        let skip = OUT as usize / 2;
+        let steady = |x: &[f32]| x[skip..x.len() - skip].to_vec();
+        let (l, r) = (steady(&left), steady(&right));
+        let rate = f64::from(OUT);
+        let (_, l_res, l_sig) = fit(&l, 440.0, rate);
+        let (_, r_res, r_sig) = fit(&r, 1000.0, rate);
+        let (_, _, l_leak) = fit(&l, 1000.0, rate);
+        let (_, _, r_leak) = fit(&r, 440.0, rate);
+        println!(
+            "| {} kHz | {:.1} | {:.1} | {:.1} / {:.1} | {} | {:.0} |",
+            f64::from(from) / 1000.0,
+            db(l_sig / l_res),
+            db(r_sig / r_res),
+            db(l_sig / l_leak),
+            db(r_sig / r_leak),
+            left.len(),
+            speed
         );
     }
 }

@@ -175,11 +175,21 @@ impl ReceiverTab {
         } else {
             "—".into()
         };
+        let format = if self.rate > 0 {
+            engine::quality::AudioFormat {
+                rate: self.rate,
+                channels: self.channels,
+            }
+            .label()
+        } else {
+            "—".into()
+        };
         column![
             row![
                 text(format!("Ping: {ping}")),
                 text(format!("Elapsed: {elapsed}")),
-                text(format!("Recorded: {seconds:.1} s"))
+                text(format!("Recorded: {seconds:.1} s")),
+                text(format!("Format: {format}")),
             ]
             .spacing(24),
             row![

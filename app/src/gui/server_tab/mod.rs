@@ -22,10 +22,12 @@ use super::qr::Qr;
 use super::settings::ServerSettings;
 use super::widgets::Meter;
 
+mod quality;
 mod run;
 mod update;
 pub(super) mod view;
 
+pub use quality::Quality;
 pub use run::{Private, StartRequest, describe, start};
 use run::{Running, close_preview, events};
 
@@ -103,6 +105,8 @@ pub enum Message {
     Listed(Result<Vec<DeviceInfo>, String>),
     /// A source was picked.
     SourceSelected(SourceChoice),
+    /// A quality (stream format) was picked.
+    QualitySelected(Quality),
     /// The WAV file dialog closed (None: cancelled).
     FilePicked(Option<PathBuf>),
     /// Host field edited.
@@ -195,6 +199,8 @@ pub struct ServerTab {
     pub tls: Option<(u16, String)>,
     /// The chat with the receivers.
     pub chat: ChatPanel,
+    /// The stream's format (the *Quality* pick).
+    pub quality: Quality,
     wanted_source: Option<String>,
     label_generation: u32,
 }
@@ -228,6 +234,7 @@ impl ServerTab {
             access_key: String::new(),
             tls: None,
             chat: ChatPanel::default(),
+            quality: Quality::from_saved(&settings.format),
             wanted_source: settings.source.clone(),
             label_generation: 0,
         }
@@ -242,6 +249,7 @@ impl ServerTab {
             source: self.selected.as_ref().and_then(SourceChoice::spec),
             http_port: self.http_port.clone(),
             icecast_url: self.icecast_url.clone(),
+            format: self.quality.0.to_string(),
         }
     }
 

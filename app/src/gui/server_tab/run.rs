@@ -41,6 +41,8 @@ pub struct StartRequest {
     pub http_port: Option<u16>,
     /// Publish to this Icecast mount.
     pub icecast: Option<IcecastUrl>,
+    /// The stream's format (legacy receivers get 16 kHz mono whatever it is).
+    pub format: engine::quality::AudioFormat,
     /// Private: TLS and an access key, plaintext port off (`serve --tls --access-key KEY
     /// --no-plain`).
     pub private: Option<Private>,
@@ -71,6 +73,7 @@ pub async fn start(req: StartRequest) -> Result<ServerHandle, Problem> {
         spec,
         http_port,
         icecast,
+        format,
         private,
     } = req;
     let tls = private.map(|p| TlsSettings {
@@ -87,6 +90,11 @@ pub async fn start(req: StartRequest) -> Result<ServerHandle, Problem> {
         server: ServerConfig {
             checkcode,
             ..ServerConfig::default()
+        },
+        pipeline: engine::pipeline::PipelineConfig {
+            rate: format.rate,
+            channels: format.channels,
+            ..engine::pipeline::PipelineConfig::default()
         },
         http_port,
         icecast: icecast.into_iter().collect(),

@@ -9,6 +9,11 @@ impl ServerTab {
             Message::Listed(Ok(list)) => self.on_listed(&list),
             Message::Listed(Err(e)) => self.status = format!("Cannot list sound devices: {e}"),
             Message::SourceSelected(choice) => return self.on_source_selected(choice),
+            Message::QualitySelected(q) => {
+                if self.running.is_none() && !self.busy {
+                    self.quality = q;
+                }
+            }
             Message::FilePicked(Some(path)) => self.on_file_picked(path),
             Message::FilePicked(None) => self.status = "No file chosen.".into(),
             Message::Host(v) => {
@@ -172,6 +177,7 @@ impl ServerTab {
             spec,
             http_port,
             icecast,
+            format: self.quality.0,
             private: self.private.then(|| Private {
                 port: engine::secure::DEFAULT_TLS_PORT,
                 key: self.access_key.trim().to_string(),

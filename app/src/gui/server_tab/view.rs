@@ -4,7 +4,7 @@
 use iced::widget::{button, canvas, checkbox, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length};
 
-use super::{Message, ServerTab};
+use super::{Message, Quality, ServerTab};
 use crate::gui::form::{Spot, field_error, form_row, input, problem_at};
 use crate::gui::qr::Qr;
 use crate::gui::widgets::repaint_on_change;
@@ -57,10 +57,22 @@ impl ServerTab {
             button("Refresh").on_press_maybe(editable.then_some(Message::Refresh)),
         ]
         .spacing(8);
+        let quality_row = row![
+            text("Quality").width(Length::Fixed(70.0)),
+            pick_list(
+                Quality::choices(self.quality),
+                Some(self.quality),
+                Message::QualitySelected
+            )
+            .width(Length::Fill),
+        ]
+        .spacing(8)
+        .align_y(iced::Alignment::Center);
         let form = column![
             text("Source"),
             source_row,
             field_error(problem_at(problem, Spot::Source)),
+            quality_row,
             form_row(
                 [
                     (

@@ -60,6 +60,7 @@ async fn the_tab_shows_a_publisher_that_cannot_reach_icecast() {
         spec: "tone:440".into(),
         http_port: None,
         icecast: Some(url),
+        format: engine::quality::AudioFormat::SPEECH,
         private: None,
     })
     .await

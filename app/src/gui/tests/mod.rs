@@ -16,6 +16,7 @@ mod chat;
 mod found;
 mod icecast;
 mod private;
+mod quality;
 mod receiver;
 
 /// Sends `Tick` to `tab` every `every` (at most 100 times) until `done`; whether it got there.
@@ -53,6 +54,7 @@ fn server_settings() -> ServerSettings {
         source: None,
         http_port: "26080".into(),
         icecast_url: String::new(),
+        format: "16000:1".into(),
     }
 }
 
@@ -77,6 +79,7 @@ fn tone_request(port: u16, checkcode: i32) -> server_tab::StartRequest {
         spec: "tone:440".into(),
         http_port: None,
         icecast: None,
+        format: engine::quality::AudioFormat::SPEECH,
         private: None,
     }
 }
@@ -180,6 +183,7 @@ async fn server_tab_shows_a_real_receiver() {
         spec: "tone:440".into(),
         http_port: Some(0),
         icecast: None,
+        format: engine::quality::AudioFormat::SPEECH,
         private: None,
     })
     .await

@@ -186,12 +186,13 @@ impl Recorder {
                     path: path.to_path_buf(),
                 });
             }
+            let written = out.written_format;
             self.stats
                 .sample_rate
-                .store(format.sample_rate, Ordering::Relaxed);
+                .store(written.rate, Ordering::Relaxed);
             self.stats
                 .channels
-                .store(u32::from(format.channels), Ordering::Relaxed);
+                .store(u32::from(written.channels), Ordering::Relaxed);
             self.output = Some(out);
         }
         self.stats.store_level(Level::measure_pcm16(&pcm));

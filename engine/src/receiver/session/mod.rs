@@ -107,8 +107,10 @@ impl Recorder {
         let out = self.output.as_ref();
         Summary {
             path: out.and_then(Output::path).map(std::path::Path::to_path_buf),
-            samples: out.map_or(0, |o| o.written / u64::from(o.channels.max(1))),
-            sample_rate: out.map_or(0, |o| o.sample_rate),
+            samples: out.map_or(0, |o| {
+                o.written / u64::from(o.written_format.channels.max(1))
+            }),
+            sample_rate: out.map_or(0, |o| o.written_format.rate),
             gap_samples: self.stats.gap_samples.load(Ordering::Relaxed),
             bytes_received: self.stats.bytes_received.load(Ordering::Relaxed),
         }
