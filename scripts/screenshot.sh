@@ -95,7 +95,7 @@ launch server
 server_pid=$launched
 a=$(window_of "$launched" 0) || { echo "the server instance opened no window" >&2; cat "$work/server.log" >&2; exit 1; }
 sleep 1.5 # the device list arrives
-click "$a" 75 402 # Start serving
+click "$a" 75 439 # Start serving
 # "listening", not "capturing": the level preview captures before anything is served.
 for _ in $(seq 1 100); do grep -q "listening" "$work/server.log" && break; sleep 0.05; done
 grep -q "listening" "$work/server.log" || { echo "the server did not start serving (did Start serving move?)" >&2; cat "$work/server.log" >&2; exit 1; }

@@ -14,15 +14,13 @@ use audiomi_testkit::{
 };
 use common::{audiomi, serve_command};
 
-/// `out`: `seconds` of 48 kHz stereo PCM16, a 440 Hz sine on the left and 1 kHz on the right,
-/// each at half full scale, made by sox.
-fn left_right_file(dir: &Path, out: &str, seconds: u32) {
-    let s = seconds.to_string();
+/// `out`: `seconds` of stereo PCM16 at `rate` Hz, a 440 Hz sine on the left and 1 kHz on the
+/// right, each at half full scale, made by sox.
+fn left_right_file(dir: &Path, out: &str, rate: u32, seconds: u32) {
+    let (s, r) = (seconds.to_string(), rate.to_string());
     for (name, hz) in [("l.wav", "440"), ("r.wav", "1000")] {
         let ok = Command::new("sox")
-            .args([
-                "-n", "-r", "48000", "-c", "1", "-b", "16", name, "synth", &s,
-            ])
+            .args(["-n", "-r", &r, "-c", "1", "-b", "16", name, "synth", &s])
             .args(["sine", hz, "vol", "0.5"])
             .current_dir(dir)
             .status()
@@ -55,7 +53,7 @@ fn separation_db(x: &[i16], rate: u32, wanted: f64, unwanted: f64) -> f64 {
 fn a_48k_stereo_stream_is_recorded_in_stereo_while_a_legacy_client_gets_16k_mono() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    left_right_file(d, "lr.wav", 4);
+    left_right_file(d, "lr.wav", 48_000, 4);
     let port = free_port();
     let mut serve = serve_command(d, port, "file:lr.wav");
     serve.args(["--loop", "--format", "48000:2"]);
@@ -109,4 +107,68 @@ fn a_48k_stereo_stream_is_recorded_in_stereo_while_a_legacy_client_gets_16k_mono
     let balance = 10.0 * (power(440.0) / power(1000.0)).log10();
     assert!(balance.abs() < 1.0, "440 vs 1000 Hz: {balance:.2} dB");
     assert!(power(440.0) > 1000.0 * power(146.7), "mono at 16 kHz");
+}
+
+/// A 44.1 kHz stereo stream on the web player: Ogg/Opus in stereo at 128 kbit/s (resampled to
+/// 48 kHz for Opus), which the reference decoder turns back into each tone on its own side.
+#[test]
+fn the_web_players_opus_of_a_music_stream_is_stereo_at_128_kbits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    left_right_file(d, "cd.wav", 44_100, 4);
+    let (port, http) = (free_port(), free_port());
+    let mut serve = audiomi(d);
+    serve
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--http-port", &http.to_string(), "--source", "file:cd.wav"])
+        .args(["--loop", "--format", "44100:2"]);
+    let _server = Proc::spawn(serve, &d.join("serve.log"));
+    wait_for_port(http, Duration::from_secs(10));
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-m",
+            "5",
+            &format!("http://127.0.0.1:{http}/status.json"),
+        ])
+        .output()
+        .expect("curl");
+    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    assert!(status.contains("\"opus_bitrate\":128000"), "{status}");
+    assert!(status.contains("\"channels\":2"), "{status}");
+    // curl ends with code 28 (time limit) on a live stream: the expected end.
+    let _ = Command::new("curl")
+        .args(["-s", "-m", "4", "-o", "music.opus"])
+        .arg(format!("http://127.0.0.1:{http}/stream.opus"))
+        .current_dir(d)
+        .status()
+        .expect("curl");
+    let opus = std::fs::read(d.join("music.opus")).expect("received");
+    // About 4 s at 128 kbit/s (64 kB), give or take the start and Ogg overhead.
+    assert!(
+        (40_000..90_000).contains(&opus.len()),
+        "{} bytes",
+        opus.len()
+    );
+    let info = Command::new("opusinfo")
+        .arg("music.opus")
+        .current_dir(d)
+        .output()
+        .expect("opusinfo");
+    let info = String::from_utf8_lossy(&info.stdout).to_string();
+    assert!(info.contains("Channels: 2"), "{info}");
+    let ok = Command::new("opusdec")
+        .args(["--quiet", "--rate", "48000", "music.opus", "music.wav"])
+        .current_dir(d)
+        .status()
+        .expect("opusdec");
+    assert!(ok.success());
+    let (spec, samples) = read_wav(&d.join("music.wav"));
+    assert_eq!((spec.sample_rate, spec.channels), (48_000, 2));
+    let (left, right) = split(&samples[samples.len() / 4..]);
+    assert_eq!(dominant_frequency(&left, 48_000).round(), 440.0);
+    assert_eq!(dominant_frequency(&right, 48_000).round(), 1000.0);
+    // A lossy codec at 128 kbit/s keeps the sides apart by far more than any listener hears.
+    let sep = separation_db(&left, 48_000, 440.0, 1000.0);
+    assert!(sep >= 40.0, "left: {sep:.1} dB");
 }

@@ -22,7 +22,7 @@ pub struct ServeOptions {
     pub input: Input,
     /// How the source stage runs.
     pub pipeline: PipelineConfig,
-    /// How the server runs (its `chunk` and `format.sample_rate` are taken from `pipeline`).
+    /// How the server runs (its `chunk` and `format` rate and channels are taken from `pipeline`).
     pub server: ServerConfig,
     /// The web output (the browser player), if any.
     pub web: Option<WebOptions>,
