@@ -17,7 +17,8 @@ packages=(
   opus-tools chromium
   # Icecast and RTP peers (app/tests/icecast.rs, rtp.rs): a real Icecast server (the tests start
   # private ones on loopback; no system service), curl as its listener, GStreamer's RTP L16
-  # receiver, ffprobe opening the SDP file, tcpdump reading the multicast TTL (inside a network
+  # receiver, ffprobe opening the SDP file (ffmpeg also makes the MP3 of app/tests/playlist.rs),
+  # tcpdump reading the multicast TTL (inside a network
   # namespace the test makes).
   icecast2 curl gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg tcpdump
   # private streams and discovery (app/tests/tls.rs, discovery.rs): openssl s_client as a TLS

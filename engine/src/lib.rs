@@ -24,6 +24,7 @@ pub mod audio;
 pub mod chat;
 pub mod codec;
 pub mod config;
+pub mod cue;
 pub mod discovery;
 pub mod encode;
 pub mod error;

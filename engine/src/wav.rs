@@ -22,6 +22,8 @@ pub struct WavSink {
     channels: u16,
     samples: u64,
     last_flush: Instant,
+    /// Cue points to write after the audio at [`WavSink::finalize`].
+    cues: Vec<crate::cue::Cue>,
 }
 
 impl WavSink {
@@ -67,6 +69,7 @@ impl WavSink {
             channels,
             samples: 0,
             last_flush: Instant::now(),
+            cues: Vec::new(),
         })
     }
 
@@ -161,15 +164,27 @@ impl WavSink {
         r.map_err(|e| self.err(e))
     }
 
-    /// Writes the final header and closes the file.
+    /// Marks the current end of the audio with a cue point labelled `label` (written when the
+    /// file is finalized; see [`crate::cue`]).
+    pub fn mark(&mut self, label: &str) {
+        let frame = self.samples / u64::from(self.channels.max(1));
+        self.cues.push(crate::cue::Cue {
+            frame: u32::try_from(frame).unwrap_or(u32::MAX),
+            label: label.to_string(),
+        });
+    }
+
+    /// Writes the final header, then the cue points (if any), and closes the file.
     ///
     /// # Errors
     /// [`Error::WavWrite`].
     pub fn finalize(&mut self) -> Result<()> {
-        match self.writer.take() {
-            Some(w) => w.finalize().map_err(|e| self.err(e)),
-            None => Ok(()),
-        }
+        let Some(w) = self.writer.take() else {
+            return Ok(());
+        };
+        w.finalize().map_err(|e| self.err(e))?;
+        let cues = std::mem::take(&mut self.cues);
+        crate::cue::append(&self.path, &cues).map_err(|e| self.err(hound::Error::IoError(e)))
     }
 }
 

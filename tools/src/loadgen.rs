@@ -236,7 +236,8 @@ async fn receiver(args: Arc<Options>, start: Instant, deadline: Instant) -> Repo
             ServerFrame::Ack { .. }
             | ServerFrame::Format(_)
             | ServerFrame::KeyResult { .. }
-            | ServerFrame::Text { .. } => {}
+            | ServerFrame::Text { .. }
+            | ServerFrame::NowPlaying { .. } => {}
         }
     }
     report

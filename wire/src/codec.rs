@@ -4,9 +4,10 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::{
     ACK_LEN, CMD_AUDIO, CMD_EXT_AUDIO_AT, CMD_EXT_CHAT, CMD_EXT_FORMAT, CMD_EXT_HELLO, CMD_EXT_KEY,
-    CMD_EXT_NAME, CMD_EXT_TEXT, CMD_PING, ClientFrame, DEFAULT_CHECKCODE, Error, FORMAT_LEN,
-    HEADER_LEN, MAX_FORMAT_LEN, MAX_KEY_LEN, MAX_NAME_LEN, MAX_PAYLOAD, MAX_TEXT_FRAME,
-    MIN_FORMAT_LEN, POSITION_LEN, SIZED_HEADER_LEN, ServerFrame, StreamFormat,
+    CMD_EXT_NAME, CMD_EXT_NOW_PLAYING, CMD_EXT_TEXT, CMD_EXT_TRACKS, CMD_PING, ClientFrame,
+    DEFAULT_CHECKCODE, Error, FORMAT_LEN, HEADER_LEN, MAX_FORMAT_LEN, MAX_KEY_LEN, MAX_NAME_LEN,
+    MAX_NOW_PLAYING_FRAME, MAX_PAYLOAD, MAX_TEXT_FRAME, MAX_TRACK_FIELD, MIN_FORMAT_LEN,
+    POSITION_LEN, SIZED_HEADER_LEN, ServerFrame, StreamFormat,
 };
 
 /// Encoder and decoder for both directions, bound to one checkcode.
@@ -36,6 +37,7 @@ impl Codec {
             ClientFrame::Ping => CMD_PING,
             ClientFrame::ExtHello => CMD_EXT_HELLO,
             ClientFrame::Chat => CMD_EXT_CHAT,
+            ClientFrame::Tracks => CMD_EXT_TRACKS,
             ClientFrame::Other(cmd) => *cmd,
             ClientFrame::Text(text) => {
                 return self.put_sized(CMD_EXT_TEXT, &text[..text.len().min(MAX_TEXT_FRAME)], out);
@@ -104,6 +106,7 @@ impl Codec {
             CMD_PING => ClientFrame::Ping,
             CMD_EXT_HELLO => ClientFrame::ExtHello,
             CMD_EXT_CHAT => ClientFrame::Chat,
+            CMD_EXT_TRACKS => ClientFrame::Tracks,
             other => ClientFrame::Other(other),
         }))
     }
@@ -140,7 +143,28 @@ impl Codec {
             }
             ServerFrame::AudioAt { position, pcm } => self.encode_audio_at(*position, pcm, out),
             ServerFrame::Text { from, text } => self.encode_text(from, text, out),
+            ServerFrame::NowPlaying {
+                position,
+                title,
+                artist,
+            } => self.encode_now_playing(*position, title, artist, out),
         }
+    }
+
+    /// Appends a NOW_PLAYING frame: `title` and `artist` each cut to [`MAX_TRACK_FIELD`] bytes
+    /// at a character boundary.
+    pub fn encode_now_playing(&self, position: u64, title: &str, artist: &str, out: &mut BytesMut) {
+        let title = cut(title, MAX_TRACK_FIELD);
+        let artist = cut(artist, MAX_TRACK_FIELD);
+        let size = POSITION_LEN + 1 + title.len() + artist.len();
+        out.reserve(SIZED_HEADER_LEN + size);
+        out.put_i32_le(self.checkcode);
+        out.put_i32_le(CMD_EXT_NOW_PLAYING);
+        out.put_i32_le(len_i32(size));
+        out.put_u64_le(position);
+        out.put_u8(title.len() as u8);
+        out.put_slice(title.as_bytes());
+        out.put_slice(artist.as_bytes());
     }
 
     /// Appends a server TEXT frame: `from` cut to [`MAX_NAME_LEN`] and `text` to
@@ -209,6 +233,7 @@ impl Codec {
             CMD_EXT_FORMAT => (MIN_FORMAT_LEN, MAX_FORMAT_LEN, None),
             CMD_EXT_AUDIO_AT => (POSITION_LEN, POSITION_LEN + MAX_PAYLOAD, Some(POSITION_LEN)),
             CMD_EXT_TEXT => (1, MAX_TEXT_FRAME, None),
+            CMD_EXT_NOW_PLAYING => (POSITION_LEN + 1, MAX_NOW_PLAYING_FRAME, None),
             _ => return Err(Error::UnknownCommand { cmd }),
         };
         if buf.len() < SIZED_HEADER_LEN {
@@ -242,6 +267,16 @@ impl Codec {
                 ServerFrame::Text {
                     from: String::from_utf8_lossy(&from).into_owned(),
                     text: String::from_utf8_lossy(&payload).into_owned(),
+                }
+            }
+            CMD_EXT_NOW_PLAYING => {
+                let position = payload.get_u64_le();
+                let title_len = usize::from(payload.get_u8()).min(payload.len());
+                let title = payload.split_to(title_len);
+                ServerFrame::NowPlaying {
+                    position,
+                    title: String::from_utf8_lossy(&title).into_owned(),
+                    artist: String::from_utf8_lossy(&payload).into_owned(),
                 }
             }
             _ => {

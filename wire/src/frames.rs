@@ -24,6 +24,8 @@ pub enum ClientFrame {
     Text(Bytes),
     /// Extension CHAT (`cmd` 106): send this client the chat from now on.
     Chat,
+    /// Extension TRACKS (`cmd` 108): send this client NOW_PLAYING from now on.
+    Tracks,
     /// Any other command: logged and ignored by the server.
     Other(i32),
 }
@@ -81,6 +83,16 @@ pub enum ServerFrame {
         /// The message (at most [`MAX_TEXT_LEN`](crate::MAX_TEXT_LEN) bytes as the server sends
         /// it; invalid UTF-8 decodes as U+FFFD).
         text: String,
+    },
+    /// Extension NOW_PLAYING (`cmd` 107, sized): a new track starts at `position`.
+    NowPlaying {
+        /// Stream position of the track's first frame, in frames.
+        position: u64,
+        /// Title (at most [`MAX_TRACK_FIELD`](crate::MAX_TRACK_FIELD) bytes as sent; invalid
+        /// UTF-8 decodes as U+FFFD).
+        title: String,
+        /// Artist, as `title`; empty when unknown.
+        artist: String,
     },
     /// Extension FORMAT (`cmd` 101): payload `sample_rate: u32, channels: u16,
     /// bits_per_sample: u16, stream_id: u32, features: u32` (16 B; a 12-byte version-1 payload has

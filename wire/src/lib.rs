@@ -78,10 +78,28 @@ pub const MAX_TEXT_LEN: usize = 4096;
 /// protocol error that closes the connection).
 pub const MAX_TEXT_FRAME: usize = 64 * 1024;
 
+/// Extension NOW_PLAYING (server → client, sized): a new track starts. Payload `position: u64`
+/// (stream position of its first frame, in frames), `title_len: u8`, `title_len` bytes of
+/// UTF-8 title, then the artist (UTF-8, the rest; may be empty). Title and artist are each cut
+/// to [`MAX_TRACK_FIELD`] bytes by the encoder. Sent only by a server whose FORMAT has
+/// [`FEATURE_NOW_PLAYING`] to a client that asked with [`CMD_EXT_TRACKS`], so no legacy or older
+/// client ever receives it.
+pub const CMD_EXT_NOW_PLAYING: i32 = 107;
+/// Extension TRACKS (client → server, 8 bytes): "send me NOW_PLAYING" (the current track at
+/// once, then each change).
+pub const CMD_EXT_TRACKS: i32 = 108;
+/// Longest title or artist in a NOW_PLAYING, in bytes of UTF-8: 255.
+pub const MAX_TRACK_FIELD: usize = 255;
+/// Largest NOW_PLAYING payload a decoder accepts, in bytes: 1 KiB (what audioMi sends is at
+/// most 8 + 1 + 255 + 255 = 519 bytes).
+pub const MAX_NOW_PLAYING_FRAME: usize = 1024;
+
 /// Bit of FORMAT's `features`: the server accepts [`CMD_EXT_NAME`].
 pub const FEATURE_CLIENT_NAME: u32 = 1;
 /// Bit of FORMAT's `features`: the server relays chat ([`CMD_EXT_TEXT`], [`CMD_EXT_CHAT`]).
 pub const FEATURE_TEXT: u32 = 2;
+/// Bit of FORMAT's `features`: the server sends [`CMD_EXT_NOW_PLAYING`] on [`CMD_EXT_TRACKS`].
+pub const FEATURE_NOW_PLAYING: u32 = 4;
 /// Longest client name, in bytes of UTF-8: 64. Longer names are cut (at a character boundary)
 /// by the encoder and refused by the decoder before anything is allocated.
 pub const MAX_NAME_LEN: usize = 64;

@@ -531,3 +531,66 @@ fn a_stream_of_mixed_frames_split_anywhere_decodes_the_same() {
         assert_eq!(frames[1], ServerFrame::Ack { status: 0 });
     }
 }
+
+/// NOW_PLAYING at position 48,000: title "Tone A", artist "sox".
+const EXT_NOW_PLAYING: [u8; 30] = [
+    0x26, 0x01, 0x35, 0x01, 0x6b, 0x00, 0x00, 0x00, 0x12, 0x00, 0x00, 0x00, // header, size 18
+    0x80, 0xbb, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // position 48000
+    0x06, 0x54, 0x6f, 0x6e, 0x65, 0x20, 0x41, // title_len 6, "Tone A"
+    0x73, 0x6f, 0x78, // "sox"
+];
+
+#[test]
+fn ext_now_playing_golden() {
+    check_server(
+        ServerFrame::NowPlaying {
+            position: 48_000,
+            title: "Tone A".into(),
+            artist: "sox".into(),
+        },
+        &EXT_NOW_PLAYING,
+    );
+}
+
+#[test]
+fn ext_tracks_golden() {
+    check_client(
+        ClientFrame::Tracks,
+        &[0x26, 0x01, 0x35, 0x01, 0x6c, 0x00, 0x00, 0x00],
+    );
+}
+
+/// Over 1 KiB is refused before allocating; long fields are cut at a character boundary by the
+/// encoder; a title length past the payload is cut to what is there.
+#[test]
+fn now_playing_limits() {
+    let c = codec();
+    let mut over = BytesMut::from(&EXT_NOW_PLAYING[..12]);
+    over[8..12].copy_from_slice(&1_025i32.to_le_bytes());
+    assert_eq!(
+        c.decode_server(&mut over),
+        Err(Error::Oversize {
+            cmd: wire::CMD_EXT_NOW_PLAYING,
+            size: 1_025,
+            max: wire::MAX_NOW_PLAYING_FRAME
+        })
+    );
+    let long = "é".repeat(200); // 400 bytes
+    let mut out = BytesMut::new();
+    c.encode_now_playing(7, &long, &long, &mut out);
+    match c.decode_server(&mut out) {
+        Ok(Some(ServerFrame::NowPlaying { title, artist, .. })) => {
+            assert_eq!(title.len(), 254, "cut to 255 bytes at a character boundary");
+            assert_eq!(artist, title);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut bad = BytesMut::from(&EXT_NOW_PLAYING[..]);
+    bad[20] = 0xff; // title_len 255 > what follows
+    match c.decode_server(&mut bad) {
+        Ok(Some(ServerFrame::NowPlaying { title, artist, .. })) => {
+            assert_eq!((title.as_str(), artist.as_str()), ("Tone Asox", ""));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -98,12 +98,16 @@ pub struct NetArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     net: NetArgs,
-    /// loopback, loopback:ID, mic, mic:ID, file:PATH (a WAV file, in real time) or tone:HZ.
+    /// loopback, loopback:ID, mic, mic:ID, file:PATH (WAV, FLAC, MP3, Ogg/Vorbis, in real
+    /// time), folder:DIR (every audio file in it, gapless, announcing each track) or tone:HZ.
     #[arg(long, default_value = "loopback")]
     source: String,
-    /// Repeat a file: source forever.
+    /// Repeat a file: or folder: source forever.
     #[arg(long = "loop")]
     looping: bool,
+    /// Play a folder: source in random order (reshuffled at each loop).
+    #[arg(long)]
+    shuffle: bool,
     /// Stream format RATE:CHANNELS: 16000:1 (speech, the original's), 48000:2 (music),
     /// 44100:2, 48000:1. Receivers that never asked for extensions get 16 kHz mono whatever
     /// this is. [env: FORMAT] [default: 16000:1]
@@ -201,6 +205,10 @@ pub struct RecordArgs {
     /// Overwrite the output file if it exists.
     #[arg(long)]
     force: bool,
+    /// One file per track from a playlist server: NAME-01.wav, NAME-02.wav, … (each starts
+    /// with a cue point labelled with the track).
+    #[arg(long)]
+    split: bool,
     /// Also play the stream live while recording.
     #[arg(long)]
     play: bool,
@@ -253,6 +261,7 @@ pub fn main(command: Command) -> ExitCode {
             Receive {
                 out: None,
                 force: false,
+                split: false,
                 play: true,
                 legacy: false,
             },

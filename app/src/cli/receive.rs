@@ -21,6 +21,7 @@ pub(super) async fn record(args: RecordArgs) -> anyhow::Result<()> {
     let mode = Receive {
         out: Some(out),
         force: args.force,
+        split: args.split,
         play: args.play,
         legacy: args.legacy,
     };
@@ -33,6 +34,8 @@ pub(super) struct Receive {
     pub(super) out: Option<PathBuf>,
     /// Overwrite `out` if it exists.
     pub(super) force: bool,
+    /// One file per track.
+    pub(super) split: bool,
     /// Play the stream live.
     pub(super) play: bool,
     /// Behave like the original client (no extensions).
@@ -77,6 +80,7 @@ fn record_config(
     config.out.clone_from(&mode.out);
     config.checkcode = checkcode;
     config.overwrite = mode.force;
+    config.split = mode.split;
     config.duration = duration;
     config.format = args
         .format

@@ -29,6 +29,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let defaults = ServeSettings::new(host, port, spec.clone());
     let server = ServeSettings {
         looping: args.looping,
+        shuffle: args.shuffle,
         pipeline: PipelineConfig {
             rate: format.rate,
             channels: format.channels,

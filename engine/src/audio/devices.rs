@@ -380,6 +380,8 @@ pub(super) fn resolve(host: &cpal::Host, spec: &SourceSpec) -> Result<(cpal::Dev
         SourceSpec::Mic(Some(id)) => find(inputs()?, id)
             .map(|d| (d, false))
             .ok_or_else(|| device_error(&text, "no such input device; run `audiomi devices` to list them")),
-        SourceSpec::File(_) | SourceSpec::Tone(_) => Err(device_error(&text, "not a sound-card source")),
+        SourceSpec::File(_) | SourceSpec::Folder(_) | SourceSpec::Tone(_) => {
+            Err(device_error(&text, "not a sound-card source"))
+        }
     }
 }

@@ -18,10 +18,12 @@ use std::sync::{Arc, Mutex};
 use crate::Result;
 
 pub mod capture;
+pub mod decode;
 pub mod devices;
 pub mod dsp;
 pub mod level;
 pub mod playback;
+pub mod playlist;
 pub mod resample;
 pub mod sources;
 

@@ -25,9 +25,12 @@ pub enum SourceSpec {
     Loopback(Option<String>),
     /// `mic` / `mic:ID`: a capture device (microphone, line in). `None` is the default input.
     Mic(Option<String>),
-    /// `file:PATH`: a WAV file of any rate, channel count and sample format hound reads, played in
-    /// real time.
+    /// `file:PATH`: an audio file played in real time: WAV (any rate, channel count and sample
+    /// format hound reads), FLAC, MP3 or Ogg/Vorbis (decoded with symphonia).
     File(PathBuf),
+    /// `folder:DIR`: every audio file in the folder, by name (or shuffled), back to back without
+    /// gaps, announcing each track (NOW_PLAYING).
+    Folder(PathBuf),
     /// `tone:HZ`: a sine of that frequency (Hz) at −12 dBFS peak.
     Tone(f64),
 }
@@ -35,7 +38,7 @@ pub enum SourceSpec {
 impl FromStr for SourceSpec {
     type Err = Error;
 
-    /// Parses `loopback[:ID]`, `mic[:ID]`, `file:PATH` or `tone:HZ`.
+    /// Parses `loopback[:ID]`, `mic[:ID]`, `file:PATH`, `folder:DIR` or `tone:HZ`.
     fn from_str(s: &str) -> Result<Self> {
         let bad = |reason: &str| Error::Source {
             spec: s.to_string(),
@@ -53,6 +56,10 @@ impl FromStr for SourceSpec {
                 Some(p) if !p.is_empty() => Ok(Self::File(PathBuf::from(p))),
                 _ => Err(bad("expected file:PATH")),
             },
+            "folder" => match arg {
+                Some(p) if !p.is_empty() => Ok(Self::Folder(PathBuf::from(p))),
+                _ => Err(bad("expected folder:DIR")),
+            },
             "tone" => {
                 let hz: f64 = arg
                     .ok_or_else(|| bad("expected tone:HZ, e.g. tone:440"))?
@@ -66,7 +73,7 @@ impl FromStr for SourceSpec {
                 Ok(Self::Tone(hz))
             }
             _ => Err(bad(
-                "expected loopback[:ID], mic[:ID], file:PATH or tone:HZ",
+                "expected loopback[:ID], mic[:ID], file:PATH, folder:DIR or tone:HZ",
             )),
         }
     }
@@ -80,6 +87,7 @@ impl fmt::Display for SourceSpec {
             Self::Mic(None) => write!(f, "mic"),
             Self::Mic(Some(id)) => write!(f, "mic:{id}"),
             Self::File(p) => write!(f, "file:{}", p.display()),
+            Self::Folder(p) => write!(f, "folder:{}", p.display()),
             Self::Tone(hz) => write!(f, "tone:{hz}"),
         }
     }
@@ -99,6 +107,14 @@ pub trait Generator: Send {
     fn fill(&mut self, frames: usize, out: &mut Vec<f32>) -> Result<usize>;
     /// A short human-readable description (for logs and the GUI).
     fn describe(&self) -> String;
+    /// The track the next frames belong to, once each time it changes: a playlist's first
+    /// track, and after a [`Generator::fill`] that returned fewer frames than asked, the next
+    /// one (`None` there means the source ended). [`Generator::sample_rate`] and
+    /// [`Generator::channels`] may change at such a track change. Sources without tracks
+    /// (tone, WAV file) have none.
+    fn take_track(&mut self) -> Option<super::decode::TrackInfo> {
+        None
+    }
 }
 
 /// A sine at [`TONE_AMPLITUDE`], mono, generated at the stream's rate (no resampling).
@@ -282,9 +298,37 @@ impl SourceSpec {
     /// [`Error::Source`] or [`Error::WavRead`] if a tone or file cannot be opened;
     /// [`Error::Config`] for a tone at or above half of `rate`.
     pub fn open(&self, looping: bool, rate: u32, chunk: std::time::Duration) -> Result<Input> {
+        self.open_with(looping, false, rate, chunk)
+    }
+
+    /// As [`SourceSpec::open`]; `shuffle` plays a `folder:` in random order (again at each
+    /// loop). A `file:` with a `.wav` name is read with hound, any other with symphonia.
+    ///
+    /// # Errors
+    /// As [`SourceSpec::open`]; [`Error::Source`] for a folder without audio files or a file
+    /// symphonia does not read.
+    pub fn open_with(
+        &self,
+        looping: bool,
+        shuffle: bool,
+        rate: u32,
+        chunk: std::time::Duration,
+    ) -> Result<Input> {
+        use super::playlist::Playlist;
+        let is_wav = |p: &Path| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+        };
         match self {
             Self::Tone(hz) => Ok(Input::Generated(Box::new(Tone::new(*hz, rate)?))),
-            Self::File(path) => Ok(Input::Generated(Box::new(WavFile::open(path, looping)?))),
+            Self::File(path) if is_wav(path) => {
+                Ok(Input::Generated(Box::new(WavFile::open(path, looping)?)))
+            }
+            Self::File(path) => Ok(Input::Generated(Box::new(Playlist::file(path, looping)?))),
+            Self::Folder(dir) => Ok(Input::Generated(Box::new(Playlist::folder(
+                dir, shuffle, looping,
+            )?))),
             Self::Loopback(_) | Self::Mic(_) => Ok(super::capture::open(self, chunk)),
         }
     }

@@ -23,6 +23,7 @@ use crate::{Error, Result};
 
 pub use crate::audio::{Input, Pushed};
 
+mod generated;
 mod legacy;
 mod worker;
 
@@ -116,6 +117,14 @@ pub enum Notice {
     SourceActive,
     /// A failed device was opened again and capture resumed.
     SourceRestored(String),
+    /// A playlist's next track starts at this stream position (frames; exact when the file's
+    /// rate is the stream's, within the resampler's delay otherwise).
+    NowPlaying {
+        /// Stream position of the track's first frame.
+        position: u64,
+        /// Its title and artist.
+        track: crate::audio::decode::TrackInfo,
+    },
 }
 
 /// Something the pipeline hands to its consumer.

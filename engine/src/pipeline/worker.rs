@@ -23,13 +23,16 @@ use crate::audio::level::Level;
 const FIRST_REOPEN_DELAY: Duration = Duration::from_millis(250);
 
 /// The opened input.
-enum Running {
+pub(super) enum Running {
     Generated {
         generator: Box<dyn Generator>,
         rate: u32,
         channels: usize,
-        /// Frames pulled since the start.
+        /// Frames pulled since the start (at the current rate: rescaled at a format change).
         pulled: u64,
+        /// Where the next frame pulled lands in the stream, in stream frames: what was pulled,
+        /// each frame counted at the stream's rate over its own.
+        stream_at: f64,
         ended: bool,
     },
     Pushed {
@@ -42,27 +45,27 @@ enum Running {
 }
 
 /// Everything the worker keeps between ticks.
-struct Worker<S: FnMut(Output)> {
-    running: Running,
-    chain: Chain,
-    config: PipelineConfig,
-    sink: S,
-    stats: Arc<PipelineStats>,
+pub(super) struct Worker<S: FnMut(Output)> {
+    pub(super) running: Running,
+    pub(super) chain: Chain,
+    pub(super) config: PipelineConfig,
+    pub(super) sink: S,
+    pub(super) stats: Arc<PipelineStats>,
     /// Interleaved input frames of this tick.
-    input: Vec<f32>,
+    pub(super) input: Vec<f32>,
     /// Interleaved samples at the stream's format not yet cut into chunks.
-    fifo: Vec<f32>,
-    pcm: Vec<u8>,
+    pub(super) fifo: Vec<f32>,
+    pub(super) pcm: Vec<u8>,
     /// The 16 kHz mono version for legacy clients, while one is connected.
-    legacy: LegacyStage,
+    pub(super) legacy: LegacyStage,
     /// Stream position (frames) of the next chunk.
-    position: u64,
-    failed: bool,
-    start: Instant,
-    last_input_at: Option<Instant>,
-    stall_after: Duration,
+    pub(super) position: u64,
+    pub(super) failed: bool,
+    pub(super) start: Instant,
+    pub(super) last_input_at: Option<Instant>,
+    pub(super) stall_after: Duration,
     /// Frames of silence inserted in the current stall.
-    stall_filled: u64,
+    pub(super) stall_filled: u64,
 }
 
 /// Opens `input` and builds its DSP chain to the stream's rate.
@@ -73,6 +76,7 @@ fn open(input: Input, config: &PipelineConfig) -> Result<(Running, Chain)> {
             channels: usize::from(generator.channels()),
             generator,
             pulled: 0,
+            stream_at: 0.0,
             ended: false,
         },
         Input::Pushed(mut open) => {
@@ -164,7 +168,7 @@ fn wait_until(deadline: Instant, stop: &AtomicBool) -> bool {
 }
 
 impl<S: FnMut(Output)> Worker<S> {
-    fn notice(&mut self, notice: Notice) {
+    pub(super) fn notice(&mut self, notice: Notice) {
         (self.sink)(Output::Notice(notice));
     }
 
@@ -190,49 +194,6 @@ impl<S: FnMut(Output)> Worker<S> {
             self.fill_stall();
         }
         self.emit_chunks();
-    }
-
-    /// Asks a generated source for exactly the frames due by now; silence after it ended.
-    fn pull_generated(&mut self) {
-        let elapsed = self.start.elapsed().as_secs_f64();
-        let Running::Generated {
-            generator,
-            rate,
-            channels,
-            pulled,
-            ended,
-        } = &mut self.running
-        else {
-            return;
-        };
-        let due = (elapsed * f64::from(*rate)) as u64;
-        let want = due.saturating_sub(*pulled) as usize;
-        *pulled = due;
-        let mut notice = None;
-        let got = if *ended || self.failed {
-            0
-        } else {
-            match generator.fill(want, &mut self.input) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.failed = true;
-                    self.input.clear();
-                    notice = Some(Notice::SourceFailed(e.to_string()));
-                    0
-                }
-            }
-        };
-        if got < want {
-            if !*ended && !self.failed {
-                *ended = true;
-                notice = Some(Notice::SourceEnded(generator.describe()));
-            }
-            self.input
-                .resize(self.input.len() + (want - got) * *channels, 0.0);
-        }
-        if let Some(n) = notice {
-            self.notice(n);
-        }
     }
 
     /// Takes whatever a device pushed; drops a failed device and reopens it with backoff.

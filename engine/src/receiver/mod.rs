@@ -75,6 +75,9 @@ pub struct RecordConfig {
     /// server): converted at the receiver with the source stage's channel mapping and
     /// libsamplerate converter. `None`: the stream's format.
     pub format: Option<crate::quality::AudioFormat>,
+    /// One file per track (`record --split`): `NAME-01.wav`, `NAME-02.wav`, … from `out`'s
+    /// name, the next one started where a NOW_PLAYING says a track starts.
+    pub split: bool,
     /// Reconnect after losing the server (with [`Backoff`], until stopped) and fill the gap with
     /// silence. A server that closes without answering [`MAX_UNANSWERED_CLOSES`] times in a row
     /// still ends the recording ([`Error::NotAudiomi`]).
@@ -155,6 +158,7 @@ impl RecordConfig {
             overwrite: false,
             duration: None,
             format: None,
+            split: false,
             reconnect: false,
             connect_timeout: Duration::from_secs(5),
             answer_timeout: Duration::from_secs(5),
@@ -206,6 +210,14 @@ pub enum RecordEvent {
         from: String,
         /// The message.
         text: String,
+    },
+    /// A new track started (a playlist server's NOW_PLAYING); the recording marks it with a
+    /// cue point (or, with `split`, starts the next file there).
+    NowPlaying {
+        /// The title.
+        title: String,
+        /// The artist; empty when unknown.
+        artist: String,
     },
     /// The connection was lost.
     Lost {
@@ -294,6 +306,7 @@ mod gaps;
 mod handle;
 mod output;
 mod session;
+mod tracks;
 pub(crate) use session::codec_err;
 mod sink;
 

@@ -28,11 +28,19 @@ pub(super) struct Output {
     /// From the stream's format to `written_format`, when they differ.
     converter: Option<Converter>,
     /// The file (if any) first, then the player (if listening).
-    sinks: Vec<Box<dyn FrameSink>>,
+    pub(super) sinks: Vec<Box<dyn FrameSink>>,
     /// Samples written or counted, all channels, at `written_format`.
     pub(super) written: u64,
     /// Samples (all channels) after which the recording is done (`--duration`).
     limit: Option<u64>,
+    /// Track starts not reached yet: (frame at the written format, label), in order.
+    pub(super) marks: std::collections::VecDeque<(u64, String)>,
+    /// `record --split`: the file's name pattern and the number of the file being written.
+    pub(super) split: Option<(std::path::PathBuf, bool, u32)>,
+    /// Frames (written format) at which the current file started.
+    pub(super) file_start: u64,
+    /// Files created after the first (split), for the recorder to report.
+    pub(super) new_files: Vec<std::path::PathBuf>,
 }
 
 impl Output {
@@ -60,7 +68,16 @@ impl Output {
         };
         let (rate, channels) = (written_format.rate, written_format.channels);
         let mut sinks: Vec<Box<dyn FrameSink>> = Vec::new();
-        if let Some(path) = &config.out {
+        let split = config
+            .out
+            .as_ref()
+            .filter(|_| config.split)
+            .map(|p| (p.clone(), config.overwrite, 1));
+        let first = match &split {
+            Some((base, _, n)) => Some(super::tracks::numbered(base, *n)),
+            None => config.out.clone(),
+        };
+        if let Some(path) = &first {
             let file = WavSink::create(path, rate, channels, config.overwrite)?;
             info!(path = %path.display(), rate, channels, "recording");
             sinks.push(Box::new(file));
@@ -83,6 +100,10 @@ impl Output {
             sinks,
             written: 0,
             limit,
+            marks: std::collections::VecDeque::new(),
+            split,
+            file_start: 0,
+            new_files: Vec::new(),
         })
     }
 
@@ -112,8 +133,33 @@ impl Output {
         self.write_out(Some(&converted), 0)
     }
 
-    /// [`Output::write`] at the written format.
-    fn write_out(&mut self, pcm: Option<&[u8]>, silence: u64) -> Result<Step> {
+    /// [`Output::write`] at the written format, cut where a track starts (see
+    /// [`Output::mark_at`]).
+    fn write_out(&mut self, mut pcm: Option<&[u8]>, mut silence: u64) -> Result<Step> {
+        let ch = u64::from(self.written_format.channels.max(1));
+        while let Some(&(at, _)) = self.marks.front() {
+            let offered = pcm.map_or(silence, |p| (p.len() / 2) as u64);
+            let head = at.saturating_sub(self.written_frames()) * ch;
+            if head > offered {
+                break;
+            }
+            if head > 0 {
+                let part = pcm.map(|p| &p[..head as usize * 2]);
+                if let Step::Done = self.write_part(part, head)? {
+                    return Ok(Step::Done);
+                }
+                pcm = pcm.map(|p| &p[head as usize * 2..]);
+                silence = silence.saturating_sub(head);
+            }
+            if let Some((_, label)) = self.marks.pop_front() {
+                self.start_track(&label)?;
+            }
+        }
+        self.write_part(pcm, silence)
+    }
+
+    /// Writes to every sink, up to the limit.
+    fn write_part(&mut self, pcm: Option<&[u8]>, silence: u64) -> Result<Step> {
         let offered = pcm.map_or(silence, |p| (p.len() / 2) as u64);
         let room = self
             .limit
@@ -138,6 +184,8 @@ impl Output {
     /// Drains the converter (if any) into the sinks, then finalizes every sink, even after one
     /// failed; the first error is returned.
     pub(super) fn finish(&mut self) -> Result<()> {
+        // Track starts past the end are never reached: no empty files, no cues past the end.
+        self.marks.clear();
         let mut result = match self.converter.take() {
             Some(mut c) => c
                 .finish()

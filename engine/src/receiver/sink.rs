@@ -24,6 +24,10 @@ pub trait FrameSink: Send + Sync {
     /// As [`FrameSink::write_pcm16`].
     fn write_silence(&mut self, samples: u64) -> Result<()>;
 
+    /// A new track starts here: a cue point labelled `label` at the current end (WAV files);
+    /// nothing for other sinks.
+    fn mark(&mut self, _label: &str) {}
+
     /// Called about once a second while recording (crash safety).
     ///
     /// # Errors
@@ -65,6 +69,10 @@ impl FrameSink for WavSink {
 
     fn tick(&mut self) -> Result<()> {
         self.flush_if_due()
+    }
+
+    fn mark(&mut self, label: &str) {
+        WavSink::mark(self, label);
     }
 
     fn flush(&mut self) -> Result<()> {

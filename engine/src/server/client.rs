@@ -78,6 +78,8 @@ pub(super) struct ClientShared {
     pub(super) extended: AtomicBool,
     /// The client asked for the chat (CHAT): TEXT frames are relayed to it.
     pub(super) chat: AtomicBool,
+    /// The client asked for tracks (TRACKS): NOW_PLAYING frames are sent to it.
+    pub(super) tracks: AtomicBool,
     /// The name the client gave (extension NAME).
     pub(super) name: Mutex<Option<String>>,
 }

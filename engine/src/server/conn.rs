@@ -93,6 +93,7 @@ pub async fn connection(
         armed: AtomicBool::new(false),
         extended: AtomicBool::new(false),
         chat: AtomicBool::new(false),
+        tracks: AtomicBool::new(false),
         name: Mutex::new(None),
     });
     let id = hub.register(
@@ -199,6 +200,7 @@ async fn read_loop(
                     }
                 }
                 Some(Ok(ClientFrame::Chat)) => state.chat.store(true, Ordering::Release),
+                Some(Ok(ClientFrame::Tracks)) => hub.subscribe_tracks(state),
                 Some(Ok(ClientFrame::Text(bytes))) => {
                     let name = state.name.lock().unwrap_or_else(PoisonError::into_inner).clone();
                     let from = name.unwrap_or_else(|| addr.to_string());

@@ -39,6 +39,8 @@ pub struct Hub {
     pub(super) chat_log: Mutex<super::chat::ChatLog>,
     /// Set while a legacy client is sent audio (see [`Hub::legacy_demand`]).
     pub(super) legacy_demand: LegacyDemand,
+    /// The track playing and where it started (see [`Hub::current_track`]).
+    pub(super) track: Mutex<Option<(u64, crate::audio::decode::TrackInfo)>>,
 }
 
 impl Hub {
@@ -58,6 +60,7 @@ impl Hub {
             events,
             chat_log: Mutex::new(super::chat::ChatLog::default()),
             legacy_demand: LegacyDemand::default(),
+            track: Mutex::new(None),
         })
     }
 
@@ -249,9 +252,13 @@ impl Hub {
                 info!(samples = n, "source delivers nothing: streaming silence")
             }
             Notice::SourceActive => info!("source delivering audio"),
-            Notice::SourceEnded(what) => info!(source = %what, "source ended; streaming silence"),
+            Notice::SourceEnded(what) => {
+                info!(source = %what, "source ended; streaming silence");
+                *self.track.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            }
             Notice::SourceFailed(why) => warn!(error = %why, "source failed; streaming silence"),
             Notice::SourceRestored(what) => info!(format = %what, "source restored"),
+            Notice::NowPlaying { position, track } => self.now_playing(*position, track),
         }
         self.emit(ServerEvent::Source(notice));
     }

@@ -81,7 +81,9 @@ impl Default for ServerConfig {
             grace: Duration::from_millis(250),
             chunk: Duration::from_millis(20),
             format: StreamFormat {
-                features: wire::FEATURE_CLIENT_NAME | wire::FEATURE_TEXT,
+                features: wire::FEATURE_CLIENT_NAME
+                    | wire::FEATURE_TEXT
+                    | wire::FEATURE_NOW_PLAYING,
                 ..StreamFormat::legacy(new_stream_id())
             },
             writes_per_sec: DEFAULT_WRITES_PER_SEC,
@@ -142,6 +144,7 @@ mod conn;
 mod hub;
 mod settings;
 mod stats;
+mod tracks;
 
 pub use client::ClientInfo;
 pub use conn::{connection as serve_connection, run};

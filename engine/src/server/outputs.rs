@@ -157,7 +157,7 @@ fn start_web(
     config: WebConfig,
 ) -> Result<WebOutput> {
     let format = hub.config().format;
-    let (clients, level, chat) = (hub.clone(), hub.clone(), hub.clone());
+    let (clients, level, chat, track) = (hub.clone(), hub.clone(), hub.clone(), hub.clone());
     let status = StatusSource {
         started: Instant::now(),
         sample_rate: format.sample_rate,
@@ -165,6 +165,7 @@ fn start_web(
         tcp_receivers: Arc::new(move || clients.stats().clients.load(Ordering::Relaxed)),
         level: Arc::new(move || level.stats().level()),
         chat: Arc::new(move |after| chat.chat_since(after)),
+        now_playing: Arc::new(move || track.current_track().map(|(_, t)| t)),
     };
     WebOutput::start(listener, encoded, status, config)
 }

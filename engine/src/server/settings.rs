@@ -25,6 +25,8 @@ pub struct ServeSettings {
     pub source: SourceSpec,
     /// Repeat a `file:` source forever.
     pub looping: bool,
+    /// Play a `folder:` source in random order.
+    pub shuffle: bool,
     /// The stream's rate, chunk duration and converter.
     pub pipeline: PipelineConfig,
     /// Checkcode, limits and write budget.
@@ -106,6 +108,7 @@ impl ServeSettings {
             port,
             source,
             looping: true,
+            shuffle: false,
             pipeline: PipelineConfig::default(),
             server: ServerConfig::default(),
             http_port: None,
@@ -125,9 +128,14 @@ impl ServeSettings {
     /// [`Error::WavRead`] for a source that cannot be opened, [`Error::Bind`] for an address that
     /// cannot be listened on (the TCP port or the web player's).
     pub async fn start(self) -> Result<ServerHandle> {
-        let (source, looping, pipeline) = (self.source.clone(), self.looping, self.pipeline);
+        let (source, looping, shuffle, pipeline) = (
+            self.source.clone(),
+            self.looping,
+            self.shuffle,
+            self.pipeline,
+        );
         let input = tokio::task::spawn_blocking(move || {
-            source.open(looping, pipeline.rate, pipeline.chunk)
+            source.open_with(looping, shuffle, pipeline.rate, pipeline.chunk)
         })
         .await
         .map_err(|e| Error::Thread {

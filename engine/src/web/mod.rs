@@ -109,6 +109,8 @@ pub struct StatusSource {
     pub level: Arc<dyn Fn() -> Level + Send + Sync>,
     /// The chat messages numbered above the argument (`/chat.json?after=N`).
     pub chat: Arc<dyn Fn(u64) -> Vec<crate::server::ChatEntry> + Send + Sync>,
+    /// The track playing, for a playlist source (`None` otherwise).
+    pub now_playing: Arc<dyn Fn() -> Option<crate::audio::decode::TrackInfo> + Send + Sync>,
 }
 
 /// Live counters of the web output.

@@ -315,6 +315,10 @@ async fn status(State(state): State<Arc<WebState>>) -> Response {
         "tcp_receivers": (s.tcp_receivers)(),
         "web_listeners": state.stats.listeners.load(Ordering::Relaxed),
         "web_dropped": state.stats.dropped.load(Ordering::Relaxed),
+        "now_playing": (s.now_playing)().map(|t| serde_json::json!({
+            "title": t.title,
+            "artist": t.artist,
+        })),
     });
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }

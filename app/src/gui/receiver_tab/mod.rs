@@ -190,6 +190,8 @@ pub struct ReceiverTab {
     pub samples: u64,
     /// Stream rate in Hz.
     pub rate: u32,
+    /// The track playing ("title — artist"), from a playlist server's NOW_PLAYING.
+    pub now_playing: Option<String>,
     /// Bytes received.
     pub bytes: u64,
     /// Seconds of silence written for gaps.
@@ -232,6 +234,7 @@ impl ReceiverTab {
             connected: false,
             samples: 0,
             rate: 0,
+            now_playing: None,
             bytes: 0,
             gap_seconds: 0.0,
             meter: Meter::default(),

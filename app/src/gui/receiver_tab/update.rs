@@ -257,6 +257,7 @@ impl ReceiverTab {
         self.samples = 0;
         self.bytes = 0;
         self.gap_seconds = 0.0;
+        self.now_playing = None;
         self.file_created = false;
         self.meter = Meter::default();
         self.history = History::default();
@@ -269,6 +270,13 @@ impl ReceiverTab {
             }
             RecordEvent::Connecting { .. } => {}
             RecordEvent::Text { from, text } => self.chat.push(from, text),
+            RecordEvent::NowPlaying { title, artist } => {
+                self.now_playing = Some(if artist.is_empty() {
+                    title
+                } else {
+                    format!("{title} — {artist}")
+                });
+            }
             RecordEvent::Connected { addr } => {
                 self.connected = true;
                 self.status = format!("Connected to {addr}; waiting for the server's answer…");

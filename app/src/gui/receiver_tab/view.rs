@@ -200,6 +200,11 @@ impl ReceiverTab {
             ]
             .spacing(24),
         ]
+        .push(
+            self.now_playing
+                .as_ref()
+                .map(|t| text(format!("Now playing: {t}"))),
+        )
         .spacing(6)
         .into()
     }

@@ -170,6 +170,12 @@ pub fn describe(event: &ServerEvent) -> String {
         ServerEvent::Source(Notice::SourceRestored(what)) => {
             format!("The source is back ({what}).")
         }
+        ServerEvent::Source(Notice::NowPlaying { track, .. }) if track.artist.is_empty() => {
+            format!("Now playing: {}.", track.title)
+        }
+        ServerEvent::Source(Notice::NowPlaying { track, .. }) => {
+            format!("Now playing: {} — {}.", track.title, track.artist)
+        }
         ServerEvent::Source(Notice::SilenceInserted(_)) => {
             "The source is silent (nothing playing?): streaming silence.".into()
         }

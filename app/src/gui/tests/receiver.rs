@@ -221,3 +221,17 @@ fn listen_offers_outputs_and_warns_about_feedback() {
     let _ = tab.update(receiver_tab::Message::Host("192.0.2.7".into()));
     assert!(tab.feedback_warning().is_none(), "another machine: no loop");
 }
+
+/// A playlist server's NOW_PLAYING is shown in the tab.
+#[test]
+fn the_track_playing_is_shown() {
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    assert!(ui(tab.view()).find("Now playing: Tone B — ffmpeg").is_err());
+    let _ = tab.update(receiver_tab::Message::Event(
+        engine::receiver::RecordEvent::NowPlaying {
+            title: "Tone B".into(),
+            artist: "ffmpeg".into(),
+        },
+    ));
+    assert!(ui(tab.view()).find("Now playing: Tone B — ffmpeg").is_ok());
+}

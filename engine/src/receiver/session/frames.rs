@@ -89,6 +89,21 @@ impl Recorder {
                         .await
                         .map_err(|e| codec_err(&self.config.addr, e))?;
                 }
+                if f.features & wire::FEATURE_NOW_PLAYING != 0 {
+                    framed
+                        .send(ClientFrame::Tracks)
+                        .await
+                        .map_err(|e| codec_err(&self.config.addr, e))?;
+                }
+                Ok(Step::Continue)
+            }
+            ServerFrame::NowPlaying {
+                position,
+                title,
+                artist,
+            } => {
+                self.on_now_playing(position, &title, &artist);
+                self.emit(RecordEvent::NowPlaying { title, artist });
                 Ok(Step::Continue)
             }
             // The key exchange happens before this loop (`crate::secure::client`); a server that
@@ -113,6 +128,33 @@ impl Recorder {
             ServerFrame::Audio(pcm) => self.on_audio(None, pcm),
             ServerFrame::AudioAt { position, pcm } => self.on_audio(Some(position), pcm),
         }
+    }
+
+    /// Marks where a track starts: `position` (stream frames) is placed in the file relative to
+    /// the next frame expected, so a NOW_PLAYING that arrives before its audio still marks the
+    /// exact frame; before any audio, the mark goes at the file's start.
+    fn on_now_playing(&mut self, position: u64, title: &str, artist: &str) {
+        info!(position, %title, %artist, "now playing");
+        let label = if artist.is_empty() {
+            title.to_string()
+        } else {
+            format!("{title} — {artist}")
+        };
+        let Some(out) = self.output.as_mut() else {
+            self.first_track = Some(label);
+            return;
+        };
+        let written = out.written_frames();
+        let stream_rate = f64::from(out.sample_rate.max(1));
+        let ratio = f64::from(out.written_format.rate) / stream_rate;
+        let frame = match self.expected {
+            Some((_, next)) => {
+                let ahead = (position as f64 - next as f64) * ratio;
+                (written as f64 + ahead).round().max(0.0) as u64
+            }
+            None => written,
+        };
+        out.mark_at(frame, label);
     }
 
     fn on_format(&mut self, f: StreamFormat) -> Result<()> {
@@ -170,6 +212,9 @@ impl Recorder {
         };
         let step = out.write(pcm, silence)?;
         self.stats.samples.store(out.written, Ordering::Relaxed);
+        for path in std::mem::take(&mut out.new_files) {
+            self.emit(RecordEvent::FileCreated { path });
+        }
         Ok(step)
     }
 
@@ -180,11 +225,14 @@ impl Recorder {
             .fetch_add(pcm.len() as u64, Ordering::Relaxed);
         if self.output.is_none() {
             let format = self.format.unwrap_or(StreamFormat::legacy(0));
-            let out = Output::open(&self.config, format, self.player.clone())?;
+            let mut out = Output::open(&self.config, format, self.player.clone())?;
             if let Some(path) = out.path() {
                 self.emit(RecordEvent::FileCreated {
                     path: path.to_path_buf(),
                 });
+            }
+            if let Some(label) = self.first_track.take() {
+                out.mark_at(0, label);
             }
             let written = out.written_format;
             self.stats

@@ -46,6 +46,8 @@ pub(super) struct Recorder {
     answered: bool,
     /// Chat lines to send ([`RecordingHandle::say`](super::RecordingHandle::say)).
     say: Option<mpsc::UnboundedReceiver<String>>,
+    /// A track label that arrived before the first audio (marked at the file's start).
+    first_track: Option<String>,
 }
 
 pub(super) enum Step {
@@ -72,6 +74,7 @@ impl Recorder {
             last_audio_at: None,
             answered: false,
             say: None,
+            first_track: None,
         }
     }
 

@@ -1,0 +1,163 @@
+//! Pulling a generated source (a tone, a file, a playlist): exactly the frames due by the clock,
+//! following a playlist across its tracks (a new track is a [`Notice::NowPlaying`] at the stream
+//! position where it starts; a new file format rebuilds the DSP chain), silence once it ended.
+
+use super::worker::{Running, Worker};
+use super::{Notice, Output};
+use crate::audio::dsp::Chain;
+
+/// Most track changes followed within one tick (a folder of empty files must not spin).
+const MAX_TRACKS_PER_TICK: usize = 16;
+
+impl<S: FnMut(Output)> Worker<S> {
+    /// Asks a generated source for exactly the frames due by now; silence after it ended.
+    pub(super) fn pull_generated(&mut self) {
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let mut notices = Vec::new();
+        let Running::Generated {
+            generator,
+            rate,
+            channels,
+            pulled,
+            stream_at,
+            ended,
+        } = &mut self.running
+        else {
+            return;
+        };
+        let due = (elapsed * f64::from(*rate)) as u64;
+        let mut want = due.saturating_sub(*pulled) as usize;
+        *pulled = due;
+        let out_rate = f64::from(self.config.rate);
+        if !*ended
+            && !self.failed
+            && let Some(track) = generator.take_track()
+        {
+            let position = stream_at.round() as u64;
+            notices.push(Notice::NowPlaying { position, track });
+        }
+        let mut tracks = 0;
+        while want > 0 && !*ended && !self.failed {
+            let got = match generator.fill(want, &mut self.input) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.failed = true;
+                    notices.push(Notice::SourceFailed(e.to_string()));
+                    0
+                }
+            };
+            want -= got.min(want);
+            *stream_at += got as f64 * out_rate / f64::from((*rate).max(1));
+            if want == 0 || self.failed {
+                break;
+            }
+            // Fewer than asked: the next track, or the end.
+            tracks += 1;
+            let next = if tracks <= MAX_TRACKS_PER_TICK {
+                generator.take_track()
+            } else {
+                None
+            };
+            let Some(track) = next else {
+                *ended = true;
+                notices.push(Notice::SourceEnded(generator.describe()));
+                break;
+            };
+            let format = (generator.sample_rate(), generator.channels());
+            if format != (*rate, *channels as u16) {
+                // What is queued in the old format goes through the old chain first.
+                if let Err(e) = self.chain.process(&self.input, &mut self.fifo) {
+                    notices.push(Notice::SourceFailed(e.to_string()));
+                }
+                self.input.clear();
+                let c = &self.config;
+                match Chain::new(format.1, format.0, c.rate, c.channels, c.converter) {
+                    Ok(chain) => self.chain = chain,
+                    Err(e) => {
+                        self.failed = true;
+                        notices.push(Notice::SourceFailed(e.to_string()));
+                    }
+                }
+                // The clock's count and what is still due, in the new rate's frames.
+                let scale = f64::from(format.0) / f64::from((*rate).max(1));
+                *pulled = (*pulled as f64 * scale) as u64;
+                want = (want as f64 * scale).round() as usize;
+                (*rate, *channels) = (format.0, usize::from(format.1));
+            }
+            let position = stream_at.round() as u64;
+            notices.push(Notice::NowPlaying { position, track });
+        }
+        if want > 0 && (*ended || self.failed) {
+            self.input.resize(self.input.len() + want * *channels, 0.0);
+            *stream_at += want as f64 * out_rate / f64::from((*rate).max(1));
+        }
+        for n in notices {
+            self.notice(n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::super::{Input, Pipeline, PipelineConfig};
+    use super::*;
+    use crate::audio::playlist::Playlist;
+
+    /// Two files, 16 kHz then 8 kHz: each track is announced at the stream position where it
+    /// starts (exact at equal rates), the second after a chain rebuild, and the stream stays
+    /// continuous (every chunk whole, positions in step).
+    #[test]
+    fn tracks_are_announced_at_their_stream_positions_across_a_format_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = |rate| hound::WavSpec {
+            channels: 1,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        for (name, rate, frames) in [("a.wav", 16_000, 4_000), ("b.wav", 8_000, 2_000)] {
+            let mut w = hound::WavWriter::create(dir.path().join(name), spec(rate)).expect("w");
+            for i in 0..frames {
+                w.write_sample(((i % 50) * 100) as i16).expect("write");
+            }
+            w.finalize().expect("finalize");
+        }
+        let list = Playlist::folder(dir.path(), false, false).expect("folder");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let p = Pipeline::spawn(
+            Input::Generated(Box::new(list)),
+            PipelineConfig::default(),
+            move |o| s2.lock().expect("lock").push(o),
+        )
+        .expect("spawn");
+        std::thread::sleep(Duration::from_millis(700));
+        p.stop();
+        let seen = seen.lock().expect("lock");
+        let tracks: Vec<(u64, String)> = seen
+            .iter()
+            .filter_map(|o| match o {
+                Output::Notice(Notice::NowPlaying { position, track }) => {
+                    Some((*position, track.title.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tracks, [(0, "a".to_string()), (4_000, "b".to_string())]);
+        assert!(
+            seen.iter()
+                .any(|o| matches!(o, Output::Notice(Notice::SourceEnded(_))))
+        );
+        let mut next = 0;
+        for o in seen.iter() {
+            if let Output::Chunk(c) = o {
+                assert_eq!((c.position, c.pcm.len()), (next, 640));
+                next += 320;
+            }
+        }
+        assert!(next >= 8_000, "the stream went on past both files: {next}");
+    }
+}

@@ -1,0 +1,60 @@
+//! Track marks in a recording: a cue point where each track starts, or with `record --split`
+//! a new file there.
+
+use std::path::{Path, PathBuf};
+
+use tracing::info;
+
+use super::output::Output;
+use crate::Result;
+use crate::wav::WavSink;
+
+/// `base` with `-NN` (two digits at least) before its extension: `rec.wav` → `rec-01.wav`.
+pub(super) fn numbered(base: &Path, n: u32) -> PathBuf {
+    let stem = base
+        .file_stem()
+        .map_or_else(|| "audiomi".into(), |s| s.to_string_lossy().into_owned());
+    let ext = base
+        .extension()
+        .map_or_else(|| "wav".into(), |e| e.to_string_lossy().into_owned());
+    base.with_file_name(format!("{stem}-{n:02}.{ext}"))
+}
+
+impl Output {
+    /// Frames written so far (at the written format).
+    pub(super) fn written_frames(&self) -> u64 {
+        self.written / u64::from(self.written_format.channels.max(1))
+    }
+
+    /// A track labelled `label` starts at `frame` (written format, from the recording's start):
+    /// marked when the audio gets there (at once if it already has).
+    pub(super) fn mark_at(&mut self, frame: u64, label: String) {
+        self.marks.push_back((frame, label));
+    }
+
+    /// The audio has reached a track start: a cue point in the file, or with `split` (and
+    /// audio already in the current file) the next numbered file, which starts with the cue.
+    pub(super) fn start_track(&mut self, label: &str) -> Result<()> {
+        let in_file = self.written_frames() - self.file_start;
+        if let Some((base, overwrite, n)) = self.split.as_mut()
+            && in_file > 0
+        {
+            *n += 1;
+            let path = numbered(base, *n);
+            let f = self.written_format;
+            let file = WavSink::create(&path, f.rate, f.channels, *overwrite)?;
+            if let Some(old) = self.sinks.iter_mut().find(|s| s.path().is_some()) {
+                old.finish()?;
+                *old = Box::new(file);
+            }
+            info!(path = %path.display(), track = %label, "next track: next file");
+            self.new_files.push(path);
+            self.file_start = self.written_frames();
+        }
+        info!(frame = self.written_frames(), track = %label, "track starts");
+        for sink in &mut self.sinks {
+            sink.mark(label);
+        }
+        Ok(())
+    }
+}
