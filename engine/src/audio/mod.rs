@@ -26,6 +26,7 @@ pub mod playback;
 pub mod playlist;
 pub mod resample;
 pub mod sources;
+pub mod wavfile;
 
 pub use sources::Generator;
 

@@ -9,6 +9,27 @@ use crate::audio::dsp::Chain;
 /// Most track changes followed within one tick (a folder of empty files must not spin).
 const MAX_TRACKS_PER_TICK: usize = 16;
 
+/// A track of another format follows: what is queued in the old format goes through the old
+/// chain first, then the chain is rebuilt for `format` (rate, channels).
+fn rebuild_chain(
+    chain: &mut Chain,
+    input: &mut Vec<f32>,
+    fifo: &mut Vec<f32>,
+    config: &super::PipelineConfig,
+    (rate, channels): (u32, u16),
+) -> crate::Result<()> {
+    let flushed = chain.process(input, fifo);
+    input.clear();
+    *chain = Chain::new(
+        channels,
+        rate,
+        config.rate,
+        config.channels,
+        config.converter,
+    )?;
+    flushed
+}
+
 impl<S: FnMut(Output)> Worker<S> {
     /// Asks a generated source for exactly the frames due by now; silence after it ended.
     pub(super) fn pull_generated(&mut self) {
@@ -65,24 +86,16 @@ impl<S: FnMut(Output)> Worker<S> {
             };
             let format = (generator.sample_rate(), generator.channels());
             if format != (*rate, *channels as u16) {
-                // What is queued in the old format goes through the old chain first.
-                if let Err(e) = self.chain.process(&self.input, &mut self.fifo) {
-                    notices.push(Notice::SourceFailed(e.to_string()));
-                }
-                self.input.clear();
-                let c = &self.config;
-                match Chain::new(format.1, format.0, c.rate, c.channels, c.converter) {
-                    Ok(chain) => self.chain = chain,
-                    Err(e) => {
-                        self.failed = true;
-                        notices.push(Notice::SourceFailed(e.to_string()));
-                    }
-                }
                 // The clock's count and what is still due, in the new rate's frames.
                 let scale = f64::from(format.0) / f64::from((*rate).max(1));
                 *pulled = (*pulled as f64 * scale) as u64;
                 want = (want as f64 * scale).round() as usize;
                 (*rate, *channels) = (format.0, usize::from(format.1));
+                let (chain, input, fifo) = (&mut self.chain, &mut self.input, &mut self.fifo);
+                if let Err(e) = rebuild_chain(chain, input, fifo, &self.config, format) {
+                    self.failed = true;
+                    notices.push(Notice::SourceFailed(e.to_string()));
+                }
             }
             let position = stream_at.round() as u64;
             notices.push(Notice::NowPlaying { position, track });

@@ -208,10 +208,7 @@ impl ServerHandle {
         let web = options
             .web
             .map(|w| options::secure_web(w.config, tls.as_ref()));
-        let mut config = options.server;
-        config.chunk = options.pipeline.chunk;
-        config.format.sample_rate = options.pipeline.rate;
-        config.format.channels = options.pipeline.channels;
+        let config = options::hub_config(options.server, &options.pipeline);
         // The fan-out may fall max_lag behind (at least 16 chunks) before it loses chunks.
         let capacity = (config.max_lag.as_micros() / config.chunk.as_micros().max(1)).max(16);
         let stream = ChunkStream::new(usize::try_from(capacity).unwrap_or(usize::MAX));

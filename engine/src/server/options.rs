@@ -128,3 +128,15 @@ pub fn new_stream_id() -> u32 {
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .rotate_left(17) as u32
 }
+
+/// The hub's settings: `server` with the chunk duration and the stream's format (rate,
+/// channels) taken from `pipeline`.
+pub(super) fn hub_config(
+    mut server: super::ServerConfig,
+    pipeline: &crate::pipeline::PipelineConfig,
+) -> super::ServerConfig {
+    server.chunk = pipeline.chunk;
+    server.format.sample_rate = pipeline.rate;
+    server.format.channels = pipeline.channels;
+    server
+}

@@ -48,7 +48,7 @@ pub enum SourceChoice {
         /// What the picker shows.
         label: String,
     },
-    /// A WAV file, chosen with a file dialog.
+    /// An audio file (WAV, FLAC, MP3, Ogg/Vorbis), chosen with a file dialog.
     WavFile(Option<PathBuf>),
     /// The 440 Hz test tone.
     Tone,
@@ -58,10 +58,10 @@ impl std::fmt::Display for SourceChoice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Device { label, .. } => f.write_str(label),
-            Self::WavFile(None) => f.write_str("WAV file…"),
+            Self::WavFile(None) => f.write_str("Audio file (WAV, FLAC, MP3, Ogg)…"),
             Self::WavFile(Some(p)) => write!(
                 f,
-                "WAV file: {}",
+                "Audio file: {}",
                 p.file_name().map_or_else(
                     || p.display().to_string(),
                     |n| n.to_string_lossy().to_string()

@@ -102,7 +102,8 @@ impl ServerTab {
             .or_else(|| self.sources.first().cloned());
         if list.is_empty() {
             self.status =
-                "No sound devices found: you can still serve a WAV file or the test tone.".into();
+                "No sound devices found: you can still serve an audio file or the test tone."
+                    .into();
         }
     }
 
@@ -119,8 +120,13 @@ impl ServerTab {
                 return Task::perform(
                     async {
                         rfd::AsyncFileDialog::new()
-                            .add_filter("WAV audio", &["wav", "WAV"])
-                            .set_title("Choose a WAV file to serve")
+                            .add_filter(
+                                "Audio files",
+                                &[
+                                    "wav", "flac", "mp3", "ogg", "oga", "WAV", "FLAC", "MP3", "OGG",
+                                ],
+                            )
+                            .set_title("Choose an audio file to serve")
                             .pick_file()
                             .await
                             .map(|f| f.path().to_path_buf())
