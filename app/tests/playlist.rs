@@ -129,6 +129,11 @@ fn a_folder_plays_gaplessly_and_the_recording_marks_each_track() {
     let (_, first) = read_wav(&d.join("part-01.wav"));
     let (_, second) = read_wav(&d.join("part-02.wav"));
     assert!(!d.join("part-03.wav").exists());
+    let said = std::fs::read_to_string(d.join("part.wav.log")).expect("log");
+    assert!(
+        said.contains("saved 2 files (one per track), the last"),
+        "{said}"
+    );
     assert_eq!(first.len() + second.len(), 48_000);
     assert!(a_over_b(&first[first.len() - 1_600..]) > 30.0);
     assert!(a_over_b(&second[..1_600]) < -30.0);

@@ -164,6 +164,17 @@ fn report(handle: &RecordingHandle, s: &Summary) {
     }
     if let Some(path) = &s.path {
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if s.files > 1 {
+            eprintln!(
+                "saved {} files (one per track), the last {}: {:.3} s in all ({} frames at {} Hz)",
+                s.files,
+                path.display(),
+                s.seconds(),
+                s.samples,
+                s.sample_rate
+            );
+            return;
+        }
         eprintln!(
             "saved {}: {:.3} s ({} frames at {} Hz), {} bytes, {:.3} s of gaps filled",
             path.display(),

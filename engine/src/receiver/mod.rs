@@ -268,9 +268,11 @@ impl RecordStats {
 /// What a recording produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
-    /// The file (None if no file was created).
+    /// The file (None if no file was created); with `split`, the last one.
     pub path: Option<PathBuf>,
-    /// Samples per channel written.
+    /// Files written: 1, or with `split` one per track (0 if none was created).
+    pub files: usize,
+    /// Samples per channel written (all files together).
     pub samples: u64,
     /// Sample rate in Hz.
     pub sample_rate: u32,

@@ -21,6 +21,15 @@ pub(super) fn numbered(base: &Path, n: u32) -> PathBuf {
 }
 
 impl Output {
+    /// Files written: 1 (or one per track with `split`); 0 without a file.
+    pub(super) fn files(&self) -> usize {
+        match (&self.split, self.path()) {
+            (_, None) => 0,
+            (Some((_, _, n)), _) => *n as usize,
+            (None, Some(_)) => 1,
+        }
+    }
+
     /// Frames written so far (at the written format).
     pub(super) fn written_frames(&self) -> u64 {
         self.written / u64::from(self.written_format.channels.max(1))

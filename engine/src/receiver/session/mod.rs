@@ -110,6 +110,7 @@ impl Recorder {
         let out = self.output.as_ref();
         Summary {
             path: out.and_then(Output::path).map(std::path::Path::to_path_buf),
+            files: out.map_or(0, Output::files),
             samples: out.map_or(0, |o| {
                 o.written / u64::from(o.written_format.channels.max(1))
             }),
