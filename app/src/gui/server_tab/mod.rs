@@ -50,6 +50,9 @@ pub enum SourceChoice {
     },
     /// An audio file (WAV, FLAC, MP3, Ogg/Vorbis), chosen with a file dialog.
     WavFile(Option<PathBuf>),
+    /// A folder played as a playlist (looped, gapless, tracks announced), chosen with a
+    /// folder dialog.
+    Folder(Option<PathBuf>),
     /// The 440 Hz test tone.
     Tone,
 }
@@ -67,6 +70,8 @@ impl std::fmt::Display for SourceChoice {
                     |n| n.to_string_lossy().to_string()
                 )
             ),
+            Self::Folder(None) => f.write_str("Folder (playlist)…"),
+            Self::Folder(Some(p)) => write!(f, "Folder: {}", p.display()),
             Self::Tone => f.write_str("Test tone (440 Hz, -12 dBFS)"),
         }
     }
@@ -90,7 +95,8 @@ impl SourceChoice {
         match self {
             Self::Device { spec, .. } => Some(spec.clone()),
             Self::WavFile(Some(p)) => Some(format!("file:{}", p.display())),
-            Self::WavFile(None) => None,
+            Self::WavFile(None) | Self::Folder(None) => None,
+            Self::Folder(Some(p)) => Some(format!("folder:{}", p.display())),
             Self::Tone => Some("tone:440".into()),
         }
     }
@@ -109,6 +115,8 @@ pub enum Message {
     QualitySelected(Quality),
     /// The WAV file dialog closed (None: cancelled).
     FilePicked(Option<PathBuf>),
+    /// The folder dialog closed (None: cancelled).
+    FolderPicked(Option<PathBuf>),
     /// Host field edited.
     Host(String),
     /// Port field edited.
@@ -209,7 +217,11 @@ impl ServerTab {
     /// A tab with `settings` in its fields; the device list comes with [`Message::Listed`].
     pub fn new(settings: &ServerSettings) -> Self {
         Self {
-            sources: vec![SourceChoice::WavFile(None), SourceChoice::Tone],
+            sources: vec![
+                SourceChoice::WavFile(None),
+                SourceChoice::Folder(None),
+                SourceChoice::Tone,
+            ],
             selected: None,
             host: settings.host.clone(),
             port: settings.port.clone(),

@@ -14,8 +14,10 @@ impl ServerTab {
                     self.quality = q;
                 }
             }
-            Message::FilePicked(Some(path)) => self.on_file_picked(path),
+            Message::FilePicked(Some(path)) => self.on_picked(SourceChoice::WavFile(Some(path))),
             Message::FilePicked(None) => self.status = "No file chosen.".into(),
+            Message::FolderPicked(Some(dir)) => self.on_picked(SourceChoice::Folder(Some(dir))),
+            Message::FolderPicked(None) => self.status = "No folder chosen.".into(),
             Message::Host(v) => {
                 clear_problem(&mut self.problem, Spot::Host);
                 self.host = v;
@@ -86,7 +88,12 @@ impl ServerTab {
             Some(SourceChoice::WavFile(p)) => SourceChoice::WavFile(p.clone()),
             _ => SourceChoice::WavFile(None),
         };
+        let folder = match &keep {
+            Some(SourceChoice::Folder(p)) => SourceChoice::Folder(p.clone()),
+            _ => SourceChoice::Folder(None),
+        };
         self.sources.push(file);
+        self.sources.push(folder);
         self.sources.push(SourceChoice::Tone);
         let wanted = self.wanted_source.take();
         self.selected = keep
@@ -110,6 +117,26 @@ impl ServerTab {
     /// A source picked; a WAV file opens the file dialog (or says why there is none).
     fn on_source_selected(&mut self, choice: SourceChoice) -> Task<Message> {
         match choice {
+            SourceChoice::Folder(_) if !file_dialog_available() => {
+                self.problem = Some(Problem::at(
+                    Spot::Source,
+                    format!(
+                        "{NO_FILE_DIALOG} (`audiomi serve --source folder:DIR` serves a folder)"
+                    ),
+                ));
+            }
+            SourceChoice::Folder(_) => {
+                return Task::perform(
+                    async {
+                        rfd::AsyncFileDialog::new()
+                            .set_title("Choose a folder of audio files to play")
+                            .pick_folder()
+                            .await
+                            .map(|f| f.path().to_path_buf())
+                    },
+                    Message::FolderPicked,
+                );
+            }
             SourceChoice::WavFile(_) if !file_dialog_available() => {
                 self.problem = Some(Problem::at(
                     Spot::Source,
@@ -139,12 +166,17 @@ impl ServerTab {
         Task::none()
     }
 
-    fn on_file_picked(&mut self, path: PathBuf) {
-        let choice = SourceChoice::WavFile(Some(path));
-        self.sources
-            .retain(|s| !matches!(s, SourceChoice::WavFile(_)));
-        let at = self.sources.len().saturating_sub(1);
-        self.sources.insert(at, choice.clone());
+    /// A file or folder was chosen: it replaces its kind's entry in the picker and is picked.
+    fn on_picked(&mut self, choice: SourceChoice) {
+        let same_kind =
+            |s: &SourceChoice| std::mem::discriminant(s) == std::mem::discriminant(&choice);
+        match self.sources.iter().position(same_kind) {
+            Some(at) => self.sources[at] = choice.clone(),
+            None => {
+                let at = self.sources.len().saturating_sub(1);
+                self.sources.insert(at, choice.clone());
+            }
+        }
         self.selected = Some(choice);
     }
 

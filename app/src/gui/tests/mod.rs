@@ -15,6 +15,7 @@ use super::{App, FONT, Message, Tab};
 mod chat;
 mod found;
 mod icecast;
+mod playlist;
 mod private;
 mod quality;
 mod receiver;

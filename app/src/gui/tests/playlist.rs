@@ -1,0 +1,60 @@
+//! The Server tab's *Folder (playlist)* source: a chosen folder becomes `folder:DIR`, which
+//! serves its files as tracks, and the status line names the track playing.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_folder_is_served_as_a_playlist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(dir.path().join("first song.wav"), spec).expect("wav");
+    for i in 0..16_000 {
+        w.write_sample((i % 100) as i16).expect("write");
+    }
+    w.finalize().expect("finalize");
+
+    let mut tab = tone_tab();
+    assert!(tab.sources.contains(&SourceChoice::Folder(None)));
+    let _ = tab.update(server_tab::Message::FolderPicked(Some(
+        dir.path().to_path_buf(),
+    )));
+    let chosen = tab.selected.as_ref().and_then(SourceChoice::spec);
+    assert_eq!(chosen, Some(format!("folder:{}", dir.path().display())));
+    assert_eq!(
+        tab.sources
+            .iter()
+            .filter(|s| matches!(s, SourceChoice::Folder(_)))
+            .count(),
+        1,
+        "the chosen folder replaces the picker's folder entry"
+    );
+
+    let handle = server_tab::start(server_tab::StartRequest {
+        spec: chosen.expect("spec"),
+        ..tone_request(0, 20_250_918)
+    })
+    .await
+    .expect("server");
+    let mut track = None;
+    for _ in 0..100 {
+        track = handle.hub().current_track();
+        if track.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (position, track) = track.expect("a track within 5 s");
+    assert_eq!((position, track.title.as_str()), (0, "first song"));
+    // What the status line says of it.
+    let event = engine::server::ServerEvent::Source(engine::pipeline::Notice::NowPlaying {
+        position,
+        track,
+    });
+    assert_eq!(server_tab::describe(&event), "Now playing: first song.");
+    handle.stop().await.expect("stops");
+}
