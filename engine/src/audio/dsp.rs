@@ -51,6 +51,16 @@ pub fn pcm16_to_f32(s: i16) -> f32 {
     f32::from(s) / 32768.0
 }
 
+/// Appends PCM16 little-endian `bytes` to `out` as `f32` samples ([`pcm16_to_f32`]); a
+/// trailing odd byte is ignored.
+pub fn pcm16_bytes_into(bytes: &[u8], out: &mut Vec<f32>) {
+    out.extend(
+        bytes
+            .chunks_exact(2)
+            .map(|b| pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
+    );
+}
+
 /// Appends `samples` as PCM16 little-endian bytes (2 bytes per sample) to `out`.
 pub fn f32_to_pcm16_bytes(samples: &[f32], out: &mut Vec<u8>) {
     out.reserve(samples.len() * 2);

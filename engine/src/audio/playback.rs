@@ -256,11 +256,7 @@ fn worker(
             continue;
         };
         samples.clear();
-        samples.extend(
-            fed.pcm
-                .chunks_exact(2)
-                .map(|b| dsp::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
-        );
+        dsp::pcm16_bytes_into(&fed.pcm, &mut samples);
         converted.clear();
         if chain.process(&samples, &mut converted).is_err() {
             continue;

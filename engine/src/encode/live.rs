@@ -195,10 +195,7 @@ impl ToOpus {
             return Ok(Bytes::new());
         };
         self.samples.clear();
-        self.samples.extend(
-            pcm.chunks_exact(2)
-                .map(|b| crate::audio::dsp::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
-        );
+        crate::audio::dsp::pcm16_bytes_into(pcm, &mut self.samples);
         self.resampled.clear();
         resampler.process(&self.samples, &mut self.resampled)?;
         opus.push_f32(&self.resampled)

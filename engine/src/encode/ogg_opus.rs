@@ -201,10 +201,7 @@ impl OggOpusEncoder {
     /// [`Error::Opus`] if libopus fails on a frame.
     pub fn push_pcm16(&mut self, pcm: &[u8]) -> Result<Bytes> {
         let before = self.pending.len();
-        self.pending.extend(
-            pcm.chunks_exact(2)
-                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0),
-        );
+        crate::audio::dsp::pcm16_bytes_into(pcm, &mut self.pending);
         self.pushed(self.pending.len() - before)
     }
 

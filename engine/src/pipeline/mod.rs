@@ -77,7 +77,10 @@ impl PipelineConfig {
     /// Whether the stream is the original's format (16 kHz mono), so legacy clients can be sent
     /// its chunks as they are.
     pub fn is_legacy_format(&self) -> bool {
-        self.rate == wire::DEFAULT_SAMPLE_RATE && self.channels == 1
+        crate::quality::AudioFormat {
+            rate: self.rate,
+            channels: self.channels,
+        } == crate::quality::AudioFormat::SPEECH
     }
 }
 

@@ -66,10 +66,7 @@ impl Converter {
                     out.clear();
                     let last = matches!(job, Job::Finish);
                     match job {
-                        Job::Pcm(pcm) => samples.extend(
-                            pcm.chunks_exact(2)
-                                .map(|b| dsp::pcm16_to_f32(i16::from_le_bytes([b[0], b[1]]))),
-                        ),
+                        Job::Pcm(pcm) => dsp::pcm16_bytes_into(&pcm, &mut samples),
                         Job::Silence(n) => samples.resize(n as usize, 0.0),
                         Job::Finish => {}
                     }

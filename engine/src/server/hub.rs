@@ -68,7 +68,10 @@ impl Hub {
     /// they are.
     pub fn is_legacy_format(&self) -> bool {
         let f = self.config.format;
-        f.sample_rate == wire::DEFAULT_SAMPLE_RATE && f.channels == 1
+        crate::quality::AudioFormat {
+            rate: f.sample_rate,
+            channels: f.channels,
+        } == crate::quality::AudioFormat::SPEECH
     }
 
     /// The flag the fan-out sets while a legacy client (one that never sent HELLO) is ready for

@@ -21,10 +21,7 @@ impl Hub {
             .track
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((position, track.clone()));
-        let mut frame = BytesMut::new();
-        self.codec
-            .encode_now_playing(position, &track.title, &track.artist, &mut frame);
-        let frame = frame.freeze();
+        let frame = self.track_frame(position, track);
         for slot in self.lock().values() {
             if slot.shared.tracks.load(Ordering::Acquire) {
                 // A control frame: queued even when the client lags.
@@ -47,10 +44,15 @@ impl Hub {
     pub(super) fn subscribe_tracks(&self, client: &Arc<ClientShared>) {
         client.tracks.store(true, Ordering::Release);
         if let Some((position, track)) = self.current_track() {
-            let mut frame = BytesMut::new();
-            self.codec
-                .encode_now_playing(position, &track.title, &track.artist, &mut frame);
-            let _ = client.send(frame.freeze(), 0, self.queue_frames);
+            let _ = client.send(self.track_frame(position, &track), 0, self.queue_frames);
         }
+    }
+
+    /// The NOW_PLAYING frame of `track` starting at `position`.
+    fn track_frame(&self, position: u64, track: &TrackInfo) -> bytes::Bytes {
+        let mut frame = BytesMut::new();
+        self.codec
+            .encode_now_playing(position, &track.title, &track.artist, &mut frame);
+        frame.freeze()
     }
 }
