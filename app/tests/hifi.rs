@@ -124,16 +124,7 @@ fn the_web_players_opus_of_a_music_stream_is_stereo_at_128_kbits() {
         .args(["--loop", "--format", "44100:2"]);
     let _server = Proc::spawn(serve, &d.join("serve.log"));
     wait_for_port(http, Duration::from_secs(10));
-    let status = Command::new("curl")
-        .args([
-            "-s",
-            "-m",
-            "5",
-            &format!("http://127.0.0.1:{http}/status.json"),
-        ])
-        .output()
-        .expect("curl");
-    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    let status = audiomi_testkit::peers::http_get(&format!("http://127.0.0.1:{http}/status.json"));
     assert!(status.contains("\"opus_bitrate\":128000"), "{status}");
     assert!(status.contains("\"channels\":2"), "{status}");
     // curl ends with code 28 (time limit) on a live stream: the expected end.

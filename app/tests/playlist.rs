@@ -78,16 +78,7 @@ fn a_folder_plays_gaplessly_and_the_recording_marks_each_track() {
     // The original client on the same server across the track change: only AUDIO frames.
     let legacy = std::thread::spawn(move || legacy_client(port, 4.0));
     // The web page's status names the track playing.
-    let status = Command::new("curl")
-        .args([
-            "-s",
-            "-m",
-            "5",
-            &format!("http://127.0.0.1:{http}/status.json"),
-        ])
-        .output()
-        .expect("curl");
-    let status = String::from_utf8_lossy(&status.stdout).to_string();
+    let status = audiomi_testkit::peers::http_get(&format!("http://127.0.0.1:{http}/status.json"));
     assert!(
         status.contains(r#""now_playing":{"artist":"sox","title":"Tone A"}"#)
             || status.contains(r#""now_playing":{"artist":"ffmpeg","title":"Tone B"}"#),

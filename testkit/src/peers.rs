@@ -127,6 +127,18 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// The body of `GET url` as text, fetched with curl (5 s at most); empty if nothing came.
+///
+/// # Panics
+/// If curl cannot be run (scripts/deps.sh installs it).
+pub fn http_get(url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "5", url])
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Listens to `url` for `seconds` with curl and decodes what arrived with opusdec at 16 kHz;
 /// returns the samples (mono).
 ///
