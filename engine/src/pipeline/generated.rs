@@ -20,13 +20,7 @@ fn rebuild_chain(
 ) -> crate::Result<()> {
     let flushed = chain.process(input, fifo);
     input.clear();
-    *chain = Chain::new(
-        channels,
-        rate,
-        config.rate,
-        config.channels,
-        config.converter,
-    )?;
+    *chain = config.chain_from(rate, channels)?;
     flushed
 }
 

@@ -74,6 +74,15 @@ impl PipelineConfig {
         self.chunk_frames() * usize::from(self.channels.max(1))
     }
 
+    /// The DSP chain from a source of `channels` channels at `rate` Hz to this stream's rate
+    /// and channels, with this converter.
+    ///
+    /// # Errors
+    /// As [`dsp::Chain::new`].
+    pub fn chain_from(&self, rate: u32, channels: u16) -> Result<dsp::Chain> {
+        dsp::Chain::new(channels, rate, self.rate, self.channels, self.converter)
+    }
+
     /// Whether the stream is the original's format (16 kHz mono), so legacy clients can be sent
     /// its chunks as they are.
     pub fn is_legacy_format(&self) -> bool {

@@ -95,13 +95,7 @@ fn open(input: Input, config: &PipelineConfig) -> Result<(Running, Chain)> {
             .as_ref()
             .map_or((config.rate, 1), |p| (p.rate, p.channels)),
     };
-    let chain = Chain::new(
-        channels,
-        rate,
-        config.rate,
-        config.channels,
-        config.converter,
-    )?;
+    let chain = config.chain_from(rate, channels)?;
     Ok((running, chain))
 }
 
@@ -222,8 +216,7 @@ impl<S: FnMut(Output)> Worker<S> {
         if pushed.is_none() && Instant::now() >= *retry_at {
             match open() {
                 Ok(p) => {
-                    let c = &self.config;
-                    match Chain::new(p.channels, p.rate, c.rate, c.channels, c.converter) {
+                    match self.config.chain_from(p.rate, p.channels) {
                         Ok(chain) => self.chain = chain,
                         Err(e) => notices.push(Notice::SourceFailed(e.to_string())),
                     }
