@@ -103,7 +103,7 @@ grep -q "listening" "$work/server.log" || { echo "the server did not start servi
 launch receiver
 b=$(window_of "$launched" 800) || { echo "the receiver instance opened no window" >&2; cat "$work/receiver.log" >&2; exit 1; }
 click "$b" 140 28  # Receiver tab
-click "$b" 95 459 # Connect & Record
+click "$b" 95 515 # Connect & Record
 sleep 3.5
 if [ -n "${MEASURE_SECS:-}" ]; then
   ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -117,7 +117,7 @@ if [ -n "${MEASURE_SECS:-}" ]; then
 fi
 import -window "$a" "$out/server.png"
 import -window "$b" "$out/receiver.png"
-click "$b" 40 459 # Stop
+click "$b" 40 515 # Stop
 sleep 1
 
 wav=$(ls "$work"/receiver/audiomi-*.wav 2>/dev/null | head -n 1 || true)

@@ -2,12 +2,12 @@
 
 use engine::discovery::{Browser, FoundServer, ServerSighting};
 use engine::secure::{Fingerprint, TlsClientOptions};
-use iced::widget::{checkbox, column, pick_list, row, text};
-use iced::{Element, Length};
+use iced::widget::{Space, button, checkbox, column, container, row, scrollable, text};
+use iced::{Alignment, Element, Length};
 
 use super::Message;
 use crate::gui::form::{Problem, Spot, field_error, input, problem_at};
-use crate::gui::widgets::repaint_on_change;
+use crate::gui::widgets::{LOCK_SIZE, Lock};
 
 /// The servers seen and how to connect privately.
 #[derive(Debug, Default)]
@@ -77,8 +77,8 @@ impl Finder {
         })
     }
 
-    /// The servers as picker entries.
-    fn choices(&self) -> Vec<FoundChoice> {
+    /// The servers as list entries.
+    pub(crate) fn choices(&self) -> Vec<FoundChoice> {
         self.servers
             .iter()
             .map(|f| {
@@ -99,36 +99,48 @@ impl Finder {
                         "{} · {addr} · {} Hz, {} ch{private}",
                         f.name, f.sample_rate, f.channels
                     ),
+                    private: !private.is_empty(),
                 }
             })
             .collect()
     }
 
-    /// One row of constant height: the servers found, as a picker (choosing one fills the
-    /// form).
-    pub fn picker(&self, editable: bool) -> Element<'_, Message> {
-        let placeholder = if self.servers.is_empty() {
+    /// The servers found, live, in a box of constant height ([`LIST_HEIGHT`]; more rows
+    /// scroll): a padlock before a private one; one click fills the form.
+    pub fn list(&self, editable: bool) -> Element<'_, Message> {
+        let header = if self.servers.is_empty() {
             "None found yet (servers announce themselves over mDNS)".to_string()
         } else {
-            format!("{} found: pick one to fill the form", self.servers.len())
+            format!("{} found: click one to fill the form", self.servers.len())
         };
-        let mut picker = pick_list(self.choices(), None::<FoundChoice>, |c| {
-            Message::Pick(c.fullname)
-        })
-        .placeholder(placeholder)
-        .width(Length::Fill)
-        .style(repaint_on_change(self.generation));
-        if !editable {
-            picker = pick_list(Vec::new(), None::<FoundChoice>, |c| {
-                Message::Pick(c.fullname)
-            })
-            .placeholder("…")
-            .width(Length::Fill);
-        }
-        row![text("On the network"), picker]
-            .spacing(12)
-            .align_y(iced::Alignment::Center)
+        let rows = self.choices().into_iter().map(|c| {
+            let icon = if c.private {
+                Lock.view()
+            } else {
+                Space::new().width(LOCK_SIZE.0).into()
+            };
+            button(
+                row![icon, text(c.label)]
+                    .spacing(8)
+                    .align_y(Alignment::Center),
+            )
+            .width(Length::Fill)
+            .padding([3, 8])
+            .style(button::text)
+            .on_press_maybe(editable.then_some(Message::Pick(c.fullname)))
             .into()
+        });
+        column![
+            row![text("On the network"), text(header).size(13)]
+                .spacing(12)
+                .align_y(Alignment::Center),
+            container(scrollable(column(rows)).width(Length::Fill))
+                .height(LIST_HEIGHT)
+                .width(Length::Fill)
+                .style(container::bordered_box),
+        ]
+        .spacing(4)
+        .into()
     }
 
     /// The TLS switch and the access key (dots), the pinned fingerprint while TLS is on, and
@@ -166,19 +178,19 @@ impl Finder {
     }
 }
 
-/// A found server as the picker shows it.
+/// Height of the list of servers found, in logical pixels: two rows, more scroll, so the form
+/// below never moves.
+pub const LIST_HEIGHT: f32 = 62.0;
+
+/// A found server as the list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundChoice {
     /// Its DNS-SD full name.
     pub fullname: String,
-    /// What the picker shows.
+    /// "name · address:port · rate Hz, channels ch", and "· private (key)" or "· TLS only".
     pub label: String,
-}
-
-impl std::fmt::Display for FoundChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.label)
-    }
+    /// Shown with a padlock: TLS only or a key required.
+    pub private: bool,
 }
 
 /// The servers announced on the network, for the tab's subscription: browses on

@@ -41,7 +41,7 @@ impl ReceiverTab {
             .err()
             .or_else(|| problem_at(problem, Spot::File));
         column![
-            self.finder.picker(editable),
+            self.finder.list(editable),
             form_row(
                 [
                     (
