@@ -11,7 +11,7 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use engine::audio::dsp::{Chain, downmix_into, f32_to_pcm16_bytes};
+use engine::audio::dsp::{Chain, Converter, downmix_into, f32_to_pcm16_bytes};
 use engine::audio::level::Level;
 use samplerate::ConverterType;
 
@@ -38,11 +38,13 @@ fn dsp(c: &mut Criterion) {
             downmix_into(black_box(&input), 2, &mut mono);
         })
     });
+    let src = Converter::Libsamplerate;
     for (name, converter) in [
-        ("chain sinc best (default)", ConverterType::SincBestQuality),
-        ("chain sinc medium", ConverterType::SincMediumQuality),
-        ("chain sinc fastest", ConverterType::SincFastest),
-        ("chain linear", ConverterType::Linear),
+        ("chain FIR decimator (default)", Converter::Best),
+        ("chain sinc best", src(ConverterType::SincBestQuality)),
+        ("chain sinc medium", src(ConverterType::SincMediumQuality)),
+        ("chain sinc fastest", src(ConverterType::SincFastest)),
+        ("chain linear", src(ConverterType::Linear)),
     ] {
         let mut chain = Chain::new(2, 48_000, 16_000, 1, converter).expect("converter");
         let mut out = Vec::with_capacity(FRAMES);

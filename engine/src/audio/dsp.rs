@@ -4,14 +4,13 @@
 //! Samples are `f32` in [-1.0, 1.0] (full scale) until [`f32_to_pcm16`]. "Frames" are one sample
 //! per channel; for mono, frames and samples are the same.
 
-use samplerate::ConverterType;
-
-pub use super::resample::{Resampler, SILENCE_SETTLE};
+pub use super::resample::{Converter, Resampler, SILENCE_SETTLE};
 use crate::{Error, Result};
 
-/// The libsamplerate converter used unless another is asked for: the best sinc converter
-/// (see `docs/BENCHMARKS.md` for the measured quality and speed of each).
-pub const DEFAULT_CONVERTER: ConverterType = ConverterType::SincBestQuality;
+/// The converter used unless another is asked for: [`Converter::Best`] (the FIR decimator for
+/// 48 → 16 kHz, libsamplerate's best sinc converter for other ratios; see `docs/BENCHMARKS.md`
+/// for the measured quality and speed of each).
+pub const DEFAULT_CONVERTER: Converter = Converter::Best;
 
 /// Averages interleaved frames of `channels` channels into mono samples appended to `out`.
 ///
@@ -108,7 +107,7 @@ impl Chain {
         from_hz: u32,
         to_hz: u32,
         out_channels: u16,
-        converter: ConverterType,
+        converter: Converter,
     ) -> Result<Self> {
         if in_channels == 0 || out_channels == 0 {
             return Err(Error::Source {
@@ -265,8 +264,9 @@ mod tests {
     /// it comes out at the same frequency and level.
     #[test]
     fn digital_silence_skips_the_converter_after_it_settles() {
-        let conv = ConverterType::SincBestQuality;
-        let mut skipping = Resampler::new(48_000, 16_000, 1, conv).expect("resampler");
+        let conv = samplerate::ConverterType::SincBestQuality;
+        let mut skipping =
+            Resampler::new(48_000, 16_000, 1, Converter::Libsamplerate(conv)).expect("resampler");
         let reference = Samplerate::new(conv, 48_000, 16_000, 1).expect("reference");
         let tone = sine(1000.0, 48_000, 0.5, 9_600, 1);
         let mut input = tone.clone();

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::Result;
 
 pub mod capture;
+pub mod decimate;
 pub mod decode;
 pub mod devices;
 pub mod dsp;

@@ -18,6 +18,8 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
 use samplerate::ConverterType;
 
+use super::resample::Converter;
+
 use super::devices::{OPEN_TIMEOUT, name_of, resolve_output, with_sample_type};
 use super::dsp::{self, Chain};
 use crate::{Error, Result};
@@ -34,8 +36,9 @@ pub struct PlaybackConfig {
     pub device: Option<String>,
     /// Jitter-buffer target: audio held before playing starts (and after each underrun).
     pub target: Duration,
-    /// libsamplerate converter from the stream's rate to the device's.
-    pub converter: ConverterType,
+    /// Converter from the stream's rate to the device's (libsamplerate's medium sinc by
+    /// default: playback is upsampling, where the decimator does not apply).
+    pub converter: Converter,
 }
 
 impl Default for PlaybackConfig {
@@ -43,7 +46,7 @@ impl Default for PlaybackConfig {
         Self {
             device: None,
             target: DEFAULT_TARGET,
-            converter: ConverterType::SincMediumQuality,
+            converter: Converter::Libsamplerate(ConverterType::SincMediumQuality),
         }
     }
 }

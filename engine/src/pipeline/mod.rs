@@ -15,7 +15,6 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use samplerate::ConverterType;
 
 use crate::audio::dsp;
 use crate::audio::level::Level;
@@ -48,8 +47,8 @@ pub struct PipelineConfig {
     pub channels: u16,
     /// Duration of one chunk (20 ms by default).
     pub chunk: Duration,
-    /// libsamplerate converter used when the source's rate differs from `rate`.
-    pub converter: ConverterType,
+    /// Converter used when the source's rate differs from `rate`.
+    pub converter: dsp::Converter,
 }
 
 impl Default for PipelineConfig {

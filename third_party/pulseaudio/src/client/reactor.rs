@@ -271,8 +271,13 @@ pub(super) struct Reactor {
 
     write_buf: Vec<u8>,
     read_buf: Vec<u8>,
+    /// audioMi patch: what each socket read fills, zeroed once ([`READ_CHUNK`] bytes).
+    scratch: Vec<u8>,
     in_progress_read: Option<protocol::Descriptor>,
 }
+
+/// Bytes read from the server socket per `read` call (audioMi patch; was a fresh 1 MiB).
+const READ_CHUNK: usize = 64 * 1024;
 
 impl Reactor {
     pub(super) fn spawn(
@@ -300,6 +305,7 @@ impl Reactor {
 
             write_buf: Vec::new(),
             read_buf: Vec::new(),
+            scratch: vec![0; READ_CHUNK],
             in_progress_read: None,
         };
 
@@ -337,25 +343,18 @@ impl Reactor {
     }
 
     fn recv(&mut self) -> Result<(), ClientError> {
-        /// Bytes read from the server socket per `read` call (audioMi patch; was 1 MiB).
-        const READ_CHUNK: usize = 64 * 1024;
-
         use io::Read;
 
         'read: loop {
-            let off = self.read_buf.len();
-            // audioMi patch: was `off + 1024 * 1024`, which zeroes 1 MiB before every read (3 %
-            // of a core while capturing, docs/BENCHMARKS.md). 64 KiB per read is plenty: the loop
-            // reads again until the socket would block.
-            self.read_buf.resize(off + READ_CHUNK, 0);
-
-            match self.socket.read(&mut self.read_buf[off..]) {
+            // audioMi patch: was `read_buf.resize(off + 1024 * 1024, 0)` and a read into its
+            // tail, which zeroes 1 MiB before every read (3 % of a core while capturing,
+            // docs/BENCHMARKS.md). Now a read fills a scratch buffer zeroed once, and only the
+            // bytes read are appended. 64 KiB per read is plenty: the loop reads again until the
+            // socket would block.
+            match self.socket.read(&mut self.scratch) {
                 Ok(0) => return Err(ClientError::Disconnected),
-                Ok(n) => self.read_buf.truncate(off + n),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.read_buf.truncate(off);
-                    return Ok(());
-                }
+                Ok(n) => self.read_buf.extend_from_slice(&self.scratch[..n]),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(err) => return Err(err.into()),
             };
 
