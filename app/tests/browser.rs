@@ -1,16 +1,21 @@
 //! A real browser plays the web player: Debian's Chromium, headless, opens the page of
 //! `audiomi serve --source tone:440` (`?autoplay`; on 127.0.0.1 the page is a secure context, so
-//! it plays the low-latency WebSocket + AudioWorklet stream; with `&mode=wav` the `<audio>`
-//! fallback other devices get). Chromium's sound goes to the test's
-//! private PulseAudio; its sink's monitor is recorded and must hold the 440 Hz tone at the level
-//! served (the `<audio>` fallback: above −30 dBFS, it may drop out). Screenshots of the page at phone and desktop size are taken too, and 10 s of
-//! `/stream.opus` and `/stream.webm` saved to files must play in the browser as well.
+//! it plays the low-latency WebSocket + AudioWorklet stream; `&mode=mse` is what a phone on plain
+//! http:// gets, WebM/Opus through Media Source Extensions; `&mode=wav` the `<audio>` fallback
+//! without MSE). Chromium's sound goes to the test's private PulseAudio; its sink's monitor is
+//! recorded and must hold the 440 Hz tone at the level served (the `<audio>` fallback: above
+//! −30 dBFS, it may drop out). The page's *Record* is pressed through the DevTools protocol in
+//! the low-latency mode (a WAV) and the MSE mode (Ogg/Opus), and the saved files are checked.
+//! Screenshots of the page at phone and desktop size are taken too, and 10 s of `/stream.opus`
+//! and `/stream.webm` saved to files must play in the browser as well.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod common;
 
+use audiomi_testkit::cdp::{self, Cdp};
+use audiomi_testkit::serde_json::json;
 use audiomi_testkit::{
     Proc, Pulse, dominant_frequency, free_port, read_wav, rms_dbfs, wait_for_port,
 };
@@ -73,6 +78,88 @@ fn heard_with(
     let _ = browser.wait();
     assert!(recorded.code() == Some(124) || recorded.success());
     read_wav(&capture).1
+}
+
+/// Opens `url` in headless Chromium on `pulse`, waits until the page says "playing", presses its
+/// *Record* for `secs` seconds and again to stop, and returns the file the page saved: its name
+/// and bytes (downloads allowed into a folder of the test through the DevTools protocol).
+fn record_in_page(
+    pulse: &Pulse,
+    dir: &std::path::Path,
+    name: &str,
+    url: &str,
+    secs: f64,
+) -> (String, Vec<u8>) {
+    let profile = dir.join(format!("profile-{name}"));
+    let downloads = dir.join(format!("downloads-{name}"));
+    std::fs::create_dir_all(&downloads).expect("downloads");
+    let mut browser = chromium(&profile);
+    browser.arg("--remote-debugging-port=0").arg(url);
+    pulse.apply(&mut browser);
+    let mut browser = browser.spawn().expect("chromium");
+    let port = cdp::devtools_port(&profile);
+    let mut page = Cdp::page(port, url);
+    // (Browser.setDownloadBehavior on the browser target saved nothing in Chromium 156.)
+    page.call(
+        "Page.setDownloadBehavior",
+        json!({ "behavior": "allow", "downloadPath": downloads.display().to_string() }),
+    );
+    let state = "document.getElementById('state').textContent";
+    let end = Instant::now() + Duration::from_secs(15);
+    while page.eval(state) != "playing" {
+        assert!(
+            Instant::now() < end,
+            "{name}: the page says {}",
+            page.eval(state)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    page.eval("document.getElementById('record').click()");
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    page.eval("document.getElementById('record').click()");
+    let end = Instant::now() + Duration::from_secs(10);
+    let saved = loop {
+        let done = std::fs::read_dir(&downloads)
+            .expect("downloads")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e != "crdownload"));
+        if let Some(p) = done {
+            break p;
+        }
+        assert!(
+            Instant::now() < end,
+            "{name}: nothing was saved; the page says {}; {:?}",
+            page.eval("document.getElementById('rec').textContent"),
+            std::fs::read_dir(&downloads)
+                .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = browser.kill();
+    let _ = browser.wait();
+    let file = saved
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    (file, std::fs::read(&saved).expect("saved file"))
+}
+
+/// Whether `name` is `audiomi-YYYYMMDD-HHMMSS.EXT`.
+fn stamped(name: &str, ext: &str) -> bool {
+    let Some(stem) = name
+        .strip_prefix("audiomi-")
+        .and_then(|n| n.strip_suffix(&format!(".{ext}")))
+    else {
+        return false;
+    };
+    let b = stem.as_bytes();
+    b.len() == 15
+        && b[8] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 8 || c.is_ascii_digit())
 }
 
 /// Asserts that `samples` hold the served tone: 440 Hz at −15.05 dBFS RMS (−12 dBFS peak,
@@ -153,7 +240,16 @@ fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
 
     let samples = heard(&pulse, dir.path(), "page", &format!("{page}?autoplay"));
     assert_tone(&samples, "the page (WebSocket + AudioWorklet)");
-    // The fallback outside secure contexts: the WAV stream in <audio>, with its burst on connect.
+    // Outside secure contexts (a phone on plain http://): Opus in WebM through Media Source
+    // Extensions, at the served level.
+    let samples = heard(
+        &pulse,
+        dir.path(),
+        "mse",
+        &format!("{page}?autoplay&mode=mse"),
+    );
+    assert_tone(&samples, "the page (WebM/Opus through MSE)");
+    // Where MSE has no WebM/Opus: the WAV stream in <audio>, with its burst on connect.
     // It plays the tone, but not always without dropouts (in CI once at −23.7 dBFS RMS against
     // −15.05 served): asserted is that it plays, clearly above silence (−120 dBFS).
     let samples = heard(
@@ -169,6 +265,38 @@ fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
     );
     let level = rms_dbfs(&samples);
     assert!(level > -30.0, "the <audio> fallback plays at {level} dBFS");
+
+    // *Record*: in the low-latency mode the page keeps the PCM it plays and saves a WAV; in the
+    // other modes it saves the Ogg/Opus stream as it arrives. Each file is named
+    // audiomi-YYYYMMDD-HHMMSS and holds the tone at the served level for about as long as Record
+    // was on (3 s).
+    let (name, bytes) = record_in_page(
+        &pulse,
+        dir.path(),
+        "rec-wav",
+        &format!("{page}?autoplay"),
+        3.0,
+    );
+    assert!(stamped(&name, "wav"), "{name}");
+    let wav = dir.path().join(&name);
+    std::fs::write(&wav, bytes).expect("write");
+    let (spec, samples) = read_wav(&wav);
+    assert_eq!((spec.sample_rate, spec.channels), (16_000, 1));
+    let secs = samples.len() as f64 / 16_000.0;
+    assert!((2.5..=3.6).contains(&secs), "the page's WAV lasts {secs} s");
+    assert_tone(&samples, "the page's recording (WAV)");
+    let url = format!("{page}?autoplay&mode=mse");
+    let (name, bytes) = record_in_page(&pulse, dir.path(), "rec-opus", &url, 3.0);
+    assert!(stamped(&name, "opus"), "{name}");
+    let opus = dir.path().join(&name);
+    std::fs::write(&opus, bytes).expect("write");
+    let samples = audiomi_testkit::peers::opusdec_16k(&opus);
+    let secs = samples.len() as f64 / 16_000.0;
+    assert!(
+        (2.5..=3.6).contains(&secs),
+        "the page's Opus file lasts {secs} s"
+    );
+    assert_tone(&samples, "the page's recording (Ogg/Opus)");
 
     // The containers of the streams, saved as files (as *Record* saves them), play in the
     // browser: Ogg/Opus and WebM/Opus.

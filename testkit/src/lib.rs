@@ -1,7 +1,11 @@
 //! Helpers for audioMi's end-to-end tests: the `audiomi` binary as a real process, free ports,
 //! test signals and their analysis.
 
+pub mod cdp;
 pub mod peers;
+
+/// JSON values of [`cdp`] calls.
+pub use serde_json;
 
 use std::net::TcpListener;
 use std::path::Path;
