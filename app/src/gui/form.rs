@@ -181,6 +181,26 @@ pub fn validate_port(v: &str) -> Result<u16, String> {
         .map_err(|_| "a port is a number from 1 to 65535".to_string())
 }
 
+/// The web player's port: empty for no web player, else a TCP port other than the stream's
+/// (`stream_port`, compared when it is valid).
+///
+/// # Errors
+/// A message otherwise.
+pub fn validate_web_port(v: &str, stream_port: &str) -> Result<Option<u16>, String> {
+    if v.trim().is_empty() {
+        return Ok(None);
+    }
+    let port = engine::config::parse_port("web port", v).map_err(|_| {
+        "the web player's port is a number from 1 to 65535 (empty: off)".to_string()
+    })?;
+    if validate_port(stream_port) == Ok(port) {
+        return Err(format!(
+            "the web player needs a port of its own ({port} is the stream's)"
+        ));
+    }
+    Ok(Some(port))
+}
+
 /// A checkcode: a 32-bit signed integer.
 ///
 /// # Errors

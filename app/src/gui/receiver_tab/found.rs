@@ -23,14 +23,11 @@ pub struct Finder {
     pub pin: Option<Fingerprint>,
     /// The picked server needs a key.
     pub key_required: bool,
-    /// Counts changes of the list (see [`repaint_on_change`]).
-    generation: u32,
 }
 
 impl Finder {
     /// A server appeared, changed or left.
     pub fn sighting(&mut self, s: ServerSighting) {
-        self.generation = self.generation.wrapping_add(1);
         match s {
             ServerSighting::Found(f) => {
                 self.servers.retain(|o| o.fullname != f.fullname);

@@ -123,6 +123,8 @@ pub enum Message {
     Port(String),
     /// Checkcode field edited.
     Checkcode(String),
+    /// Web-player port field edited (empty: no web player).
+    HttpPort(String),
     /// Icecast URL field edited.
     IcecastUrl(String),
     /// Icecast password field edited.
@@ -286,6 +288,14 @@ impl ServerTab {
     }
 
     /// Why the access key cannot be used (private mode needs one), if so.
+    /// The web player's port from its field (`None`: no web player).
+    ///
+    /// # Errors
+    /// What is wrong with the field, in words.
+    pub fn web_port(&self) -> Result<Option<u16>, String> {
+        crate::gui::form::validate_web_port(&self.http_port, &self.port)
+    }
+
     fn key_error(&self) -> Option<String> {
         (self.private && self.access_key.trim().is_empty())
             .then(|| "A private server needs an access key: receivers must type it.".into())
@@ -308,6 +318,7 @@ impl ServerTab {
             && p.ok()
             && c.ok()
             && self.icecast_field().ok()
+            && self.web_port().is_ok()
             && self.key_error().is_none()
             && self
                 .selected

@@ -30,6 +30,10 @@ impl ServerTab {
                 clear_problem(&mut self.problem, Spot::Checkcode);
                 self.checkcode = v;
             }
+            Message::HttpPort(v) => {
+                clear_problem(&mut self.problem, Spot::Action);
+                self.http_port = v;
+            }
             Message::IcecastUrl(v) => {
                 clear_problem(&mut self.problem, Spot::Icecast);
                 self.icecast_url = v;
@@ -195,6 +199,9 @@ impl ServerTab {
         let Some(icecast) = self.icecast_field().value else {
             return Task::none();
         };
+        let Ok(http_port) = self.web_port() else {
+            return Task::none();
+        };
         if let Some(url) = &icecast {
             // A password typed into the URL moves to its own field: never shown, never saved.
             self.icecast_url = url.without_password();
@@ -207,7 +214,6 @@ impl ServerTab {
         self.preview_generation += 1;
         let preview = self.preview.take();
         // A private server's web player is HTTPS (same certificate) and asks for the key.
-        let http_port = self.http_port.trim().parse::<u16>().ok().filter(|p| *p > 0);
         let request = StartRequest {
             host,
             port,

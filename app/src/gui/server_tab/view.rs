@@ -65,6 +65,16 @@ impl ServerTab {
                 Message::QualitySelected
             )
             .width(Length::Fill),
+            text("Web player port"),
+            input(
+                "off",
+                &self.http_port,
+                "server-http-port",
+                Message::HttpPort,
+                editable,
+                Message::Start,
+            )
+            .width(Length::Fixed(80.0)),
         ]
         .spacing(8)
         .align_y(iced::Alignment::Center);
@@ -191,7 +201,8 @@ impl ServerTab {
         } else {
             button("Start serving").on_press_maybe(self.can_start().then_some(Message::Start))
         };
-        let action = row![action, field_error(problem_at(problem, Spot::Action))]
+        let error = problem_at(problem, Spot::Action).or_else(|| self.web_port().err());
+        let action = row![action, field_error(error)]
             .spacing(12)
             .align_y(iced::Alignment::Center);
         action.into()

@@ -122,6 +122,45 @@ fn typing_an_invalid_port_shows_why_and_disables_start() {
     assert!(ui_find(&tab, "a whole number (the same on both ends)"));
 }
 
+#[test]
+fn the_web_player_port_is_checked_saved_and_can_be_left_empty_for_none() {
+    let mut tab = tone_tab();
+    assert_eq!(tab.web_port(), Ok(Some(26080)));
+    let messages: Vec<_> = {
+        let mut ui = ui(tab.view());
+        ui.click(selector::id("server-http-port"))
+            .expect("web port field");
+        let _ = ui.typewrite("x");
+        ui.into_messages().collect()
+    };
+    for m in messages {
+        let _ = tab.update(m);
+    }
+    // (Typed where the click put the cursor in the narrow field.)
+    assert!(
+        tab.http_port.len() == 6 && tab.http_port.contains('x'),
+        "{}",
+        tab.http_port
+    );
+    assert!(!tab.can_start());
+    assert!(ui_find(
+        &tab,
+        "the web player's port is a number from 1 to 65535 (empty: off)"
+    ));
+    let _ = tab.update(server_tab::Message::HttpPort("26070".into()));
+    assert!(!tab.can_start(), "the stream's own port");
+    assert!(ui_find(
+        &tab,
+        "the web player needs a port of its own (26070 is the stream's)"
+    ));
+    let _ = tab.update(server_tab::Message::HttpPort(String::new()));
+    assert!(tab.can_start());
+    assert_eq!(tab.web_port(), Ok(None), "empty: no web player");
+    let _ = tab.update(server_tab::Message::HttpPort("26081".into()));
+    assert_eq!(tab.web_port(), Ok(Some(26081)));
+    assert_eq!(tab.settings().http_port, "26081", "saved with the settings");
+}
+
 fn ui_find(tab: &ServerTab, label: &str) -> bool {
     ui(tab.view()).find(label).is_ok()
 }
