@@ -10,7 +10,7 @@
 #   scripts/bench.sh dsp              audiomi-dspbench: quality and speed of each converter
 #   scripts/bench.sh latency          audiomi-latency: source stage → receiver socket, p50/p99 at
 #                                     1, 100 and 1,000 receivers, 20 and 10 ms chunks
-#   scripts/bench.sh outputs [SECS]  the RTP and Icecast outputs: latency to a receiver's socket
+#   scripts/bench.sh outputs [SECS]  the RTP, Icecast and web outputs: latency to a receiver's socket
 #                                     (audiomi-outputs, against a private icecast2 on loopback),
 #                                     then the CPU of `audiomi serve --source tone:440` over SECS
 #                                     (default 60) alone, with --rtp, and with --icecast (and one
@@ -25,6 +25,11 @@
 #                                     then the GUI with both tabs running (scripts/screenshot.sh
 #                                     with MEASURE_SECS). AUDIOMI_BIN=PATH measures that binary
 #                                     instead of building one (to compare two builds)
+#   scripts/bench.sh web [N] [SECS]   the web player: the server's CPU and RSS over SECS
+#                                     (default 30) with no listener, then with N (default
+#                                     1000) /stream.opus listeners of audiomi-httpload
+#                                     --check-ogg (every page sequence number and granule
+#                                     position checked) and one ramp-checking TCP receiver
 #   scripts/bench.sh fanout-check     the short CI version: debug build, 1,000 receivers, 5 s;
 #                                     fails on any gap, corruption or error
 #
@@ -171,7 +176,7 @@ case "$mode" in
     bin=$target/packaging/audiomi
     start_icecast 100
     echo "latency (beeps, first second skipped):"
-    $target/packaging/audiomi-outputs --seconds 30 --icecast "icecast://source:bench@127.0.0.1:$ice_port/latency.opus"
+    $target/packaging/audiomi-outputs --seconds 30 --web --icecast "icecast://source:bench@127.0.0.1:$ice_port/latency.opus"
     echo "latency through a relay (a second icecast2 relaying the first):"
     master_port=$ice_port master=$ice next_ice_port=$(free_port)
     $target/packaging/audiomi-outputs --seconds 30 --settle 5 --icecast "icecast://source:bench@127.0.0.1:$master_port/relayed.opus" \
@@ -226,8 +231,48 @@ case "$mode" in
       echo "icecast2 peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$ice/status") KiB"
     done
     ;;
+  web)
+    n=${1:-1000}
+    secs=${2:-30}
+    cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bin audiomi --bin audiomi-httpload --bin audiomi-loadgen
+    port=$(free_port)
+    http=$(free_port)
+    # The ramp (as the fan-out bench): the TCP receiver beside the web listeners checks it.
+    $target/packaging/audiomi-loadgen --write-ramp "$work/ramp.wav" >/dev/null
+    $target/packaging/audiomi serve --host 127.0.0.1 --port "$port" --http-port "$http" \
+      --source "file:$work/ramp.wav" --loop 2>"$work/serve.log" &
+    server=$!
+    for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+    clk=$(getconf CLK_TCK)
+    # measure LABEL: the server's CPU over SECS and its RSS now.
+    measure() {
+      local s0 s1 t0 t1
+      s0=$(awk '{print $14 + $15}' "/proc/$server/stat"); t0=$(date +%s.%N)
+      sleep "$1"
+      s1=$(awk '{print $14 + $15}' "/proc/$server/stat"); t1=$(date +%s.%N)
+      awk -v a="$s0" -v b="$s1" -v k="$clk" -v s="$t0" -v e="$t1" -v l="$2" \
+        'BEGIN { printf "serve (a 16 kHz mono ramp), %s: %.2f %% of one core over %.0f s", l, 100 * (b - a) / k / (e - s), e - s }'
+      echo ", RSS $(awk '/VmRSS/ {print $2}' "/proc/$server/status") KiB"
+    }
+    measure "$secs" "no listener"
+    # One TCP receiver beside the web listeners: gap-free or the run fails.
+    $target/packaging/audiomi-loadgen --port "$port" --clients 1 --seconds "$secs" >"$work/tcp.txt" &
+    tcp=$!
+    $target/packaging/audiomi-httpload --url "http://127.0.0.1:$http/stream.opus" --listeners "$n" \
+      --seconds "$secs" --check-ogg >"$work/web.txt" &
+    load=$!
+    sleep 3 # the listeners join (500 per second)
+    measure $((secs - 5)) "$n /stream.opus listeners"
+    rc=0
+    wait "$load" || rc=1
+    wait "$tcp" || rc=1
+    echo "serve peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$server/status") KiB"
+    sed 's/^/  web: /' "$work/web.txt"
+    sed 's/^/  tcp: /' "$work/tcp.txt"
+    exit "$rc"
+    ;;
   *)
-    echo "usage: $0 fanout [N ...] | fanout-check | dsp | latency | outputs [SECS] | icecast [N ...] | idle [SECS] [silent]" >&2
+    echo "usage: $0 fanout [N ...] | fanout-check | dsp | latency | outputs [SECS] | icecast [N ...] | idle [SECS] [silent] | web [N] [SECS]" >&2
     exit 2
     ;;
 esac

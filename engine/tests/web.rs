@@ -84,6 +84,64 @@ async fn the_opus_stream_decodes_to_the_served_tone() {
     server.stop().await.expect("stop");
 }
 
+/// The sequence numbers of the Ogg pages in `body`, in order (RFC 3533 §6 page layout).
+fn page_numbers(body: &[u8]) -> Vec<u32> {
+    let (mut out, mut at) = (Vec::new(), 0);
+    while let Some(b) = body.get(at..).filter(|b| b.len() >= 27) {
+        assert_eq!(&b[..4], b"OggS", "a page at byte {at}");
+        let segments = usize::from(b[26]);
+        let Some(table) = b.get(27..27 + segments) else {
+            break;
+        };
+        let len = 27 + segments + table.iter().map(|&l| usize::from(l)).sum::<usize>();
+        if b.len() < len {
+            break; // the fetch ended inside this page
+        }
+        out.push(u32::from_le_bytes([b[18], b[19], b[20], b[21]]));
+        at += len;
+    }
+    out
+}
+
+/// A listener that joins while the stream runs gets the header pages numbered right before
+/// its first live page: its page sequence numbers have no gap, and opusdec decodes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_joining_mid_stream_gets_pages_without_a_gap() {
+    let (server, web) = tone_server(Duration::from_secs(5)).await;
+    let first =
+        tokio::task::spawn_blocking(move || get(web, "/stream.opus", Duration::from_secs(4)));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, _, body) =
+        tokio::task::spawn_blocking(move || get(web, "/stream.opus", Duration::from_secs(2)))
+            .await
+            .expect("fetch");
+    assert!(status.contains("200"), "{status}");
+    let seqs = page_numbers(&body);
+    assert!(seqs.len() > 10, "{seqs:?}");
+    assert!(
+        seqs[0] > 2,
+        "joined mid-stream: its headers are renumbered ({seqs:?})"
+    );
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "page numbers go up by one: {seqs:?}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("joined.opus");
+    std::fs::write(&file, &body).expect("write");
+    let samples = audiomi_testkit::peers::opusdec_16k(&file);
+    assert!(samples.len() > 16_000, "{} samples", samples.len());
+    let freq = dominant_frequency(&samples[4_000..], 16_000);
+    assert!((freq - 440.0).abs() < 2.0, "{freq} Hz");
+    let (_, _, early) = first.await.expect("first listener");
+    assert_eq!(
+        page_numbers(&early)[0],
+        0,
+        "the first listener started the stream"
+    );
+    server.stop().await.expect("stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wav_stream_and_the_status_say_what_is_served() {
     let (server, web) = tone_server(Duration::from_secs(5)).await;

@@ -3,9 +3,11 @@
 //!
 //! - [`loadgen`]: N receivers against a ramp server: gaps, corruption, delivery delay.
 //! - [`faults`]: stalled and malformed clients, connection storms, ramp-recording checks.
+//! - [`ogg_check`]: a live Ogg/Opus stream's page sequence and granule positions, as received.
 
 pub mod faults;
 pub mod loadgen;
+pub mod ogg_check;
 
 /// Raises this process's soft open-file limit to its hard limit, as `ulimit -n $(ulimit -Hn)`
 /// would: a load test holds two descriptors per connection when server and clients share the

@@ -6,11 +6,14 @@
 //! audiomi-httpload --url http://127.0.0.1:8000/live.opus --listeners 1000 --seconds 30
 //! ```
 //! Listeners join at `--connects-per-sec` and each reads for `--seconds` from its own start.
-//! Exits 1 if any listener failed or received less than half the bytes of the best one (it fell
-//! behind).
+//! With `--check-ogg` each listener also checks the Ogg/Opus stream it gets: page sequence
+//! numbers +1 and granule positions continuous (`audiomi_tools::ogg_check`).
+//! Exits 1 if any listener failed, received less than half the bytes of the best one (it fell
+//! behind) or, with `--check-ogg`, saw a gap.
 
 use std::time::{Duration, Instant};
 
+use audiomi_tools::ogg_check::OggCheck;
 use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -31,10 +34,27 @@ struct Args {
     /// of 5, so a faster burst leaves connections waiting for SYN-ACK retransmissions).
     #[arg(long, default_value_t = 500)]
     connects_per_sec: u32,
+    /// Check every listener's Ogg pages: sequence numbers and granule positions continuous.
+    #[arg(long)]
+    check_ogg: bool,
 }
 
-/// Reads `path` from `authority` until `end`; the bytes received, or why it stopped.
-async fn listen(authority: String, path: String, end: Instant) -> Result<u64, String> {
+/// What one listener received.
+#[derive(Debug, Default)]
+struct Heard {
+    bytes: u64,
+    /// The Ogg check (`--check-ogg`), or `None`.
+    ogg: Option<OggCheck>,
+}
+
+/// Reads `path` from `authority` until `end` (checking its Ogg pages if `check_ogg`); what it
+/// received, or why it stopped.
+async fn listen(
+    authority: String,
+    path: String,
+    end: Instant,
+    check_ogg: bool,
+) -> Result<Heard, String> {
     let mut s = tokio::net::TcpStream::connect(&authority)
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -42,13 +62,32 @@ async fn listen(authority: String, path: String, end: Instant) -> Result<u64, St
         .await
         .map_err(|e| format!("request: {e}"))?;
     let mut buf = vec![0u8; 16 * 1024];
-    let mut total = 0u64;
+    let mut heard = Heard {
+        ogg: check_ogg.then(OggCheck::default),
+        ..Heard::default()
+    };
+    // The response head, kept until its end is seen (then the body goes to the check).
+    let mut head = Some(Vec::new());
     loop {
-        match tokio::time::timeout_at(end.into(), s.read(&mut buf)).await {
-            Err(_) => return Ok(total),
-            Ok(Ok(0)) => return Err(format!("closed after {total} bytes")),
-            Ok(Ok(n)) => total += n as u64,
+        let n = match tokio::time::timeout_at(end.into(), s.read(&mut buf)).await {
+            Err(_) => return Ok(heard),
+            Ok(Ok(0)) => return Err(format!("closed after {} bytes", heard.bytes)),
+            Ok(Ok(n)) => n,
             Ok(Err(e)) => return Err(format!("read: {e}")),
+        };
+        heard.bytes += n as u64;
+        let Some(ogg) = heard.ogg.as_mut() else {
+            continue;
+        };
+        match head.as_mut() {
+            None => ogg.feed(&buf[..n]),
+            Some(h) => {
+                h.extend_from_slice(&buf[..n]);
+                if let Some(p) = h.windows(4).position(|w| w == b"\r\n\r\n") {
+                    ogg.feed(&h[p + 4..]);
+                    head = None;
+                }
+            }
         }
     }
 }
@@ -69,12 +108,25 @@ async fn main() {
         pace.tick().await;
         // Each listener reads for the same time from its own start.
         let end = Instant::now() + Duration::from_secs(args.seconds);
-        tasks.push(tokio::spawn(listen(authority.clone(), path.clone(), end)));
+        tasks.push(tokio::spawn(listen(
+            authority.clone(),
+            path.clone(),
+            end,
+            args.check_ogg,
+        )));
     }
     let (mut received, mut failures) = (Vec::new(), Vec::new());
+    let (mut pages, mut gaps, mut first_gap) = (0u64, 0u64, None);
     for t in tasks {
         match t.await {
-            Ok(Ok(n)) => received.push(n),
+            Ok(Ok(h)) => {
+                received.push(h.bytes);
+                if let Some(c) = h.ogg {
+                    pages += c.pages;
+                    gaps += c.gaps;
+                    first_gap = first_gap.or(c.first_gap);
+                }
+            }
             Ok(Err(e)) => failures.push(e),
             Err(e) => failures.push(e.to_string()),
         }
@@ -96,7 +148,13 @@ async fn main() {
     if let Some(e) = failures.first() {
         println!("first failure: {e}");
     }
-    if !failures.is_empty() || behind > 0 {
+    if args.check_ogg {
+        println!("Ogg pages checked: {pages}, gaps: {gaps}");
+        if let Some(g) = &first_gap {
+            println!("first gap: {g}");
+        }
+    }
+    if !failures.is_empty() || behind > 0 || gaps > 0 {
         std::process::exit(1);
     }
 }

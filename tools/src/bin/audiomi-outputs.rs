@@ -1,4 +1,4 @@
-//! `audiomi-outputs`: the latency the RTP and Icecast outputs add, to a receiver's socket.
+//! `audiomi-outputs`: the latency the RTP, Icecast and web outputs add, to a receiver's socket.
 //!
 //! In one process: the real server (`ServerHandle::start`) with a source of beeps (100 ms of
 //! 1 kHz every 1.02 s, silence between), an RTP output to a UDP socket on
@@ -6,13 +6,15 @@
 //! listener reads over HTTP as any player would. A probe subscribed to the chunk stream finds the
 //! chunk that starts each beep and stores the moment it left the source stage
 //! (`Chunk::produced_at`). A receiver finds each beep's onset the same way in what it gets (RTP:
-//! the L16 payload; Icecast: the Opus packets decoded with libopus) and its latency is the
-//! arrival of that packet or Ogg page minus that moment, on the same monotonic clock. Beeps are
+//! the L16 payload; Icecast and the web player's `/stream.opus`: the Opus packets decoded with
+//! libopus; the web player's `/ws`: the PCM of its binary messages) and its latency is the
+//! arrival of that packet, Ogg page or message minus that moment, on the same monotonic clock. Beeps are
 //! 1.02 s apart, so a latency under 1 s maps each onset to its beep. The first second of the run is
 //! skipped (what queued before the receivers started, Icecast's burst on connect).
 //!
 //! ```text
 //! audiomi-outputs --seconds 30 --icecast icecast://source:PW@127.0.0.1:8000/live.opus
+//! audiomi-outputs --seconds 30 --web
 //! ```
 
 use std::io::{Read, Write};
@@ -45,6 +47,9 @@ struct Args {
     /// a relay connects).
     #[arg(long, default_value_t = 2)]
     settle: u64,
+    /// Also run the web player (on a free port) and listen to its `/stream.opus` and `/ws`.
+    #[arg(long)]
+    web: bool,
 }
 
 /// Samples from one beep to the next: 16,320 (1.02 s, 51 chunks of 20 ms), so that beeps start
@@ -122,8 +127,9 @@ fn rtp_receiver(socket: std::net::UdpSocket, end: Instant) -> Vec<Instant> {
     out
 }
 
-/// Reads the mount over HTTP, splits Ogg pages, decodes their Opus packets and times onsets.
-fn icecast_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
+/// Reads a live Ogg/Opus stream over HTTP (an Icecast mount, the web player's `/stream.opus`),
+/// splits Ogg pages, decodes their Opus packets and times onsets.
+fn ogg_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or("the listen URL must be http://")?;
@@ -140,7 +146,7 @@ fn icecast_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
     while Instant::now() < end {
         let mut chunk = [0u8; 4096];
         let n = match s.read(&mut chunk) {
-            Ok(0) => return Err("Icecast closed the listener".into()),
+            Ok(0) => return Err("the server closed the listener".into()),
             Ok(n) => n,
             Err(_) => continue,
         };
@@ -163,6 +169,39 @@ fn icecast_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
                 }
             }
             buf.drain(..used);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads the web player's `/ws` (a text message with the format, then binary messages of
+/// stream position u64 LE and PCM16 LE) and times onsets.
+fn ws_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
+    let (mut ws, _) = tungstenite::connect(url).map_err(|e| e.to_string())?;
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .map_err(|e| e.to_string())?;
+    }
+    let (mut out, mut silent) = (Vec::new(), false);
+    while Instant::now() < end {
+        let msg = match ws.read() {
+            Ok(m) => m,
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                continue;
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let arrival = Instant::now();
+        let tungstenite::Message::Binary(b) = msg else {
+            continue;
+        };
+        let samples = b
+            .get(8..)
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .map(|x| i16::from_le_bytes([x[0], x[1]]));
+        if onset(samples, &mut silent) {
+            out.push(arrival);
         }
     }
     Ok(out)
@@ -229,7 +268,10 @@ async fn main() {
         input: Input::Generated(Box::new(Beeps { position: 0 })),
         pipeline: PipelineConfig::default(),
         server: ServerConfig::default(),
-        web: None,
+        web: args.web.then(|| engine::server::WebOptions {
+            listen: "127.0.0.1:0".into(),
+            config: engine::web::WebConfig::default(),
+        }),
         icecast: icecast.into_iter().collect(),
         rtp: Some(RtpOptions {
             destinations: vec![rtp_socket.local_addr().expect("addr")],
@@ -267,7 +309,15 @@ async fn main() {
         let url = IcecastUrl::parse(args.icecast.as_deref()?).ok()?;
         Some(url.listen_url())
     });
-    let ice = listen.map(|url| std::thread::spawn(move || icecast_listener(&url, end)));
+    let ice = listen.map(|url| std::thread::spawn(move || ogg_listener(&url, end)));
+    let web = server.web_addr().map(|a| {
+        let opus = format!("http://{a}/stream.opus");
+        let ws = format!("ws://{a}/ws");
+        (
+            std::thread::spawn(move || ogg_listener(&opus, end)),
+            std::thread::spawn(move || ws_listener(&ws, end)),
+        )
+    });
     let rtp = rtp.join().expect("rtp thread");
     println!("{}", summary("RTP", &rtp, &sent, from));
     if let Some(ice) = ice {
@@ -281,6 +331,14 @@ async fn main() {
                 s.state(),
                 s.bytes_sent.load(std::sync::atomic::Ordering::Relaxed)
             );
+        }
+    }
+    if let Some((opus, ws)) = web {
+        for (name, t) in [("web /stream.opus", opus), ("web /ws", ws)] {
+            match t.join().expect("web listener thread") {
+                Ok(v) => println!("{}", summary(name, &v, &sent, from)),
+                Err(e) => println!("{name} failed: {e}"),
+            }
         }
     }
     let _ = server.stop().await;
