@@ -4,10 +4,8 @@
 //! - [`ogg_opus`]: Ogg/Opus (RFC 7845) for the web player's `/stream.opus` and for Icecast.
 //! - [`live`]: the thread that encodes a running stream into these formats for every output.
 //! - [`webm`]: the same Opus packets in a live WebM stream, which browsers play in `<audio>`.
-//! - [`ogg_join`]: a listener's copy of the Ogg headers, numbered so its stream has no gap.
 
 pub mod live;
-pub mod ogg_join;
 pub mod ogg_opus;
 pub mod webm;
 

@@ -2,10 +2,10 @@
 //! page, an `OpusTags` page, then audio pages whose granule positions count 48 kHz samples.
 //!
 //! Live use: a listener that joins mid-stream is sent [`OggOpusEncoder::headers`] first and then
-//! the pages from now on (as Icecast does), the web player's listeners with the headers
-//! renumbered to end right before their first live page ([`super::ogg_join`]), so the page
-//! sequence has no gap; players take the granule position of the first audio page as the start
-//! of their stream. Encoding uses libopus (the reference codec,
+//! the pages from now on (as Icecast does); players take the jump in page sequence numbers and
+//! granule positions as the start of their stream. (Renumbering a listener's header pages to
+//! end right before its first live page was tried: libogg then sees a hole before `OpusHead`
+//! and opusinfo calls the stream invalid, so the jump stays where players expect it.) Encoding uses libopus (the reference codec,
 //! through the `opus` crate) in 20 ms frames; pages are flushed every [`FRAMES_PER_PAGE`] frames
 //! (100 ms), so a new listener starts within a fraction of a second.
 

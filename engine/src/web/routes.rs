@@ -20,7 +20,6 @@ use tokio::sync::broadcast;
 use tracing::info;
 
 use super::{Progress, WebState};
-use crate::encode::ogg_join;
 
 /// The player page (self-contained: no CDN, no build step).
 const INDEX_HTML: &str = include_str!("index.html");
@@ -187,43 +186,8 @@ async fn stream_opus(
 ) -> Response {
     let rx = state.encoded.opus.subscribe();
     let listener = Listener::new(&state, progress, "opus");
-    let body = listen_ogg(rx, state.encoded.opus_headers.clone(), listener);
+    let body = listen(rx, state.encoded.opus_headers.clone(), |b| b, listener);
     streaming("audio/ogg", Body::from_stream(body))
-}
-
-/// The Ogg pages of `rx`, the first ones preceded by `headers` renumbered to end right before
-/// them ([`crate::encode::ogg_join`]): a stream without a gap in its page sequence numbers, whose
-/// live pages are the bytes every listener shares. Ends as [`listen`] does.
-fn listen_ogg(
-    rx: broadcast::Receiver<Bytes>,
-    headers: Bytes,
-    listener: Listener,
-) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
-    futures::stream::unfold(
-        (rx, Some(headers), listener),
-        move |(mut rx, headers, listener)| async move {
-            match rx.recv().await {
-                Ok(pages) => {
-                    listener.progress.mark();
-                    let out = match (headers, ogg_join::page_seq(&pages)) {
-                        (Some(h), Some(next)) => {
-                            let mut b = BytesMut::from(&ogg_join::headers_before(&h, next)[..]);
-                            b.put_slice(&pages);
-                            b.freeze()
-                        }
-                        (Some(h), None) => [h, pages].concat().into(),
-                        (None, _) => pages,
-                    };
-                    Some((Ok(out), (rx, None, listener)))
-                }
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    listener.lagged(n);
-                    None
-                }
-                Err(broadcast::error::RecvError::Closed) => None,
-            }
-        },
-    )
 }
 
 async fn stream_webm(
