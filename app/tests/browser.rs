@@ -241,7 +241,16 @@ fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
     let samples = heard(&pulse, dir.path(), "page", &format!("{page}?autoplay"));
     assert_tone(&samples, "the page (WebSocket + AudioWorklet)");
     // Outside secure contexts (a phone on plain http://): Opus in WebM through Media Source
-    // Extensions, at the served level.
+    // Extensions, at the served level. The page says which mode it plays.
+    let dom = audiomi_testkit::peers::chromium_dom(
+        &format!("{page}?mode=mse"),
+        &dir.path().join("profile-mse-dom"),
+        &[],
+    );
+    assert!(
+        dom.contains("Opus (WebM through Media Source Extensions)"),
+        "{dom}"
+    );
     let samples = heard(
         &pulse,
         dir.path(),
