@@ -9,6 +9,60 @@
 /// Bytes of an Ogg page header before its segment table.
 const HEADER: usize = 27;
 
+/// One whole Ogg page (RFC 3533 §6: a 27-byte header, the segment table, the body).
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'a> {
+    /// Granule position (for Opus: 48 kHz samples at the end of the last packet ending here;
+    /// −1 if none ends here).
+    pub granule: i64,
+    /// Bitstream serial number.
+    pub serial: u32,
+    /// Page sequence number.
+    pub seq: u32,
+    /// Lacing values: a value below 255 ends a packet.
+    pub table: &'a [u8],
+    /// The segments' bytes.
+    pub body: &'a [u8],
+    /// Bytes of the whole page.
+    pub len: usize,
+}
+
+impl<'a> Page<'a> {
+    /// The page at the start of `buf`, if `buf` starts with a capture pattern and holds the
+    /// whole page.
+    pub fn parse(buf: &'a [u8]) -> Option<Self> {
+        if buf.len() < HEADER || &buf[..4] != b"OggS" {
+            return None;
+        }
+        let segments = usize::from(buf[26]);
+        let table = buf.get(HEADER..HEADER + segments)?;
+        let body_len: usize = table.iter().map(|&l| usize::from(l)).sum();
+        let len = HEADER + segments + body_len;
+        Some(Self {
+            granule: i64::from_le_bytes(buf[6..14].try_into().ok()?),
+            serial: u32::from_le_bytes(buf[14..18].try_into().ok()?),
+            seq: u32::from_le_bytes(buf[18..22].try_into().ok()?),
+            table,
+            body: buf.get(HEADER + segments..len)?,
+            len,
+        })
+    }
+
+    /// The packets that end on this page (a packet continued from an earlier page is returned
+    /// with only its part on this page).
+    pub fn packets(&self) -> Vec<Vec<u8>> {
+        let (mut packets, mut current, mut at) = (Vec::new(), Vec::new(), 0);
+        for &lace in self.table {
+            current.extend_from_slice(&self.body[at..at + usize::from(lace)]);
+            at += usize::from(lace);
+            if lace < 255 {
+                packets.push(std::mem::take(&mut current));
+            }
+        }
+        packets
+    }
+}
+
 /// What a listener's stream held, and its first discontinuity.
 #[derive(Debug, Default)]
 pub struct OggCheck {
@@ -64,28 +118,16 @@ impl OggCheck {
     /// Checks the page at `at` if it is complete; its length.
     fn page_at(&mut self, at: usize) -> Option<usize> {
         let b = self.buf.get(at..)?;
-        if b.len() < HEADER {
-            return None;
-        }
-        if &b[..4] != b"OggS" {
+        if b.len() >= 4 && &b[..4] != b"OggS" {
             // Resynchronise at the next capture pattern.
             let next = b[1..].windows(4).position(|w| w == b"OggS");
             self.gap(format!("no page at byte {at} of the buffer"));
             return next.map(|n| n + 1);
         }
-        let segments = usize::from(b[26]);
-        let table = b.get(HEADER..HEADER + segments)?;
-        let body_len: usize = table.iter().map(|&l| usize::from(l)).sum();
-        let page_len = HEADER + segments + body_len;
-        if b.len() < page_len {
-            return None;
-        }
-        let granule = i64::from_le_bytes(b[6..14].try_into().ok()?);
-        let serial = u32::from_le_bytes(b[14..18].try_into().ok()?);
-        let seq = u32::from_le_bytes(b[18..22].try_into().ok()?);
-        let (table, body) = (table.to_vec(), b[HEADER + segments..page_len].to_vec());
-        self.page(granule, serial, seq, &table, &body);
-        Some(page_len)
+        let page = Page::parse(b)?;
+        let (len, table, body) = (page.len, page.table.to_vec(), page.body.to_vec());
+        self.page(page.granule, page.serial, page.seq, &table, &body);
+        Some(len)
     }
 
     fn page(&mut self, granule: i64, serial: u32, seq: u32, table: &[u8], body: &[u8]) {

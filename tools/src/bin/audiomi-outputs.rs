@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use audiomi_testkit::percentile;
+use audiomi_tools::ogg_check::Page;
 use clap::Parser;
 use engine::audio::{Generator, Input};
 use engine::icecast::{IcecastTarget, IcecastUrl};
@@ -159,7 +160,7 @@ fn ogg_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
             buf.drain(..i + 4);
             head_done = true;
         }
-        while let Some((packets, used)) = ogg_page(&buf) {
+        while let Some((packets, used)) = Page::parse(&buf).map(|p| (p.packets(), p.len)) {
             for packet in packets.iter().filter(|p| !p.starts_with(b"Opus")) {
                 let got = decoder
                     .decode(packet, &mut pcm, false)
@@ -205,27 +206,6 @@ fn ws_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
         }
     }
     Ok(out)
-}
-
-/// The packets of the whole Ogg page at the start of `buf` and its length, if it is complete
-/// (RFC 3533 §6: 27-byte header, segment table, body; a lacing value below 255 ends a packet).
-fn ogg_page(buf: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
-    if buf.len() < 27 {
-        return None;
-    }
-    let segments = usize::from(buf[26]);
-    let table = buf.get(27..27 + segments)?;
-    let body_len: usize = table.iter().map(|&l| usize::from(l)).sum();
-    let body = buf.get(27 + segments..27 + segments + body_len)?;
-    let (mut packets, mut current, mut at) = (Vec::new(), Vec::new(), 0);
-    for &lace in table {
-        current.extend_from_slice(&body[at..at + usize::from(lace)]);
-        at += usize::from(lace);
-        if lace < 255 {
-            packets.push(std::mem::take(&mut current));
-        }
-    }
-    Some((packets, 27 + segments + body_len))
 }
 
 /// The latencies of the `onsets` that arrived after `from`, summarized (computed once the run is

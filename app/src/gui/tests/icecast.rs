@@ -17,13 +17,7 @@ fn a_url_needs_a_password_and_one_typed_into_it_moves_to_the_password_field() {
         "no source password (expected icecast://source:PASSWORD@HOST:8000/MOUNT)"
     ));
     // Typed into the password field, through the window.
-    let messages: Vec<_> = {
-        let mut ui = ui(tab.view());
-        ui.click(selector::id("server-icecast-password"))
-            .expect("password field");
-        let _ = ui.typewrite("hunter2");
-        ui.into_messages().collect()
-    };
+    let messages = type_into(tab.view(), "server-icecast-password", "hunter2");
     for m in messages {
         let _ = tab.update(m);
     }

@@ -47,6 +47,16 @@ fn ui<'a, M>(element: impl Into<Element<'a, M>>) -> Simulator<'a, M> {
     )
 }
 
+/// Clicks the field `id` in `view` and types `text` into it, as a user would; the messages the
+/// window sent (for the tab's `update`).
+fn type_into<'a, M>(view: impl Into<Element<'a, M>>, id: &'static str, text: &str) -> Vec<M> {
+    let mut ui = ui(view);
+    ui.click(selector::id(id))
+        .unwrap_or_else(|e| panic!("no field {id}: {e:?}"));
+    let _ = ui.typewrite(text);
+    ui.into_messages().collect()
+}
+
 fn server_settings() -> ServerSettings {
     ServerSettings {
         host: "127.0.0.1".into(),
@@ -95,12 +105,7 @@ fn tone_tab() -> ServerTab {
 fn typing_an_invalid_port_shows_why_and_disables_start() {
     let mut tab = tone_tab();
     assert!(tab.can_start());
-    let messages: Vec<_> = {
-        let mut ui = ui(tab.view());
-        ui.click(selector::id("server-port")).expect("port field");
-        let _ = ui.typewrite("9");
-        ui.into_messages().collect()
-    };
+    let messages = type_into(tab.view(), "server-port", "9");
     assert!(!messages.is_empty(), "typing produces messages");
     for m in messages {
         let _ = tab.update(m);
@@ -126,13 +131,7 @@ fn typing_an_invalid_port_shows_why_and_disables_start() {
 fn the_web_player_port_is_checked_saved_and_can_be_left_empty_for_none() {
     let mut tab = tone_tab();
     assert_eq!(tab.web_port(), Ok(Some(26080)));
-    let messages: Vec<_> = {
-        let mut ui = ui(tab.view());
-        ui.click(selector::id("server-http-port"))
-            .expect("web port field");
-        let _ = ui.typewrite("x");
-        ui.into_messages().collect()
-    };
+    let messages = type_into(tab.view(), "server-http-port", "x");
     for m in messages {
         let _ = tab.update(m);
     }

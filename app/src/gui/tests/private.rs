@@ -22,13 +22,7 @@ fn private_needs_a_key_typed_into_a_hidden_field() {
         &tab,
         "A private server needs an access key: receivers must type it."
     ));
-    let messages: Vec<_> = {
-        let mut ui = ui(tab.view());
-        ui.click(selector::id("server-access-key"))
-            .expect("key field");
-        let _ = ui.typewrite("open sesame");
-        ui.into_messages().collect()
-    };
+    let messages = type_into(tab.view(), "server-access-key", "open sesame");
     for m in messages {
         let _ = tab.update(m);
     }

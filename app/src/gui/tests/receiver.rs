@@ -152,12 +152,7 @@ fn the_record_to_path_can_be_typed_and_a_missing_dialog_is_explained() {
     let _ = tab.update(receiver_tab::Message::Out(String::new()));
     assert!(!tab.can_start(), "an empty path cannot record");
     let typed = dir.path().join("typed.wav").display().to_string();
-    let messages: Vec<_> = {
-        let mut ui = ui(tab.view());
-        ui.click(selector::id("receiver-file")).expect("file field");
-        let _ = ui.typewrite(&typed);
-        ui.into_messages().collect()
-    };
+    let messages = type_into(tab.view(), "receiver-file", &typed);
     for m in messages {
         let _ = tab.update(m);
     }
