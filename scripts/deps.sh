@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(
-  # build: the samplerate crate compiles libsamplerate with cmake; cpal links ALSA.
-  cmake pkg-config libasound2-dev build-essential
+  # build: the samplerate crate compiles libsamplerate with cmake; cpal links ALSA; capture on
+  # PulseAudio/PipeWire goes through libpulse.
+  cmake pkg-config libasound2-dev libpulse-dev build-essential
   # tests: a private sound server, real sound, a virtual display, screenshots.
   pulseaudio pulseaudio-utils sox espeak-ng xvfb imagemagick xdotool
   # packaging checks: desktop entry, AppStream metainfo, the WiX configuration.

@@ -150,7 +150,14 @@ fn loopback_of_a_sine_is_recorded_at_the_right_frequency_and_level() {
         (level - expected).abs() <= 1.0,
         "RMS {level:.2} dBFS, expected {expected:.2}"
     );
-    assert!(log(dir.path(), &format!("serve-{port}.log")).contains("Monitor of Virtual_output"));
+    let serve_log = log(dir.path(), &format!("serve-{port}.log"));
+    assert!(serve_log.contains("Monitor of Virtual_output"));
+    // Captured through libpulse (the cheapest route, docs/BENCHMARKS.md), not cpal's fallback.
+    assert!(
+        serve_log.contains("capturing through libpulse")
+            && !serve_log.contains("libpulse capture failed"),
+        "{serve_log}"
+    );
 }
 
 /// Speech from espeak-ng played into the default sink is recorded faithfully. Two witnesses:

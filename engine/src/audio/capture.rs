@@ -43,6 +43,10 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
         .ok_or_else(|| device_error(&text, "the device reports no usable configuration"))?;
     let rate = supported.sample_rate();
     let channels = supported.channels();
+    #[cfg(target_os = "linux")]
+    if let Some(pushed) = through_libpulse(&host, &device, &text, (rate, channels), chunk) {
+        return Ok(pushed);
+    }
     let format = supported.sample_format();
     let ring_len = (rate * u32::from(channels) * RING_SECONDS) as usize;
     let failure = Arc::new(Mutex::new(None::<String>));
@@ -105,6 +109,32 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
         failure,
         overruns,
     })
+}
+
+/// On a PulseAudio (or pipewire-pulse) device, captures through libpulse (one thread, see the
+/// `pulse` module) instead of cpal; None (after a warning) where that fails, so cpal's own
+/// PulseAudio host is tried next.
+#[cfg(target_os = "linux")]
+fn through_libpulse(
+    host: &cpal::Host,
+    device: &cpal::Device,
+    spec: &str,
+    (rate, channels): (u32, u16),
+    chunk: Duration,
+) -> Option<Pushed> {
+    use super::devices::is_pulse;
+    let id = id_of(device);
+    let source = id.strip_prefix("pulseaudio:").filter(|_| is_pulse(host))?;
+    match super::pulse::open_capture(spec, source, rate, channels, chunk) {
+        Ok(pushed) => {
+            tracing::info!(source = %spec, device = %name_of(device), id = %id, rate, channels, "capturing through libpulse");
+            Some(pushed)
+        }
+        Err(e) => {
+            tracing::warn!(source = %spec, error = %e, "libpulse capture failed; trying cpal's PulseAudio host");
+            None
+        }
+    }
 }
 
 fn build_input(

@@ -25,6 +25,8 @@ pub mod dsp;
 pub mod level;
 pub mod playback;
 pub mod playlist;
+#[cfg(target_os = "linux")]
+pub mod pulse;
 pub mod resample;
 pub mod sources;
 pub mod wavfile;
