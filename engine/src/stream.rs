@@ -88,6 +88,10 @@ impl WeakChunkStream {
     }
 }
 
+/// Every [`ChunkStream`] clone is gone: no item will come (see [`Subscription::try_recv`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamClosed;
+
 /// One output's view of a [`ChunkStream`].
 #[derive(Debug)]
 pub struct Subscription {
@@ -113,6 +117,21 @@ impl Subscription {
                 Ok(item) => return Some(item),
                 Err(broadcast::error::RecvError::Lagged(n)) => self.lagged(n),
                 Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next item if one is already waiting, without waiting: `Ok(None)` if none is,
+    /// `Err(StreamClosed)` once every [`ChunkStream`] clone is gone and nothing is left.
+    /// Items lost by falling behind are counted and logged as in
+    /// [`Subscription::recv_blocking`].
+    pub fn try_recv(&mut self) -> Result<Option<Output>, StreamClosed> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(item) => return Ok(Some(item)),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => self.lagged(n),
+                Err(broadcast::error::TryRecvError::Empty) => return Ok(None),
+                Err(broadcast::error::TryRecvError::Closed) => return Err(StreamClosed),
             }
         }
     }
@@ -184,5 +203,26 @@ mod tests {
             assert!(slow.recv_blocking().is_some());
         }
         assert!(slow.recv_blocking().is_none(), "closed with the stream");
+    }
+
+    #[test]
+    fn try_recv_takes_what_waits_counts_losses_and_sees_the_end() {
+        let stream = ChunkStream::new(2);
+        let mut sub = stream.subscribe("polled");
+        assert!(matches!(sub.try_recv(), Ok(None)), "nothing waits yet");
+        for i in 0..3 {
+            stream.publish(Output::Notice(Notice::SilenceInserted(i)));
+        }
+        assert!(matches!(
+            sub.try_recv(),
+            Ok(Some(Output::Notice(Notice::SilenceInserted(1))))
+        ));
+        assert_eq!(sub.dropped().load(Ordering::Relaxed), 1);
+        drop(stream);
+        assert!(
+            matches!(sub.try_recv(), Ok(Some(_))),
+            "the last item is still read"
+        );
+        assert_eq!(sub.try_recv().err(), Some(StreamClosed));
     }
 }

@@ -7,7 +7,8 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -15,7 +16,7 @@ use tracing::warn;
 
 use super::{OggOpusEncoder, webm};
 use crate::pipeline::Output;
-use crate::stream::ChunkStream;
+use crate::stream::{ChunkStream, StreamClosed, Subscription};
 use crate::{Error, Result};
 
 /// The encoding thread's name.
@@ -31,35 +32,70 @@ pub struct PcmFrame {
     pub pcm: Bytes,
 }
 
-/// The encoded streams listeners subscribe to.
+/// The encoded streams listeners subscribe to (through the `subscribe_*` methods, which wake the
+/// encoding thread).
 #[derive(Debug, Clone)]
 pub struct Encoded {
     /// Ogg pages (each item whole pages, so a listener may start at any item).
-    pub opus: broadcast::Sender<Bytes>,
+    opus: broadcast::Sender<Bytes>,
     /// The Ogg/Opus header pages a listener gets before the first page.
     pub opus_headers: Bytes,
     /// WebM clusters of the same Opus packets (each item whole clusters).
-    pub webm: broadcast::Sender<Bytes>,
+    webm: broadcast::Sender<Bytes>,
     /// The WebM headers (EBML header, Segment, Info, Tracks) a listener gets first.
     pub webm_headers: Bytes,
     /// Raw chunks for `/stream.wav` and `/ws`.
-    pub pcm: broadcast::Sender<PcmFrame>,
+    pcm: broadcast::Sender<PcmFrame>,
     /// The last [`WAV_BURST`] of chunks, for the WAV stream's burst on connect.
-    pub recent: Arc<Mutex<VecDeque<PcmFrame>>>,
+    recent: Arc<Mutex<VecDeque<PcmFrame>>>,
+    /// The encoding thread, woken when a listener subscribes.
+    encoder: Thread,
 }
 
 /// Audio a new `/stream.wav` listener gets at once before the live chunks: 2 s. Browsers'
 /// `<audio>` does not start, or plays in bursts, a live stream that arrives only in real time
 /// (measured in Chromium 156: RMS 0.017 of 0.177 without, 0.128 with a 2 s burst); Icecast's
 /// "burst on connect" answers the same problem. It adds 2 s of latency to that stream only.
-pub const WAV_BURST: std::time::Duration = std::time::Duration::from_secs(2);
+pub const WAV_BURST: Duration = Duration::from_secs(2);
+
+/// How often the encoding thread catches up with the chunk stream while nobody listens: every
+/// 250 ms (instead of waking for every chunk; a listener that subscribes wakes it at once, and
+/// the chunks of the last ≤ 250 ms reach it right after the burst, none lost).
+pub const IDLE_POLL: Duration = Duration::from_millis(250);
 
 impl Encoded {
+    /// A new Ogg/Opus listener: the pages from the next one on (send [`Encoded::opus_headers`]
+    /// first).
+    pub fn subscribe_opus(&self) -> broadcast::Receiver<Bytes> {
+        let rx = self.opus.subscribe();
+        self.encoder.unpark();
+        rx
+    }
+
+    /// A new WebM listener: the clusters from the next one on (send [`Encoded::webm_headers`]
+    /// first).
+    pub fn subscribe_webm(&self) -> broadcast::Receiver<Bytes> {
+        let rx = self.webm.subscribe();
+        self.encoder.unpark();
+        rx
+    }
+
+    /// A new raw-PCM listener: every chunk from the next one on.
+    pub fn subscribe_pcm(&self) -> broadcast::Receiver<PcmFrame> {
+        let rx = self.pcm.subscribe();
+        self.encoder.unpark();
+        rx
+    }
+
     /// A new raw-PCM listener: the recent chunks (oldest first) and a receiver of every chunk
     /// after them, taken under one lock so nothing is missed or sent twice.
     pub fn subscribe_pcm_with_recent(&self) -> (Vec<PcmFrame>, broadcast::Receiver<PcmFrame>) {
-        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-        (recent.iter().cloned().collect(), self.pcm.subscribe())
+        let taken = {
+            let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            (recent.iter().cloned().collect(), self.pcm.subscribe())
+        };
+        self.encoder.unpark();
+        taken
     }
 }
 
@@ -68,6 +104,8 @@ impl Encoded {
 /// when the chunk stream closes. Opus runs at [`opus_rate`]`(rate)` and
 /// [`super::ogg_opus::bitrate_for`] the format (24 kbit/s for speech, 128 kbit/s for stereo
 /// music); a rate Opus lacks (44.1 kHz) is resampled to 48 kHz with libsamplerate first.
+/// While nobody listens, the thread wakes every [`IDLE_POLL`] (not for every chunk) to keep the
+/// [`WAV_BURST`] up to date.
 ///
 /// # Errors
 /// [`Error::Config`] if Opus cannot encode the format (more than 2 channels);
@@ -79,69 +117,125 @@ pub fn start(
     queue: usize,
 ) -> Result<(Encoded, JoinHandle<()>)> {
     let opus_hz = opus_rate(rate);
-    let mut opus = OggOpusEncoder::new(
+    let opus = OggOpusEncoder::new(
         opus_hz,
         channels,
         super::ogg_opus::bitrate_for(rate, channels),
         fastrand::u32(..),
     )?;
-    let (opus_tx, _) = broadcast::channel(queue.max(1));
-    let (webm_tx, _) = broadcast::channel(queue.max(1));
-    let (pcm_tx, _) = broadcast::channel(queue.max(1));
-    let recent = Arc::new(Mutex::new(VecDeque::new()));
-    let encoded = Encoded {
-        opus: opus_tx.clone(),
-        opus_headers: opus.headers(),
-        webm: webm_tx.clone(),
-        webm_headers: webm::headers(opus.opus_head(), channels, opus.pre_skip()),
-        pcm: pcm_tx.clone(),
-        recent: recent.clone(),
+    let opus_headers = opus.headers();
+    let webm_headers = webm::headers(opus.opus_head(), channels, opus.pre_skip());
+    let work = Work {
+        chunks: stream.subscribe("encode"),
+        opus_tx: broadcast::channel(queue.max(1)).0,
+        webm_tx: broadcast::channel(queue.max(1)).0,
+        pcm_tx: broadcast::channel(queue.max(1)).0,
+        recent: Arc::new(Mutex::new(VecDeque::new())),
+        burst_samples: u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000,
+        opus,
+        opus_hz,
+        rate,
+        channels,
     };
-    let burst_samples = u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000;
-    let mut chunks = stream.subscribe("encode");
+    let (opus_tx, webm_tx) = (work.opus_tx.clone(), work.webm_tx.clone());
+    let (pcm_tx, recent) = (work.pcm_tx.clone(), work.recent.clone());
     let thread = std::thread::Builder::new()
         .name(ENCODE_THREAD.into())
-        .spawn(move || {
-            let mut to_opus = ToOpus::new(rate, opus_hz, channels);
-            while let Some(item) = chunks.recv_blocking() {
-                let Output::Chunk(chunk) = item else { continue };
-                let frame = PcmFrame {
-                    position: chunk.position,
-                    pcm: chunk.pcm.clone(),
-                };
-                {
-                    // Under the lock a new listener takes (see subscribe_pcm_with_recent).
-                    let mut recent = recent.lock().unwrap_or_else(PoisonError::into_inner);
-                    while recent
-                        .front()
-                        .is_some_and(|f| f.position + burst_samples <= frame.position)
-                    {
-                        recent.pop_front();
-                    }
-                    recent.push_back(frame.clone());
-                    let _ = pcm_tx.send(frame);
-                }
-                // Opus costs CPU: encoded only while someone listens (a listener that joins gets
-                // the headers and the pages from then on).
-                if opus_tx.receiver_count() == 0 && webm_tx.receiver_count() == 0 {
-                    continue;
-                }
-                match to_opus.push(&mut opus, &chunk.pcm) {
-                    // A page every 100 ms; the same packets go out as one WebM cluster.
-                    Ok(pages) if !pages.is_empty() => {
-                        let _ = opus_tx.send(pages);
-                        let _ = webm_tx.send(webm::cluster(&opus.take_packets()));
-                    }
-                    Ok(_) => {}
-                    Err(e) => warn!(error = %e, "Opus encoding failed; this chunk is skipped"),
-                }
-            }
-        })
+        .spawn(move || work.run())
         .map_err(|source| Error::Thread {
             name: ENCODE_THREAD.into(),
             source,
         })?;
+    let encoded = Encoded {
+        opus: opus_tx,
+        opus_headers,
+        webm: webm_tx,
+        webm_headers,
+        pcm: pcm_tx,
+        recent,
+        encoder: thread.thread().clone(),
+    };
     Ok((encoded, thread))
+}
+
+/// The encoding thread's state.
+struct Work {
+    chunks: Subscription,
+    opus_tx: broadcast::Sender<Bytes>,
+    webm_tx: broadcast::Sender<Bytes>,
+    pcm_tx: broadcast::Sender<PcmFrame>,
+    recent: Arc<Mutex<VecDeque<PcmFrame>>>,
+    burst_samples: u64,
+    opus: OggOpusEncoder,
+    opus_hz: u32,
+    rate: u32,
+    channels: u16,
+}
+
+impl Work {
+    /// Reads chunks until the stream closes: waiting for each while someone listens, catching
+    /// up every [`IDLE_POLL`] while nobody does.
+    fn run(mut self) {
+        // Made on this thread: the converter is not `Send`.
+        let mut to_opus = ToOpus::new(self.rate, self.opus_hz, self.channels);
+        loop {
+            let listened = self.opus_tx.receiver_count() > 0
+                || self.webm_tx.receiver_count() > 0
+                || self.pcm_tx.receiver_count() > 0;
+            let item = if listened {
+                match self.chunks.recv_blocking() {
+                    Some(item) => item,
+                    None => return,
+                }
+            } else {
+                match self.chunks.try_recv() {
+                    Ok(Some(item)) => item,
+                    Ok(None) => {
+                        std::thread::park_timeout(IDLE_POLL);
+                        continue;
+                    }
+                    Err(StreamClosed) => return,
+                }
+            };
+            if let Output::Chunk(chunk) = item {
+                self.chunk(&mut to_opus, &chunk.pcm, chunk.position);
+            }
+        }
+    }
+
+    /// One chunk: into the WAV burst and to raw-PCM listeners, then into Opus if anyone listens.
+    fn chunk(&mut self, to_opus: &mut ToOpus, pcm: &Bytes, position: u64) {
+        let frame = PcmFrame {
+            position,
+            pcm: pcm.clone(),
+        };
+        {
+            // Under the lock a new listener takes (see subscribe_pcm_with_recent).
+            let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            while recent
+                .front()
+                .is_some_and(|f| f.position + self.burst_samples <= frame.position)
+            {
+                recent.pop_front();
+            }
+            recent.push_back(frame.clone());
+            let _ = self.pcm_tx.send(frame);
+        }
+        // Opus costs CPU: encoded only while someone listens (a listener that joins gets the
+        // headers and the pages from then on).
+        if self.opus_tx.receiver_count() == 0 && self.webm_tx.receiver_count() == 0 {
+            return;
+        }
+        match to_opus.push(&mut self.opus, pcm) {
+            // A page every 100 ms; the same packets go out as one WebM cluster.
+            Ok(pages) if !pages.is_empty() => {
+                let _ = self.opus_tx.send(pages);
+                let _ = self.webm_tx.send(webm::cluster(&self.opus.take_packets()));
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "Opus encoding failed; this chunk is skipped"),
+        }
+    }
 }
 
 /// The rate Opus encodes a stream of `rate` Hz at: `rate` itself if Opus has it
@@ -199,5 +293,56 @@ impl ToOpus {
         self.resampled.clear();
         resampler.process(&self.samples, &mut self.resampled)?;
         opus.push_f32(&self.resampled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::audio::level::Level;
+    use crate::pipeline::Chunk;
+
+    /// A 20 ms chunk of 16 kHz mono at chunk index `i` (320 samples, position `320 × i`).
+    fn chunk(i: u64) -> Output {
+        Output::Chunk(Chunk {
+            position: 320 * i,
+            pcm: Bytes::from(vec![(i % 251) as u8; 640]),
+            legacy: None,
+            level: Level::SILENCE,
+            produced_at: Instant::now(),
+        })
+    }
+
+    #[test]
+    fn a_listener_joining_while_nobody_listened_gets_the_burst_and_every_chunk_once() {
+        let stream = ChunkStream::new(256);
+        let (encoded, thread) = start(&stream, 16_000, 1, 256).expect("encoder starts");
+        // 3 s of chunks with nobody listening: the thread catches up on its own...
+        for i in 0..150 {
+            stream.publish(chunk(i));
+        }
+        std::thread::sleep(IDLE_POLL * 3);
+        // ...and these it has most likely not read yet when the listener arrives.
+        for i in 150..160 {
+            stream.publish(chunk(i));
+        }
+        let (recent, mut rx) = encoded.subscribe_pcm_with_recent();
+        for i in 160..170 {
+            stream.publish(chunk(i));
+        }
+        let mut positions: Vec<u64> = recent.iter().map(|f| f.position).collect();
+        while positions.last() != Some(&(320 * 169)) {
+            let frame = rx.blocking_recv().expect("live chunks follow the burst");
+            positions.push(frame.position);
+        }
+        let first = positions[0] / 320;
+        let expected: Vec<u64> = (first..170).map(|i| 320 * i).collect();
+        assert_eq!(positions, expected, "no chunk lost or repeated");
+        // The burst reaches WAV_BURST (100 chunks) back from the newest chunk it had.
+        assert!(first <= 70, "burst starts at chunk {first}");
+        drop(stream);
+        thread.join().expect("the encoder ends with the stream");
     }
 }

@@ -126,7 +126,7 @@ pub async fn publish(
     status: &IcecastStatus,
     shutdown: &CancellationToken,
 ) -> Option<Failure> {
-    let mut pages = encoded.opus.subscribe();
+    let mut pages = encoded.subscribe_opus();
     let (mut reader, mut writer) = stream.into_split();
     if let Some(f) = send(&mut writer, encoded.opus_headers.clone(), status).await {
         return Some(f);

@@ -184,7 +184,7 @@ async fn stream_opus(
     State(state): State<Arc<WebState>>,
     Extension(progress): Extension<Progress>,
 ) -> Response {
-    let rx = state.encoded.opus.subscribe();
+    let rx = state.encoded.subscribe_opus();
     let listener = Listener::new(&state, progress, "opus");
     let body = listen(rx, state.encoded.opus_headers.clone(), |b| b, listener);
     streaming("audio/ogg", Body::from_stream(body))
@@ -194,7 +194,7 @@ async fn stream_webm(
     State(state): State<Arc<WebState>>,
     Extension(progress): Extension<Progress>,
 ) -> Response {
-    let rx = state.encoded.webm.subscribe();
+    let rx = state.encoded.subscribe_webm();
     let listener = Listener::new(&state, progress, "webm");
     let body = listen(rx, state.encoded.webm_headers.clone(), |b| b, listener);
     streaming("audio/webm", Body::from_stream(body))
@@ -248,7 +248,7 @@ async fn websocket(
 /// `/ws`: a text message with the format (`{"sample_rate":…,"channels":…}`), then one binary
 /// message per chunk: the stream position (u64 LE, samples per channel) and the PCM16 LE bytes.
 async fn pcm_socket(mut socket: WebSocket, state: Arc<WebState>, progress: Progress) {
-    let mut rx = state.encoded.pcm.subscribe();
+    let mut rx = state.encoded.subscribe_pcm();
     let listener = Listener::new(&state, progress, "ws");
     let format = serde_json::json!({
         "sample_rate": state.status.sample_rate,
