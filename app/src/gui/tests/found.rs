@@ -71,21 +71,7 @@ async fn a_found_private_server_is_picked_asks_for_its_key_and_records() {
         choice.label
     );
 
-    // One click on its row fills the form. Servers of tests running beside this one (also on
-    // lo) would push ours below the two visible rows: only ours stays listed.
-    tab.finder.servers.retain(|f| f.fullname == ours);
-    let messages: Vec<_> = {
-        let mut ui = ui(tab.view());
-        ui.click(choice.label.as_str()).expect("a row to click");
-        ui.into_messages().collect()
-    };
-    assert!(
-        matches!(&messages[..], [receiver_tab::Message::Pick(p)] if *p == ours),
-        "{messages:?}"
-    );
-    for m in messages {
-        let _ = tab.update(m);
-    }
+    click_row(&mut tab, &ours, &choice.label);
     assert_eq!(
         (tab.host.as_str(), tab.port.clone()),
         ("127.0.0.1", tls_addr.port().to_string())
@@ -104,8 +90,35 @@ async fn a_found_private_server_is_picked_asks_for_its_key_and_records() {
             .is_ok()
     );
 
+    records_with_the_key_and_refuses_another(&mut tab, dir.path()).await;
+    handle.stop().await.expect("stop");
+}
+
+/// Clicks the row labelled `label` (through iced_test) and feeds the tab what it sent, which
+/// must be exactly one `Pick` of `ours`.
+fn click_row(tab: &mut ReceiverTab, ours: &str, label: &str) {
+    // One click on its row fills the form. Servers of tests running beside this one (also on
+    // lo) would push ours below the two visible rows: only ours stays listed.
+    tab.finder.servers.retain(|f| f.fullname == ours);
+    let messages: Vec<_> = {
+        let mut ui = ui(tab.view());
+        ui.click(label).expect("a row to click");
+        ui.into_messages().collect()
+    };
+    assert!(
+        matches!(&messages[..], [receiver_tab::Message::Pick(p)] if p == ours),
+        "{messages:?}"
+    );
+    for m in messages {
+        let _ = tab.update(m);
+    }
+}
+
+/// With the key typed, the tab's settings record 0.5 s (8,000 samples); with a wrong key the
+/// error is shown at the key field.
+async fn records_with_the_key_and_refuses_another(tab: &mut ReceiverTab, dir: &std::path::Path) {
     let _ = tab.update(receiver_tab::Message::AccessKey(KEY.into()));
-    tab.out = dir.path().join("found.wav").display().to_string();
+    tab.out = dir.join("found.wav").display().to_string();
     tab.duration = "0.5".into();
     let config = tab.record_config().expect("ready");
     let session = receiver_tab::begin(1, config, None).await.expect("session");
@@ -114,7 +127,7 @@ async fn a_found_private_server_is_picked_asks_for_its_key_and_records() {
     assert_eq!(summary.samples, 8_000);
 
     let _ = tab.update(receiver_tab::Message::AccessKey("nope".into()));
-    tab.out = dir.path().join("refused.wav").display().to_string();
+    tab.out = dir.join("refused.wav").display().to_string();
     let config = tab.record_config().expect("ready");
     let session = receiver_tab::begin(2, config, None).await.expect("session");
     let (_, error) = receiver_tab::run(session).await;
@@ -130,5 +143,4 @@ async fn a_found_private_server_is_picked_asks_for_its_key_and_records() {
         problem.text
     );
     assert!(ui(tab.view()).find(problem.text.as_str()).is_ok());
-    handle.stop().await.expect("stop");
 }
