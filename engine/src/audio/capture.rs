@@ -111,6 +111,24 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
     })
 }
 
+/// Pushes the first `n` samples of `samples` into the ring, or as many as fit; the rest are
+/// counted in `overruns`. What every capture callback does: never blocks, allocates, locks or
+/// logs.
+pub(super) fn push(
+    producer: &mut rtrb::Producer<f32>,
+    overruns: &AtomicU64,
+    n: usize,
+    samples: impl Iterator<Item = f32>,
+) {
+    let fits = n.min(producer.slots());
+    if fits < n {
+        overruns.fetch_add((n - fits) as u64, Ordering::Relaxed);
+    }
+    if let Ok(chunk) = producer.write_chunk_uninit(fits) {
+        chunk.fill_from_iter(samples.take(fits));
+    }
+}
+
 /// On a PulseAudio (or pipewire-pulse) device, captures through libpulse (one thread, see the
 /// `pulse` module) instead of cpal; None (after a warning) where that fails, so cpal's own
 /// PulseAudio host is tried next.
@@ -168,13 +186,12 @@ where
         .build_input_stream::<T, _, _>(
             config,
             move |data: &[T], _info| {
-                let n = data.len().min(producer.slots());
-                if n < data.len() {
-                    overruns.fetch_add((data.len() - n) as u64, Ordering::Relaxed);
-                }
-                if let Ok(chunk) = producer.write_chunk_uninit(n) {
-                    chunk.fill_from_iter(data[..n].iter().map(|s| f32::from_sample_(*s)));
-                }
+                push(
+                    &mut producer,
+                    &overruns,
+                    data.len(),
+                    data.iter().map(|s| f32::from_sample_(*s)),
+                );
             },
             move |err| {
                 if matches!(
@@ -188,4 +205,19 @@ where
             Some(OPEN_TIMEOUT),
         )
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_ring_counts_what_did_not_fit() {
+        let (mut producer, mut consumer) = rtrb::RingBuffer::<f32>::new(4);
+        let overruns = AtomicU64::new(0);
+        push(&mut producer, &overruns, 6, (1..=6).map(|x| x as f32));
+        assert_eq!(overruns.load(Ordering::Relaxed), 2);
+        let got: Vec<f32> = std::iter::from_fn(|| consumer.pop().ok()).collect();
+        assert_eq!(got, [1.0, 2.0, 3.0, 4.0]);
+    }
 }

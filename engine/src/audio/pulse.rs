@@ -27,7 +27,7 @@ use pa::stream::{FlagSet as StreamFlags, PeekResult, State as StreamState, Strea
 use pa::time::MicroSeconds;
 
 use super::Pushed;
-use super::capture::RING_SECONDS;
+use super::capture::{RING_SECONDS, push};
 use super::devices::OPEN_TIMEOUT;
 use crate::{Error, Result};
 
@@ -334,22 +334,6 @@ fn drain(stream: &mut Stream, producer: &mut rtrb::Producer<f32>, overruns: &Ato
     }
 }
 
-/// Pushes the first `n` samples of `samples`, or as many as fit.
-fn push(
-    producer: &mut rtrb::Producer<f32>,
-    overruns: &AtomicU64,
-    n: usize,
-    samples: impl Iterator<Item = f32>,
-) {
-    let fits = n.min(producer.slots());
-    if fits < n {
-        overruns.fetch_add((n - fits) as u64, Ordering::Relaxed);
-    }
-    if let Ok(chunk) = producer.write_chunk_uninit(fits) {
-        chunk.fill_from_iter(samples.take(fits));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,15 +344,5 @@ mod tests {
         assert_eq!(fragment_bytes(48_000, 2, Duration::from_millis(20)), 7_680);
         // Never under 64 frames.
         assert_eq!(fragment_bytes(8_000, 1, Duration::from_millis(1)), 256);
-    }
-
-    #[test]
-    fn a_full_ring_counts_what_did_not_fit() {
-        let (mut producer, mut consumer) = rtrb::RingBuffer::<f32>::new(4);
-        let overruns = AtomicU64::new(0);
-        push(&mut producer, &overruns, 6, (1..=6).map(|x| x as f32));
-        assert_eq!(overruns.load(Ordering::Relaxed), 2);
-        let got: Vec<f32> = std::iter::from_fn(|| consumer.pop().ok()).collect();
-        assert_eq!(got, [1.0, 2.0, 3.0, 4.0]);
     }
 }
