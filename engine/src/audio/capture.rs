@@ -43,20 +43,20 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
         .ok_or_else(|| device_error(&text, "the device reports no usable configuration"))?;
     let rate = supported.sample_rate();
     let channels = supported.channels();
+    // Ask for about one chunk per callback: PulseAudio's default is 250 ms (2 s via pipewire-pulse).
+    let frames = frames_per_callback(rate, chunk);
+    let ring_len = ring_len(rate, channels);
     #[cfg(target_os = "linux")]
-    if let Some(pushed) = through_libpulse(&host, &device, &text, (rate, channels), chunk) {
+    if let Some(pushed) = through_libpulse(&host, &device, &text, (rate, channels), frames) {
         return Ok(pushed);
     }
     let format = supported.sample_format();
-    let ring_len = (rate * u32::from(channels) * RING_SECONDS) as usize;
     let failure = Arc::new(Mutex::new(None::<String>));
     let overruns = Arc::new(AtomicU64::new(0));
-    // Ask for about one chunk per callback: PulseAudio's default is 250 ms (2 s via pipewire-pulse).
-    let frames = ((u128::from(rate) * chunk.as_micros() / 1_000_000) as u32).max(64);
     let mut config = supported.config();
     config.buffer_size = cpal::BufferSize::Fixed(frames);
     let attempt = |config: StreamConfig| {
-        let (producer, consumer) = rtrb::RingBuffer::<f32>::new(ring_len.max(1024));
+        let (producer, consumer) = rtrb::RingBuffer::<f32>::new(ring_len);
         build_input(
             &device,
             config,
@@ -111,6 +111,19 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
     })
 }
 
+/// Frames per device callback (or PulseAudio fragment) asked for: about one `chunk` at `rate`
+/// Hz, at least 64.
+pub(super) fn frames_per_callback(rate: u32, chunk: Duration) -> u32 {
+    let frames = u128::from(rate) * chunk.as_micros() / 1_000_000;
+    u32::try_from(frames).unwrap_or(u32::MAX).max(64)
+}
+
+/// Samples (not frames) the capture ring holds: [`RING_SECONDS`] of `rate` Hz × `channels`, at
+/// least 1,024.
+pub(super) fn ring_len(rate: u32, channels: u16) -> usize {
+    (rate as usize * usize::from(channels) * RING_SECONDS as usize).max(1024)
+}
+
 /// Pushes the first `n` samples of `samples` into the ring, or as many as fit; the rest are
 /// counted in `overruns`. What every capture callback does: never blocks, allocates, locks or
 /// logs.
@@ -138,12 +151,12 @@ fn through_libpulse(
     device: &cpal::Device,
     spec: &str,
     (rate, channels): (u32, u16),
-    chunk: Duration,
+    frames: u32,
 ) -> Option<Pushed> {
     use super::devices::is_pulse;
     let id = id_of(device);
     let source = id.strip_prefix("pulseaudio:").filter(|_| is_pulse(host))?;
-    match super::pulse::open_capture(spec, source, rate, channels, chunk) {
+    match super::pulse::open_capture(spec, source, rate, channels, frames) {
         Ok(pushed) => {
             tracing::info!(source = %spec, device = %name_of(device), id = %id, rate, channels, "capturing through libpulse");
             Some(pushed)
@@ -210,6 +223,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callback_is_about_one_chunk_and_the_ring_two_seconds() {
+        // 48 kHz, 20 ms: 960 frames; never under 64 frames.
+        assert_eq!(frames_per_callback(48_000, Duration::from_millis(20)), 960);
+        assert_eq!(frames_per_callback(8_000, Duration::from_millis(1)), 64);
+        assert_eq!(ring_len(48_000, 2), 192_000);
+        assert_eq!(ring_len(100, 1), 1024);
+    }
 
     #[test]
     fn a_full_ring_counts_what_did_not_fit() {

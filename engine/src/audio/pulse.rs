@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use libpulse_binding as pa;
 use pa::context::{Context, FlagSet as ContextFlags, State as ContextState};
@@ -27,7 +27,7 @@ use pa::stream::{FlagSet as StreamFlags, PeekResult, State as StreamState, Strea
 use pa::time::MicroSeconds;
 
 use super::Pushed;
-use super::capture::{RING_SECONDS, push};
+use super::capture::{push, ring_len};
 use super::devices::OPEN_TIMEOUT;
 use crate::{Error, Result};
 
@@ -39,8 +39,9 @@ const POLL_TIMEOUT: MicroSeconds = MicroSeconds(100_000);
 type Ready = std::result::Result<(), String>;
 
 /// Opens the PulseAudio source `source` (a source name such as `virt.monitor`) as `rate` Hz,
-/// `channels` channels, `f32` samples (PulseAudio converts), delivered in fragments of about
-/// `chunk`, and starts capturing into a ring of [`RING_SECONDS`] seconds.
+/// `channels` channels, `f32` samples (PulseAudio converts), delivered in fragments of `frames`
+/// frames (see `capture::frames_per_callback`), and starts capturing into a ring of
+/// [`RING_SECONDS`](super::capture::RING_SECONDS) seconds (`capture::ring_len`).
 ///
 /// `spec` is the source as the user wrote it, for messages.
 ///
@@ -53,7 +54,7 @@ pub fn open_capture(
     source: &str,
     rate: u32,
     channels: u16,
-    chunk: Duration,
+    frames: u32,
 ) -> Result<Pushed> {
     let sample_spec = Spec {
         format: Format::F32le,
@@ -66,8 +67,7 @@ pub fn open_capture(
             format!("unusable format {rate} Hz, {channels} ch"),
         ));
     }
-    let ring_len = (rate as usize * usize::from(channels) * RING_SECONDS as usize).max(1024);
-    let (producer, consumer) = rtrb::RingBuffer::<f32>::new(ring_len);
+    let (producer, consumer) = rtrb::RingBuffer::<f32>::new(ring_len(rate, channels));
     let failure = Arc::new(Mutex::new(None::<String>));
     let overruns = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -75,7 +75,7 @@ pub fn open_capture(
     let job = Job {
         source: source.to_owned(),
         spec: sample_spec,
-        fragment_bytes: fragment_bytes(rate, channels, chunk),
+        fragment_bytes: fragment_bytes(frames, channels),
         producer,
         overruns: overruns.clone(),
         failure: failure.clone(),
@@ -112,10 +112,9 @@ pub fn open_capture(
     })
 }
 
-/// Bytes of `f32` samples in about `chunk` of audio: the fragment size asked of the server.
-fn fragment_bytes(rate: u32, channels: u16, chunk: Duration) -> u32 {
-    let frames = (u128::from(rate) * chunk.as_micros() / 1_000_000).max(64);
-    u32::try_from(frames * u128::from(channels) * 4).unwrap_or(u32::MAX)
+/// Bytes of `frames` frames of `channels` `f32` samples: the fragment size asked of the server.
+fn fragment_bytes(frames: u32, channels: u16) -> u32 {
+    frames.saturating_mul(u32::from(channels)).saturating_mul(4)
 }
 
 fn source_error(spec: &str, reason: impl std::fmt::Display) -> Error {
@@ -339,10 +338,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fragment_is_about_one_chunk_of_f32_frames() {
-        // 48 kHz stereo, 20 ms: 960 frames × 2 channels × 4 bytes.
-        assert_eq!(fragment_bytes(48_000, 2, Duration::from_millis(20)), 7_680);
-        // Never under 64 frames.
-        assert_eq!(fragment_bytes(8_000, 1, Duration::from_millis(1)), 256);
+    fn a_fragment_is_its_frames_of_f32_samples() {
+        // 960 frames (20 ms at 48 kHz) × 2 channels × 4 bytes.
+        assert_eq!(fragment_bytes(960, 2), 7_680);
+        assert_eq!(fragment_bytes(u32::MAX, 2), u32::MAX, "saturates");
     }
 }
