@@ -47,6 +47,7 @@ async fn sequence_numbers_and_timestamps_run_on_across_a_source_stall() {
             rate: 16_000,
             channels: 1,
             keepalive: Box::new(()),
+            pump: None,
             failure: Default::default(),
             overruns: Default::default(),
         })

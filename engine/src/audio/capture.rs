@@ -106,6 +106,7 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
         rate,
         channels,
         keepalive: Box::new(stream),
+        pump: None,
         failure,
         overruns,
     })

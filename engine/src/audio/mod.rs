@@ -43,11 +43,30 @@ pub struct Pushed {
     pub channels: u16,
     /// Anything that must stay alive (on the worker thread) while capturing, e.g. the device stream.
     pub keepalive: Box<dyn std::any::Any>,
+    /// Set for a device whose packets are dispatched on the source stage's own thread (libpulse's
+    /// main loop, see the `pulse` module): the worker then waits in [`Pump::wait`] instead of
+    /// sleeping, and runs its tick as soon as a packet arrived. None where the device has a
+    /// thread of its own (cpal).
+    pub pump: Option<Box<dyn Pump>>,
     /// Set by the device's error callback when the stream has failed (device removed, sound
     /// server gone); the worker then drops the device and reopens it.
     pub failure: Arc<Mutex<Option<String>>>,
     /// Samples the device delivered that did not fit in the ring.
     pub overruns: Arc<AtomicU64>,
+}
+
+/// A device driven from the source stage's thread: where the worker would sleep until its next
+/// tick, it lets the device wait for its next packet instead, so a packet and the tick that
+/// processes it cost one wake-up of one thread.
+pub trait Pump {
+    /// Polls the device until its next packet (or at the latest until `deadline`) and hands what
+    /// arrived to the capture callback, which pushes it into the ring. Returns true if a packet
+    /// arrived; false at `deadline` or on a spurious wake-up.
+    ///
+    /// # Errors
+    /// Why the device stopped delivering (the sound server connection or the stream ended);
+    /// the worker then drops the device and reopens it, as for a cpal stream's error.
+    fn wait(&mut self, deadline: std::time::Instant) -> std::result::Result<bool, String>;
 }
 
 /// Where the pipeline gets its audio.

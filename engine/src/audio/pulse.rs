@@ -2,21 +2,22 @@
 //!
 //! cpal's PulseAudio host speaks the protocol through a pure-Rust client that wakes two threads
 //! per packet (its reactor and a latency-polling thread) and asks the server for timing at every
-//! packet. libpulse needs one thread: here a named thread (`audiomi-capture`) runs libpulse's
-//! standard main loop; its read callback converts the packet to `f32` and pushes it into the
-//! same lock-free ring cpal's callback would (it never blocks, allocates, locks or logs). What
-//! each route costs is measured in `docs/BENCHMARKS.md` ("Idle cost").
+//! packet. libpulse needs no thread of its own: its standard main loop runs on the source
+//! stage's worker thread, which polls it where it would otherwise sleep until its next tick
+//! ([`Pump`]), so a packet and the tick that processes it cost one wake-up. The read callback
+//! only converts the packet to `f32` and pushes it into the same lock-free ring cpal's callback
+//! would (it never blocks, allocates, locks or logs); the worker's tick then takes it from the
+//! ring as from any device. What each route costs is measured in `docs/BENCHMARKS.md` ("Idle
+//! cost").
 //!
 //! Devices are still found and listed through cpal: a cpal PulseAudio device id
 //! `pulseaudio:NAME` names the PulseAudio source `NAME` that is opened here.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
 
 use libpulse_binding as pa;
 use pa::context::{Context, FlagSet as ContextFlags, State as ContextState};
@@ -26,29 +27,27 @@ use pa::sample::{Format, Spec};
 use pa::stream::{FlagSet as StreamFlags, PeekResult, State as StreamState, Stream};
 use pa::time::MicroSeconds;
 
-use super::Pushed;
 use super::capture::{push, ring_len};
 use super::devices::OPEN_TIMEOUT;
+use super::{Pump, Pushed};
 use crate::{Error, Result};
 
-/// Longest the capture thread sleeps in libpulse's poll before it looks at its stop flag:
-/// 100 ms (packets normally wake it far sooner; this bounds how long a stop waits).
-const POLL_TIMEOUT: MicroSeconds = MicroSeconds(100_000);
-
-/// What the capture thread reports once the stream is recording (or why it is not).
-type Ready = std::result::Result<(), String>;
+/// Longest one poll of libpulse's main loop lasts: 100 ms (packets and the worker's tick
+/// normally end it far sooner; this bounds how long the worker goes without looking at its stop
+/// flag).
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Opens the PulseAudio source `source` (a source name such as `virt.monitor`) as `rate` Hz,
 /// `channels` channels, `f32` samples (PulseAudio converts), delivered in fragments of `frames`
-/// frames (see `capture::frames_per_callback`), and starts capturing into a ring of
-/// [`RING_SECONDS`](super::capture::RING_SECONDS) seconds (`capture::ring_len`).
+/// frames (see `capture::frames_per_callback`), into a ring of
+/// [`RING_SECONDS`](super::capture::RING_SECONDS) seconds (`capture::ring_len`). Runs on the
+/// source stage's worker thread, which then drives the capture through [`Pushed::pump`].
 ///
 /// `spec` is the source as the user wrote it, for messages.
 ///
 /// # Errors
 /// [`Error::Source`] if libpulse cannot connect to the sound server, the source does not exist
-/// or the stream fails to start within [`OPEN_TIMEOUT`]; [`Error::Thread`] if the capture
-/// thread cannot be started.
+/// or the stream fails to start within [`OPEN_TIMEOUT`].
 pub fn open_capture(
     spec: &str,
     source: &str,
@@ -68,46 +67,35 @@ pub fn open_capture(
         ));
     }
     let (producer, consumer) = rtrb::RingBuffer::<f32>::new(ring_len(rate, channels));
-    let failure = Arc::new(Mutex::new(None::<String>));
     let overruns = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ready_tx, ready_rx) = sync_channel::<Ready>(1);
-    let job = Job {
-        source: source.to_owned(),
-        spec: sample_spec,
-        fragment_bytes: fragment_bytes(frames, channels),
+    let mut mainloop = Mainloop::new()
+        .ok_or_else(|| source_error(spec, "libpulse could not create a main loop"))?;
+    let mut context = connect(&mut mainloop).map_err(|e| source_error(spec, e))?;
+    let receiver = Receiver {
         producer,
         overruns: overruns.clone(),
-        failure: failure.clone(),
-        stop: stop.clone(),
+        arrived: Rc::new(Cell::new(false)),
     };
-    let thread = thread::Builder::new()
-        .name("audiomi-capture".into())
-        .spawn(move || job.run(&ready_tx))
-        .map_err(|source| Error::Thread {
-            name: "audiomi-capture".into(),
-            source,
-        })?;
-    let guard = Capture {
-        stop,
-        thread: Some(thread),
+    let arrived = receiver.arrived.clone();
+    let request = Request {
+        source,
+        spec: sample_spec,
+        fragment_bytes: fragment_bytes(frames, channels),
     };
-    match ready_rx.recv_timeout(OPEN_TIMEOUT) {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(source_error(spec, e)),
-        Err(_) => {
-            return Err(source_error(
-                spec,
-                format!("the sound server did not start the capture within {OPEN_TIMEOUT:?}"),
-            ));
-        }
-    }
+    let stream = record(&mut mainloop, &mut context, &request, receiver)
+        .map_err(|e| source_error(spec, e))?;
     Ok(Pushed {
         consumer,
         rate,
         channels,
-        keepalive: Box::new(guard),
-        failure,
+        keepalive: Box::new(()),
+        pump: Some(Box::new(Device {
+            stream,
+            context,
+            mainloop,
+            arrived,
+        })),
+        failure: Arc::default(),
         overruns,
     })
 }
@@ -124,118 +112,116 @@ fn source_error(spec: &str, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Stops the capture thread (within [`POLL_TIMEOUT`]) when dropped.
-struct Capture {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+/// The open record stream, driven from the worker thread. Dropping it disconnects the stream
+/// and the context (fields drop in this order: stream, context, main loop).
+struct Device {
+    stream: Rc<RefCell<Stream>>,
+    context: Context,
+    mainloop: Mainloop,
+    /// Set by the read callback when a packet arrived.
+    arrived: Rc<Cell<bool>>,
 }
 
-impl Drop for Capture {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+impl Pump for Device {
+    fn wait(&mut self, deadline: Instant) -> std::result::Result<bool, String> {
+        if matches!(
+            self.context.get_state(),
+            ContextState::Failed | ContextState::Terminated
+        ) {
+            return Err(format!(
+                "the sound server connection ended: {}",
+                self.context.errno()
+            ));
         }
+        let state = self.stream.borrow().get_state();
+        if matches!(state, StreamState::Failed | StreamState::Terminated) {
+            return Err(format!(
+                "the capture stream ended: {}",
+                self.context.errno()
+            ));
+        }
+        self.arrived.set(false);
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        iterate(&mut self.mainloop, timeout.min(POLL_TIMEOUT))?;
+        Ok(self.arrived.get())
     }
 }
 
-/// Everything the capture thread needs.
-struct Job {
-    source: String,
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.stream.borrow_mut().set_read_callback(None);
+        let _ = self.stream.borrow_mut().disconnect();
+        self.context.disconnect();
+    }
+}
+
+/// What the record stream is asked for.
+struct Request<'a> {
+    source: &'a str,
     spec: Spec,
     fragment_bytes: u32,
-    producer: rtrb::Producer<f32>,
-    overruns: Arc<AtomicU64>,
-    failure: Arc<Mutex<Option<String>>>,
-    stop: Arc<AtomicBool>,
 }
 
-impl Job {
-    /// The thread's body: connect, record, then poll until stopped or failed.
-    fn run(self, ready: &SyncSender<Ready>) {
-        let Some(mut mainloop) = Mainloop::new() else {
-            let _ = ready.send(Err("libpulse could not create a main loop".into()));
-            return;
-        };
-        let failure = self.failure.clone();
-        let stop = self.stop.clone();
-        let opened = connect(&mut mainloop, &stop).and_then(|mut context| {
-            let stream = self.record(&mut mainloop, &mut context)?;
-            Ok((context, stream))
-        });
-        let (mut context, stream) = match opened {
-            Ok(x) => x,
-            Err(e) => {
-                let _ = ready.send(Err(e));
-                return;
-            }
-        };
-        let _ = ready.send(Ok(()));
-        let result = poll_until_stopped(&mut mainloop, &context, &stream, &stop);
-        stream.borrow_mut().set_read_callback(None);
-        let _ = stream.borrow_mut().disconnect();
-        context.disconnect();
-        if let Err(e) = result {
-            *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
-        }
-    }
+/// What the read callback owns: the ring's producer, the overrun count, the arrival flag.
+struct Receiver {
+    producer: rtrb::Producer<f32>,
+    overruns: Arc<AtomicU64>,
+    arrived: Rc<Cell<bool>>,
+}
 
-    /// Creates the record stream on `context`, installs the read callback and waits until the
-    /// server has set it up.
-    fn record(
-        self,
-        mainloop: &mut Mainloop,
-        context: &mut Context,
-    ) -> std::result::Result<Rc<RefCell<Stream>>, String> {
-        let Job {
-            source,
-            spec,
-            fragment_bytes,
-            mut producer,
-            overruns,
-            stop,
-            ..
-        } = self;
-        let stream = Stream::new(context, "loopback", &spec, None)
-            .ok_or_else(|| "libpulse could not create a record stream".to_string())?;
-        let stream = Rc::new(RefCell::new(stream));
-        let weak = Rc::downgrade(&stream);
-        stream
-            .borrow_mut()
-            .set_read_callback(Some(Box::new(move |_readable| {
-                if let Some(stream) = weak.upgrade() {
-                    drain(&mut stream.borrow_mut(), &mut producer, &overruns);
-                }
-            })));
-        // fragsize: about one chunk per packet; everything else: the server's defaults.
-        let attr = BufferAttr {
-            maxlength: u32::MAX,
-            tlength: u32::MAX,
-            prebuf: u32::MAX,
-            minreq: u32::MAX,
-            fragsize: fragment_bytes,
-        };
-        stream
-            .borrow_mut()
-            .connect_record(Some(&source), Some(&attr), StreamFlags::ADJUST_LATENCY)
-            .map_err(|e| format!("cannot record from {source}: {e}"))?;
-        let deadline = Instant::now() + OPEN_TIMEOUT;
-        loop {
-            let state = stream.borrow().get_state();
-            match state {
-                StreamState::Ready => return Ok(stream),
-                StreamState::Failed | StreamState::Terminated => {
-                    return Err(format!("cannot record from {source}: {}", context.errno()));
-                }
-                _ => step(mainloop, deadline, &stop)?,
+/// Creates the record stream on `context`, installs the read callback and waits until the
+/// server has set it up, at most [`OPEN_TIMEOUT`].
+fn record(
+    mainloop: &mut Mainloop,
+    context: &mut Context,
+    request: &Request<'_>,
+    mut receiver: Receiver,
+) -> std::result::Result<Rc<RefCell<Stream>>, String> {
+    let source = request.source;
+    let stream = Stream::new(context, "loopback", &request.spec, None)
+        .ok_or_else(|| "libpulse could not create a record stream".to_string())?;
+    let stream = Rc::new(RefCell::new(stream));
+    let weak = Rc::downgrade(&stream);
+    stream
+        .borrow_mut()
+        .set_read_callback(Some(Box::new(move |_readable| {
+            if let Some(stream) = weak.upgrade() {
+                drain(
+                    &mut stream.borrow_mut(),
+                    &mut receiver.producer,
+                    &receiver.overruns,
+                );
+                receiver.arrived.set(true);
             }
+        })));
+    // fragsize: about one chunk per packet; everything else: the server's defaults.
+    let attr = BufferAttr {
+        maxlength: u32::MAX,
+        tlength: u32::MAX,
+        prebuf: u32::MAX,
+        minreq: u32::MAX,
+        fragsize: request.fragment_bytes,
+    };
+    stream
+        .borrow_mut()
+        .connect_record(Some(source), Some(&attr), StreamFlags::ADJUST_LATENCY)
+        .map_err(|e| format!("cannot record from {source}: {e}"))?;
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    loop {
+        let state = stream.borrow().get_state();
+        match state {
+            StreamState::Ready => return Ok(stream),
+            StreamState::Failed | StreamState::Terminated => {
+                return Err(format!("cannot record from {source}: {}", context.errno()));
+            }
+            _ => step(mainloop, deadline)?,
         }
     }
 }
 
 /// Connects a context to the default sound server (`PULSE_SERVER`, as every PulseAudio client
 /// does) and waits until it is ready, at most [`OPEN_TIMEOUT`].
-fn connect(mainloop: &mut Mainloop, stop: &AtomicBool) -> std::result::Result<Context, String> {
+fn connect(mainloop: &mut Mainloop) -> std::result::Result<Context, String> {
     let mut context = Context::new(mainloop, "audioMi")
         .ok_or_else(|| "libpulse could not create a context".to_string())?;
     context
@@ -251,60 +237,28 @@ fn connect(mainloop: &mut Mainloop, stop: &AtomicBool) -> std::result::Result<Co
                     context.errno()
                 ));
             }
-            _ => step(mainloop, deadline, stop)?,
+            _ => step(mainloop, deadline)?,
         }
     }
 }
 
-/// One main-loop iteration while opening: an error past `deadline` or once `stop` is set.
-fn step(
-    mainloop: &mut Mainloop,
-    deadline: Instant,
-    stop: &AtomicBool,
-) -> std::result::Result<(), String> {
-    if stop.load(Ordering::Acquire) {
-        return Err("stopped while opening".into());
-    }
+/// One main-loop iteration while opening: an error past `deadline`.
+fn step(mainloop: &mut Mainloop, deadline: Instant) -> std::result::Result<(), String> {
     if Instant::now() >= deadline {
         return Err(format!(
             "the sound server did not answer within {OPEN_TIMEOUT:?}"
         ));
     }
-    iterate(mainloop)
+    iterate(mainloop, POLL_TIMEOUT)
 }
 
-/// Polls (at most [`POLL_TIMEOUT`]) and dispatches what arrived once.
-fn iterate(mainloop: &mut Mainloop) -> std::result::Result<(), String> {
+/// Polls (at most `timeout`) and dispatches what arrived once.
+fn iterate(mainloop: &mut Mainloop, timeout: Duration) -> std::result::Result<(), String> {
     let fail = |e: pa::error::PAErr| format!("libpulse main loop: {e}");
-    mainloop.prepare(Some(POLL_TIMEOUT)).map_err(fail)?;
+    let micros = u64::try_from(timeout.as_micros()).unwrap_or(u64::MAX);
+    mainloop.prepare(Some(MicroSeconds(micros))).map_err(fail)?;
     mainloop.poll().map_err(fail)?;
     mainloop.dispatch().map_err(fail)?;
-    Ok(())
-}
-
-/// Runs the main loop until `stop` is set (Ok) or the connection or stream fails (Err: why).
-fn poll_until_stopped(
-    mainloop: &mut Mainloop,
-    context: &Context,
-    stream: &RefCell<Stream>,
-    stop: &AtomicBool,
-) -> std::result::Result<(), String> {
-    while !stop.load(Ordering::Acquire) {
-        if matches!(
-            context.get_state(),
-            ContextState::Failed | ContextState::Terminated
-        ) {
-            return Err(format!(
-                "the sound server connection ended: {}",
-                context.errno()
-            ));
-        }
-        let state = stream.borrow().get_state();
-        if matches!(state, StreamState::Failed | StreamState::Terminated) {
-            return Err(format!("the capture stream ended: {}", context.errno()));
-        }
-        iterate(mainloop)?;
-    }
     Ok(())
 }
 

@@ -8,6 +8,11 @@
 //! for exactly the frames that are due, a source that has ended yields silence, and a pushed
 //! source (a sound card) that delivers nothing for [`STALL_AFTER`] or longer is filled with
 //! silence for as long as it stays silent.
+//!
+//! The worker ticks once per chunk on the wall clock, except for a device it drives itself
+//! ([`crate::audio::Pump`], libpulse): then it waits for the device's next packet where it would
+//! sleep and ticks as soon as one arrived (without packets, every 1.5 chunks), so the packet and
+//! its processing cost one wake-up of one thread.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +29,8 @@ pub use crate::audio::{Input, Pushed};
 
 mod generated;
 mod legacy;
+#[cfg(test)]
+mod pumped_tests;
 mod worker;
 
 /// How long a pushed source must deliver nothing at all before it counts as stalled and silence
@@ -340,6 +347,7 @@ mod tests {
                 rate: 48_000,
                 channels: 2,
                 keepalive: Box::new(()),
+                pump: None,
                 failure: Arc::default(),
                 overruns: Arc::default(),
             })

@@ -137,13 +137,25 @@ pub(super) fn run(
         stall_after: STALL_AFTER,
         stall_filled: 0,
     };
-    let mut tick: u32 = 0;
+    // The next tick: on the wall clock, one chunk apart, or for a pumped device on its packets
+    // (a tick as soon as one arrived; without packets, every 1.5 chunks).
+    let mut next = worker.start + config.chunk;
     while !stop.load(Ordering::Acquire) {
-        tick = tick.saturating_add(1);
-        if !wait_until(worker.start + config.chunk * tick, &stop) {
+        let pumped = worker.is_pumped();
+        let woke = if pumped {
+            worker.pump_until(next + config.chunk / 2, &stop)
+        } else {
+            wait_until(next, &stop)
+        };
+        if !woke {
             break;
         }
         worker.tick();
+        next = if pumped {
+            Instant::now() + config.chunk
+        } else {
+            next + config.chunk
+        };
     }
 }
 
@@ -164,6 +176,39 @@ fn wait_until(deadline: Instant, stop: &AtomicBool) -> bool {
 impl<S: FnMut(Output)> Worker<S> {
     pub(super) fn notice(&mut self, notice: Notice) {
         (self.sink)(Output::Notice(notice));
+    }
+
+    /// Whether the open device is driven from this thread ([`crate::audio::Pump`]).
+    fn is_pumped(&self) -> bool {
+        matches!(&self.running, Running::Pushed { pushed: Some(p), .. } if p.pump.is_some())
+    }
+
+    /// Lets a pumped device wait for its next packet, at the latest until `deadline`; false if
+    /// `stop` was set meanwhile. A device that fails is recorded as failed (the tick reopens it).
+    fn pump_until(&mut self, deadline: Instant, stop: &AtomicBool) -> bool {
+        let Running::Pushed {
+            pushed: Some(p), ..
+        } = &mut self.running
+        else {
+            return wait_until(deadline, stop);
+        };
+        let Some(pump) = p.pump.as_mut() else {
+            return wait_until(deadline, stop);
+        };
+        while !stop.load(Ordering::Acquire) {
+            if Instant::now() >= deadline {
+                return true;
+            }
+            match pump.wait(deadline) {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(why) => {
+                    *p.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// One tick: pull what is due, process it, fill a stall, emit whole chunks.
