@@ -39,6 +39,9 @@ pub fn feedback_risk(host: &str, output_device: Option<&str>) -> bool {
 /// Default address the receiver connects to.
 pub const DEFAULT_RECORD_HOST: &str = "localhost";
 
+/// The web player's default port: 26080.
+pub const DEFAULT_HTTP_PORT: u16 = 26_080;
+
 /// Where a configuration value came from (used in error messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -130,7 +133,7 @@ impl Settings {
         }
         match self.get("HTTP_PORT") {
             Some((v, _)) => parse_port("HTTP_PORT", v),
-            None => Ok(crate::web::DEFAULT_HTTP_PORT),
+            None => Ok(DEFAULT_HTTP_PORT),
         }
     }
 

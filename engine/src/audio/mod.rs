@@ -4,7 +4,8 @@
 //! - [`sources`]: what the user names as a source (`loopback`, `mic:ID`, `file:PATH`, `tone:HZ`),
 //!   the tone and WAV-file generators.
 //! - [`devices`]: one device lookup and one sample-format dispatch for cpal; device listings.
-//! - [`capture`]: a sound card into a lock-free ring (loopback, microphone).
+//! - [`capture`]: a sound card into a lock-free ring (loopback, microphone); [`ring`]: that
+//!   ring's size and the push every capture callback does.
 //! - [`playback`]: live listening through a jitter buffer.
 //! - [`dsp`]: channel remix, PCM16 conversion; [`resample`]: libsamplerate in a stream.
 //! - [`level`]: peak and RMS levels in dBFS.
@@ -12,6 +13,7 @@
 //! An [`Input`] is what the source stage ([`crate::pipeline`]) consumes: generated on its clock,
 //! or pushed by a device on the device's clock. Nothing here depends on the pipeline.
 
+use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -28,6 +30,7 @@ pub mod playlist;
 #[cfg(target_os = "linux")]
 pub mod pulse;
 pub mod resample;
+pub mod ring;
 pub mod sources;
 pub mod wavfile;
 
@@ -77,4 +80,50 @@ pub enum Input {
     /// device there (some device handles may not move between threads); it is called again to
     /// reopen the device after a failure.
     Pushed(Box<dyn FnMut() -> Result<Pushed> + Send>),
+}
+
+impl sources::SourceSpec {
+    /// Opens the source for a stream of `rate` Hz in chunks of `chunk` (a tone is generated at
+    /// `rate`; a sound card is asked for about one chunk per callback). `looping` applies to
+    /// `file:` sources. Sound cards are opened when the pipeline starts (on its thread).
+    ///
+    /// # Errors
+    /// [`Error::Source`](crate::Error::Source) or [`Error::WavRead`](crate::Error::WavRead) if a tone or file cannot be opened;
+    /// [`Error::Config`](crate::Error::Config) for a tone at or above half of `rate`.
+    pub fn open(&self, looping: bool, rate: u32, chunk: std::time::Duration) -> Result<Input> {
+        self.open_with(looping, false, rate, chunk)
+    }
+
+    /// As [`SourceSpec::open`](sources::SourceSpec::open); `shuffle` plays a `folder:` in random order (again at each
+    /// loop). A `file:` with a `.wav` name is read with hound, any other with symphonia.
+    ///
+    /// # Errors
+    /// As [`SourceSpec::open`](sources::SourceSpec::open); [`Error::Source`](crate::Error::Source) for a folder without audio files or a file
+    /// symphonia does not read.
+    pub fn open_with(
+        &self,
+        looping: bool,
+        shuffle: bool,
+        rate: u32,
+        chunk: std::time::Duration,
+    ) -> Result<Input> {
+        use playlist::Playlist;
+        use wavfile::WavFile;
+        let is_wav = |p: &Path| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+        };
+        match self {
+            Self::Tone(hz) => Ok(Input::Generated(Box::new(sources::Tone::new(*hz, rate)?))),
+            Self::File(path) if is_wav(path) => {
+                Ok(Input::Generated(Box::new(WavFile::open(path, looping)?)))
+            }
+            Self::File(path) => Ok(Input::Generated(Box::new(Playlist::file(path, looping)?))),
+            Self::Folder(dir) => Ok(Input::Generated(Box::new(Playlist::folder(
+                dir, shuffle, looping,
+            )?))),
+            Self::Loopback(_) | Self::Mic(_) => Ok(capture::open(self, chunk)),
+        }
+    }
 }

@@ -27,8 +27,8 @@ use pa::sample::{Format, Spec};
 use pa::stream::{FlagSet as StreamFlags, PeekResult, State as StreamState, Stream};
 use pa::time::MicroSeconds;
 
-use super::capture::{push, ring_len};
 use super::devices::OPEN_TIMEOUT;
+use super::ring::{push, ring_len};
 use super::{Pump, Pushed};
 use crate::{Error, Result};
 
@@ -39,8 +39,8 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// Opens the PulseAudio source `source` (a source name such as `virt.monitor`) as `rate` Hz,
 /// `channels` channels, `f32` samples (PulseAudio converts), delivered in fragments of `frames`
-/// frames (see `capture::frames_per_callback`), into a ring of
-/// [`RING_SECONDS`](super::capture::RING_SECONDS) seconds (`capture::ring_len`). Runs on the
+/// frames (see `ring::frames_per_callback`), into a ring of
+/// [`RING_SECONDS`](super::ring::RING_SECONDS) seconds (`ring::ring_len`). Runs on the
 /// source stage's worker thread, which then drives the capture through [`Pushed::pump`].
 ///
 /// `spec` is the source as the user wrote it, for messages.

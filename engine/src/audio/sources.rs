@@ -2,14 +2,14 @@
 //!
 //! A [`SourceSpec`] is what the user names (`loopback`, `mic:ID`, `file:PATH`, `tone:HZ`). Sources
 //! that produce audio on demand implement [`Generator`] and are paced by the pipeline's clock;
-//! sound cards push audio on their own clock (see [`super::capture`]).
+//! sound cards push audio on their own clock (see [`super::capture`]). [`SourceSpec::open`] (in
+//! the parent module) turns a spec into the pipeline's input.
 
 use std::f64::consts::TAU;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::Input;
 pub use super::wavfile::WavFile;
 use crate::{Error, Result};
 
@@ -166,51 +166,6 @@ impl Generator for Tone {
     }
     fn describe(&self) -> String {
         format!("test tone {} Hz at -12 dBFS", self.hz)
-    }
-}
-
-impl SourceSpec {
-    /// Opens the source for a stream of `rate` Hz in chunks of `chunk` (a tone is generated at
-    /// `rate`; a sound card is asked for about one chunk per callback). `looping` applies to
-    /// `file:` sources. Sound cards are opened when the pipeline starts (on its thread).
-    ///
-    /// # Errors
-    /// [`Error::Source`] or [`Error::WavRead`] if a tone or file cannot be opened;
-    /// [`Error::Config`] for a tone at or above half of `rate`.
-    pub fn open(&self, looping: bool, rate: u32, chunk: std::time::Duration) -> Result<Input> {
-        self.open_with(looping, false, rate, chunk)
-    }
-
-    /// As [`SourceSpec::open`]; `shuffle` plays a `folder:` in random order (again at each
-    /// loop). A `file:` with a `.wav` name is read with hound, any other with symphonia.
-    ///
-    /// # Errors
-    /// As [`SourceSpec::open`]; [`Error::Source`] for a folder without audio files or a file
-    /// symphonia does not read.
-    pub fn open_with(
-        &self,
-        looping: bool,
-        shuffle: bool,
-        rate: u32,
-        chunk: std::time::Duration,
-    ) -> Result<Input> {
-        use super::playlist::Playlist;
-        let is_wav = |p: &Path| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-        };
-        match self {
-            Self::Tone(hz) => Ok(Input::Generated(Box::new(Tone::new(*hz, rate)?))),
-            Self::File(path) if is_wav(path) => {
-                Ok(Input::Generated(Box::new(WavFile::open(path, looping)?)))
-            }
-            Self::File(path) => Ok(Input::Generated(Box::new(Playlist::file(path, looping)?))),
-            Self::Folder(dir) => Ok(Input::Generated(Box::new(Playlist::folder(
-                dir, shuffle, looping,
-            )?))),
-            Self::Loopback(_) | Self::Mic(_) => Ok(super::capture::open(self, chunk)),
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! player (if listening), fed the same frames and gaps, up to the duration limit; converted
 //! first when `record --format` asks for another format than the stream's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tracing::info;
@@ -10,12 +10,29 @@ use wire::StreamFormat;
 
 use super::RecordConfig;
 use super::convert::Converter;
-use super::session::Step;
 use super::sink::{FrameSink, PlayerSink};
 use crate::Result;
 use crate::audio::playback::Player;
 use crate::quality::AudioFormat;
 use crate::wav::WavSink;
+
+/// What writing a part of the stream tells the session: go on, or the recording is done
+/// (its duration reached).
+pub(super) enum Step {
+    Continue,
+    Done,
+}
+
+/// `base` with `-NN` (two digits at least) before its extension: `rec.wav` → `rec-01.wav`.
+pub(super) fn numbered(base: &Path, n: u32) -> PathBuf {
+    let stem = base
+        .file_stem()
+        .map_or_else(|| "audiomi".into(), |s| s.to_string_lossy().into_owned());
+    let ext = base
+        .extension()
+        .map_or_else(|| "wav".into(), |e| e.to_string_lossy().into_owned());
+    base.with_file_name(format!("{stem}-{n:02}.{ext}"))
+}
 
 /// The sinks of one recording and how much they were given.
 pub(super) struct Output {
@@ -74,7 +91,7 @@ impl Output {
             .filter(|_| config.split)
             .map(|p| (p.clone(), config.overwrite, 1));
         let first = match &split {
-            Some((base, _, n)) => Some(super::tracks::numbered(base, *n)),
+            Some((base, _, n)) => Some(numbered(base, *n)),
             None => config.out.clone(),
         };
         if let Some(path) = &first {

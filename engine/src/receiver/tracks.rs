@@ -1,24 +1,11 @@
 //! Track marks in a recording: a cue point where each track starts, or with `record --split`
 //! a new file there.
 
-use std::path::{Path, PathBuf};
-
 use tracing::info;
 
-use super::output::Output;
+use super::output::{Output, numbered};
 use crate::Result;
 use crate::wav::WavSink;
-
-/// `base` with `-NN` (two digits at least) before its extension: `rec.wav` → `rec-01.wav`.
-pub(super) fn numbered(base: &Path, n: u32) -> PathBuf {
-    let stem = base
-        .file_stem()
-        .map_or_else(|| "audiomi".into(), |s| s.to_string_lossy().into_owned());
-    let ext = base
-        .extension()
-        .map_or_else(|| "wav".into(), |e| e.to_string_lossy().into_owned());
-    base.with_file_name(format!("{stem}-{n:02}.{ext}"))
-}
 
 impl Output {
     /// Files written: 1 (or one per track with `split`); 0 without a file.

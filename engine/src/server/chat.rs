@@ -12,20 +12,10 @@ use tracing::{info, warn};
 
 use super::client::ClientShared;
 use super::{Hub, ServerEvent};
+use crate::web::ChatEntry;
 
 /// Chat messages kept for the web page: 100.
 pub const CHAT_LOG: usize = 100;
-
-/// One relayed chat message, numbered.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ChatEntry {
-    /// Its number: 1 for the first message of this server run, then +1.
-    pub seq: u64,
-    /// The sender's name.
-    pub from: String,
-    /// The message.
-    pub text: String,
-}
 
 /// The latest [`CHAT_LOG`] messages.
 #[derive(Debug, Default)]

@@ -138,7 +138,7 @@ pub enum ServerEvent {
 }
 
 mod chat;
-pub use chat::ChatEntry;
+pub use crate::web::ChatEntry;
 mod client;
 mod conn;
 mod hub;

@@ -38,8 +38,18 @@ use crate::{Error, Result};
 /// hiding it for minutes.
 pub const SEND_BUFFER: usize = 64 * 1024;
 
-/// The web player's default port: 26080.
-pub const DEFAULT_HTTP_PORT: u16 = 26_080;
+pub use crate::config::DEFAULT_HTTP_PORT;
+
+/// One relayed chat message, numbered, as `/chat.json` lists it (the server keeps the log).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChatEntry {
+    /// Its number: 1 for the first message of this server run, then +1.
+    pub seq: u64,
+    /// The sender's name.
+    pub from: String,
+    /// The message.
+    pub text: String,
+}
 
 /// The URL a browser on the network opens for a web output listening on `addr`. For an
 /// unspecified address (`0.0.0.0`, `::`: every interface) it names the address of the interface
@@ -108,7 +118,7 @@ pub struct StatusSource {
     /// The level of the latest chunk.
     pub level: Arc<dyn Fn() -> Level + Send + Sync>,
     /// The chat messages numbered above the argument (`/chat.json?after=N`).
-    pub chat: Arc<dyn Fn(u64) -> Vec<crate::server::ChatEntry> + Send + Sync>,
+    pub chat: Arc<dyn Fn(u64) -> Vec<ChatEntry> + Send + Sync>,
     /// The track playing, for a playlist source (`None` otherwise).
     pub now_playing: Arc<dyn Fn() -> Option<crate::audio::decode::TrackInfo> + Send + Sync>,
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use wire::{ClientFrame, StreamFormat};
 
-use super::output::Output;
+use super::output::{Output, Step};
 use super::{
     Backoff, MAX_UNANSWERED_CLOSES, RecordConfig, RecordEvent, RecordStats, Summary, is_fatal,
 };
@@ -48,11 +48,6 @@ pub(super) struct Recorder {
     say: Option<mpsc::UnboundedReceiver<String>>,
     /// A track label that arrived before the first audio (marked at the file's start).
     first_track: Option<String>,
-}
-
-pub(super) enum Step {
-    Continue,
-    Done,
 }
 
 impl Recorder {
