@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{JoinHandle, Thread};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
@@ -47,10 +47,18 @@ pub struct Encoded {
     /// Raw chunks for `/stream.wav` and `/ws`.
     pcm: broadcast::Sender<PcmFrame>,
     /// The last [`WAV_BURST`] of chunks, for the WAV stream's burst on connect.
-    recent: Arc<Mutex<VecDeque<PcmFrame>>>,
+    recent: Recent,
+    /// The stream's sample rate in Hz.
+    rate: u32,
+    /// [`WAV_BURST`] in frames at `rate`.
+    burst_frames: u64,
     /// The encoding thread, woken when a listener subscribes.
     encoder: Thread,
 }
+
+/// The chunks of the last [`WAV_BURST`] the encoding thread has taken, each with the time the
+/// source stage produced it, oldest first.
+type Recent = Arc<Mutex<VecDeque<(Instant, PcmFrame)>>>;
 
 /// Audio a new `/stream.wav` listener gets at once before the live chunks: 2 s. Browsers'
 /// `<audio>` does not start, or plays in bursts, a live stream that arrives only in real time
@@ -60,7 +68,8 @@ pub const WAV_BURST: Duration = Duration::from_secs(2);
 
 /// How often the encoding thread catches up with the chunk stream while nobody listens: every
 /// 250 ms (instead of waking for every chunk; a listener that subscribes wakes it at once, and
-/// the chunks of the last ≤ 250 ms reach it right after the burst, none lost).
+/// the chunks of the last ≤ 250 ms reach it right after the burst, none lost; the burst is
+/// that much shorter, so the listener gets [`WAV_BURST`] at once in all).
 pub const IDLE_POLL: Duration = Duration::from_millis(250);
 
 impl Encoded {
@@ -88,15 +97,43 @@ impl Encoded {
     }
 
     /// A new raw-PCM listener: the recent chunks (oldest first) and a receiver of every chunk
-    /// after them, taken under one lock so nothing is missed or sent twice.
+    /// after them, taken under one lock so nothing is missed or sent twice. The recent chunks
+    /// and those the encoding thread has yet to take (while nobody listened, up to
+    /// [`IDLE_POLL`] of them) make [`WAV_BURST`] together (the burst is cut by
+    /// what the thread has yet to take).
     pub fn subscribe_pcm_with_recent(&self) -> (Vec<PcmFrame>, broadcast::Receiver<PcmFrame>) {
         let taken = {
             let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-            (recent.iter().cloned().collect(), self.pcm.subscribe())
+            let frames = burst(&recent, Instant::now(), self.rate, self.burst_frames);
+            (frames, self.pcm.subscribe())
         };
         self.encoder.unpark();
         taken
     }
+}
+
+/// The burst for a listener joining at `now`: the chunks of `recent` (with the times the source
+/// stage produced them) that start within `burst_frames` of the stream's head, where the head
+/// is the newest chunk's position plus the frames the source has produced since (`rate` Hz ×
+/// the time since that chunk, the source stage keeping real time). The chunks between the
+/// newest one here and the head follow at once from the live receiver, so the listener gets
+/// `burst_frames` in all, however far behind the encoding thread was.
+pub(super) fn burst(
+    recent: &VecDeque<(Instant, PcmFrame)>,
+    now: Instant,
+    rate: u32,
+    burst_frames: u64,
+) -> Vec<PcmFrame> {
+    let Some((newest_at, newest)) = recent.back() else {
+        return Vec::new();
+    };
+    let since = now.saturating_duration_since(*newest_at);
+    let head = newest.position + (since.as_secs_f64() * f64::from(rate)) as u64;
+    recent
+        .iter()
+        .filter(|(_, f)| f.position + burst_frames > head)
+        .map(|(_, f)| f.clone())
+        .collect()
 }
 
 /// Starts the encoding thread for a stream of `rate` Hz and `channels` channels; each ring holds
@@ -131,7 +168,7 @@ pub fn start(
         webm_tx: broadcast::channel(queue.max(1)).0,
         pcm_tx: broadcast::channel(queue.max(1)).0,
         recent: Arc::new(Mutex::new(VecDeque::new())),
-        burst_samples: u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000,
+        burst_frames: u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000,
         opus,
         opus_hz,
         rate,
@@ -153,6 +190,8 @@ pub fn start(
         webm_headers,
         pcm: pcm_tx,
         recent,
+        rate,
+        burst_frames: u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000,
         encoder: thread.thread().clone(),
     };
     Ok((encoded, thread))
@@ -164,8 +203,9 @@ struct Work {
     opus_tx: broadcast::Sender<Bytes>,
     webm_tx: broadcast::Sender<Bytes>,
     pcm_tx: broadcast::Sender<PcmFrame>,
-    recent: Arc<Mutex<VecDeque<PcmFrame>>>,
-    burst_samples: u64,
+    recent: Recent,
+    /// [`WAV_BURST`] in frames.
+    burst_frames: u64,
     opus: OggOpusEncoder,
     opus_hz: u32,
     rate: u32,
@@ -198,13 +238,13 @@ impl Work {
                 }
             };
             if let Output::Chunk(chunk) = item {
-                self.chunk(&mut to_opus, &chunk.pcm, chunk.position);
+                self.chunk(&mut to_opus, &chunk.pcm, chunk.position, chunk.produced_at);
             }
         }
     }
 
     /// One chunk: into the WAV burst and to raw-PCM listeners, then into Opus if anyone listens.
-    fn chunk(&mut self, to_opus: &mut ToOpus, pcm: &Bytes, position: u64) {
+    fn chunk(&mut self, to_opus: &mut ToOpus, pcm: &Bytes, position: u64, produced_at: Instant) {
         let frame = PcmFrame {
             position,
             pcm: pcm.clone(),
@@ -214,11 +254,11 @@ impl Work {
             let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
             while recent
                 .front()
-                .is_some_and(|f| f.position + self.burst_samples <= frame.position)
+                .is_some_and(|(_, f)| f.position + self.burst_frames <= frame.position)
             {
                 recent.pop_front();
             }
-            recent.push_back(frame.clone());
+            recent.push_back((produced_at, frame.clone()));
             let _ = self.pcm_tx.send(frame);
         }
         // Opus costs CPU: encoded only while someone listens (a listener that joins gets the
@@ -293,56 +333,5 @@ impl ToOpus {
         self.resampled.clear();
         resampler.process(&self.samples, &mut self.resampled)?;
         opus.push_f32(&self.resampled)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Instant;
-
-    use super::*;
-    use crate::audio::level::Level;
-    use crate::pipeline::Chunk;
-
-    /// A 20 ms chunk of 16 kHz mono at chunk index `i` (320 samples, position `320 × i`).
-    fn chunk(i: u64) -> Output {
-        Output::Chunk(Chunk {
-            position: 320 * i,
-            pcm: Bytes::from(vec![(i % 251) as u8; 640]),
-            legacy: None,
-            level: Level::SILENCE,
-            produced_at: Instant::now(),
-        })
-    }
-
-    #[test]
-    fn a_listener_joining_while_nobody_listened_gets_the_burst_and_every_chunk_once() {
-        let stream = ChunkStream::new(256);
-        let (encoded, thread) = start(&stream, 16_000, 1, 256).expect("encoder starts");
-        // 3 s of chunks with nobody listening: the thread catches up on its own...
-        for i in 0..150 {
-            stream.publish(chunk(i));
-        }
-        std::thread::sleep(IDLE_POLL * 3);
-        // ...and these it has most likely not read yet when the listener arrives.
-        for i in 150..160 {
-            stream.publish(chunk(i));
-        }
-        let (recent, mut rx) = encoded.subscribe_pcm_with_recent();
-        for i in 160..170 {
-            stream.publish(chunk(i));
-        }
-        let mut positions: Vec<u64> = recent.iter().map(|f| f.position).collect();
-        while positions.last() != Some(&(320 * 169)) {
-            let frame = rx.blocking_recv().expect("live chunks follow the burst");
-            positions.push(frame.position);
-        }
-        let first = positions[0] / 320;
-        let expected: Vec<u64> = (first..170).map(|i| 320 * i).collect();
-        assert_eq!(positions, expected, "no chunk lost or repeated");
-        // The burst reaches WAV_BURST (100 chunks) back from the newest chunk it had.
-        assert!(first <= 70, "burst starts at chunk {first}");
-        drop(stream);
-        thread.join().expect("the encoder ends with the stream");
     }
 }

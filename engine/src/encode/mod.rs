@@ -6,6 +6,8 @@
 //! - [`webm`]: the same Opus packets in a live WebM stream, which browsers play in `<audio>`.
 
 pub mod live;
+#[cfg(test)]
+mod live_tests;
 pub mod ogg_opus;
 pub mod webm;
 
