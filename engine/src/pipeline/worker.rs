@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,9 +15,9 @@ use super::{
     PipelineStats, Pushed, STALL_AFTER,
 };
 use crate::Result;
-use crate::audio::Generator;
 use crate::audio::dsp::{self, Chain};
 use crate::audio::level::Level;
+use crate::audio::{Generator, Pump};
 
 /// First wait before reopening a failed device: 250 ms (doubling to [`MAX_REOPEN_DELAY`]).
 const FIRST_REOPEN_DELAY: Duration = Duration::from_millis(250);
@@ -141,11 +141,12 @@ pub(super) fn run(
     // (a tick as soon as one arrived; without packets, every 1.5 chunks).
     let mut next = worker.start + config.chunk;
     while !stop.load(Ordering::Acquire) {
-        let pumped = worker.is_pumped();
-        let woke = if pumped {
-            worker.pump_until(next + config.chunk / 2, &stop)
-        } else {
-            wait_until(next, &stop)
+        let (woke, pumped) = match worker.pump() {
+            Some((pump, failure)) => (
+                pump_until(pump, failure, next + config.chunk / 2, &stop),
+                true,
+            ),
+            None => (wait_until(next, &stop), false),
         };
         if !woke {
             break;
@@ -157,6 +158,31 @@ pub(super) fn run(
             next + config.chunk
         };
     }
+}
+
+/// Lets a device driven from this thread wait for its next packet, at the latest until
+/// `deadline`; false if `stop` was set meanwhile. A device that fails is recorded in `failure`
+/// (the tick then drops and reopens it).
+fn pump_until(
+    pump: &mut dyn Pump,
+    failure: &Mutex<Option<String>>,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> bool {
+    while !stop.load(Ordering::Acquire) {
+        if Instant::now() >= deadline {
+            return true;
+        }
+        match pump.wait(deadline) {
+            Ok(true) => return true,
+            Ok(false) => {}
+            Err(why) => {
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Parks until `deadline`; false if `stop` was set meanwhile.
@@ -178,37 +204,18 @@ impl<S: FnMut(Output)> Worker<S> {
         (self.sink)(Output::Notice(notice));
     }
 
-    /// Whether the open device is driven from this thread ([`crate::audio::Pump`]).
-    fn is_pumped(&self) -> bool {
-        matches!(&self.running, Running::Pushed { pushed: Some(p), .. } if p.pump.is_some())
-    }
-
-    /// Lets a pumped device wait for its next packet, at the latest until `deadline`; false if
-    /// `stop` was set meanwhile. A device that fails is recorded as failed (the tick reopens it).
-    fn pump_until(&mut self, deadline: Instant, stop: &AtomicBool) -> bool {
-        let Running::Pushed {
-            pushed: Some(p), ..
-        } = &mut self.running
-        else {
-            return wait_until(deadline, stop);
-        };
-        let Some(pump) = p.pump.as_mut() else {
-            return wait_until(deadline, stop);
-        };
-        while !stop.load(Ordering::Acquire) {
-            if Instant::now() >= deadline {
-                return true;
+    /// The open device's pump and failure slot, if it is driven from this thread
+    /// ([`crate::audio::Pump`]).
+    fn pump(&mut self) -> Option<(&mut (dyn Pump + 'static), &Mutex<Option<String>>)> {
+        match &mut self.running {
+            Running::Pushed {
+                pushed: Some(p), ..
+            } => {
+                let failure = &*p.failure;
+                p.pump.as_deref_mut().map(|pump| (pump, failure))
             }
-            match pump.wait(deadline) {
-                Ok(true) => return true,
-                Ok(false) => {}
-                Err(why) => {
-                    *p.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
-                    return true;
-                }
-            }
+            _ => None,
         }
-        false
     }
 
     /// One tick: pull what is due, process it, fill a stall, emit whole chunks.
