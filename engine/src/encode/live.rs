@@ -98,9 +98,8 @@ impl Encoded {
 
     /// A new raw-PCM listener: the recent chunks (oldest first) and a receiver of every chunk
     /// after them, taken under one lock so nothing is missed or sent twice. The recent chunks
-    /// and those the encoding thread has yet to take (while nobody listened, up to
-    /// [`IDLE_POLL`] of them) make [`WAV_BURST`] together (the burst is cut by
-    /// what the thread has yet to take).
+    /// and the ones the encoding thread has yet to take (while nobody listened, up to
+    /// [`IDLE_POLL`] of them; they follow at once) make [`WAV_BURST`] together.
     pub fn subscribe_pcm_with_recent(&self) -> (Vec<PcmFrame>, broadcast::Receiver<PcmFrame>) {
         let taken = {
             let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
@@ -162,13 +161,14 @@ pub fn start(
     )?;
     let opus_headers = opus.headers();
     let webm_headers = webm::headers(opus.opus_head(), channels, opus.pre_skip());
+    let burst_frames = u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000;
     let work = Work {
         chunks: stream.subscribe("encode"),
         opus_tx: broadcast::channel(queue.max(1)).0,
         webm_tx: broadcast::channel(queue.max(1)).0,
         pcm_tx: broadcast::channel(queue.max(1)).0,
         recent: Arc::new(Mutex::new(VecDeque::new())),
-        burst_frames: u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000,
+        burst_frames,
         opus,
         opus_hz,
         rate,
@@ -191,7 +191,7 @@ pub fn start(
         pcm: pcm_tx,
         recent,
         rate,
-        burst_frames: u64::from(rate) * WAV_BURST.as_millis() as u64 / 1000,
+        burst_frames,
         encoder: thread.thread().clone(),
     };
     Ok((encoded, thread))
