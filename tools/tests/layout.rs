@@ -118,7 +118,22 @@ fn functions(text: &str) -> Vec<(usize, usize)> {
 
 #[test]
 fn the_function_finder_measures_what_rustfmt_writes() {
-    let text = "fn a() {\n    x();\n}\n\ntrait T {\n    fn b(&self);\n    fn c(&self) {\n        y();\n        z();\n    }\n}\nfn d() {}\n";
+    let text = [
+        "fn a() {",
+        "    x();",
+        "}",
+        "",
+        "trait T {",
+        "    fn b(&self);",
+        "    fn c(&self) {",
+        "        y();",
+        "        z();",
+        "    }",
+        "}",
+        "fn d() {}",
+    ]
+    .join("\n");
+    let text = text.as_str();
     assert_eq!(functions(text), [(1, 3), (7, 4), (12, 1)]);
 }
 
@@ -308,7 +323,13 @@ fn circle(graph: &BTreeMap<ModPath, BTreeSet<ModPath>>) -> Option<Vec<ModPath>> 
 #[test]
 fn imports_are_read_from_paths_and_groups() {
     let code = code_of(
-        "use super::output::{Output, numbered};\nuse crate::audio::{dsp, level::Level};\n// crate::web::x\nfn f() { crate::server::run(); }\n",
+        &[
+            "use super::output::{Output, numbered};",
+            "use crate::audio::{dsp, level::Level};",
+            "// crate::web::x",
+            "fn f() { crate::server::run(); }",
+        ]
+        .join("\n"),
     );
     let found: Vec<String> = paths(&code).iter().map(|p| p.join("::")).collect();
     assert_eq!(

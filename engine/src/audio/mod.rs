@@ -11,7 +11,8 @@
 //! - [`level`]: peak and RMS levels in dBFS.
 //!
 //! An [`Input`] is what the source stage ([`crate::pipeline`]) consumes: generated on its clock,
-//! or pushed by a device on the device's clock. Nothing here depends on the pipeline.
+//! or pushed by a device on the device's clock; [`SourceSpec::open`](sources::SourceSpec::open)
+//! (here) makes one from what the user named. Nothing here depends on the pipeline.
 
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -88,18 +89,20 @@ impl sources::SourceSpec {
     /// `file:` sources. Sound cards are opened when the pipeline starts (on its thread).
     ///
     /// # Errors
-    /// [`Error::Source`](crate::Error::Source) or [`Error::WavRead`](crate::Error::WavRead) if a tone or file cannot be opened;
-    /// [`Error::Config`](crate::Error::Config) for a tone at or above half of `rate`.
+    /// [`Error::Source`](crate::Error::Source) or [`Error::WavRead`](crate::Error::WavRead) if
+    /// a tone or file cannot be opened; [`Error::Config`](crate::Error::Config) for a tone at
+    /// or above half of `rate`.
     pub fn open(&self, looping: bool, rate: u32, chunk: std::time::Duration) -> Result<Input> {
         self.open_with(looping, false, rate, chunk)
     }
 
-    /// As [`SourceSpec::open`](sources::SourceSpec::open); `shuffle` plays a `folder:` in random order (again at each
-    /// loop). A `file:` with a `.wav` name is read with hound, any other with symphonia.
+    /// As [`SourceSpec::open`](sources::SourceSpec::open); `shuffle` plays a `folder:` in
+    /// random order (again at each loop). A `file:` with a `.wav` name is read with hound, any
+    /// other with symphonia.
     ///
     /// # Errors
-    /// As [`SourceSpec::open`](sources::SourceSpec::open); [`Error::Source`](crate::Error::Source) for a folder without audio files or a file
-    /// symphonia does not read.
+    /// As [`SourceSpec::open`](sources::SourceSpec::open); [`Error::Source`](crate::Error::Source)
+    /// for a folder without audio files or a file symphonia does not read.
     pub fn open_with(
         &self,
         looping: bool,
