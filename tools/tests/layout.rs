@@ -195,11 +195,11 @@ fn is_ident(c: char) -> bool {
 /// path per item.
 fn paths(code: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
-    let bytes: Vec<char> = code.chars().collect();
+    let chars: Vec<char> = code.chars().collect();
     let mut i = 0;
-    while i < bytes.len() {
-        let at_word = i == 0 || !is_ident(bytes[i - 1]);
-        let rest: String = bytes[i..bytes.len().min(i + 7)].iter().collect();
+    while i < chars.len() {
+        let at_word = i == 0 || !is_ident(chars[i - 1]);
+        let rest: String = chars[i..chars.len().min(i + 7)].iter().collect();
         if !(at_word && (rest.starts_with("crate::") || rest.starts_with("super::"))) {
             i += 1;
             continue;
@@ -208,18 +208,18 @@ fn paths(code: &str) -> Vec<Vec<String>> {
         let mut j = i;
         loop {
             let start = j;
-            while j < bytes.len() && is_ident(bytes[j]) {
+            while j < chars.len() && is_ident(chars[j]) {
                 j += 1;
             }
-            segs.push(bytes[start..j].iter().collect::<String>());
-            if bytes.get(j) == Some(&':') && bytes.get(j + 1) == Some(&':') {
+            segs.push(chars[start..j].iter().collect::<String>());
+            if chars.get(j) == Some(&':') && chars.get(j + 1) == Some(&':') {
                 j += 2;
-                if bytes.get(j) == Some(&'{') {
-                    let end = bytes[j..]
+                if chars.get(j) == Some(&'{') {
+                    let end = chars[j..]
                         .iter()
                         .position(|&c| c == '}')
-                        .map_or(bytes.len(), |k| j + k);
-                    let group: String = bytes[j + 1..end].iter().collect();
+                        .map_or(chars.len(), |k| j + k);
+                    let group: String = chars[j + 1..end].iter().collect();
                     for item in group.split(',') {
                         let first = item.trim().split("::").next().unwrap_or_default();
                         let first = first.split_whitespace().next().unwrap_or_default();
