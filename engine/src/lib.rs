@@ -17,6 +17,8 @@
 //! - [`preview`]: the level of a source before it is served.
 //! - [`codec`]: `tokio_util` codec adapters over the pure [`wire`] crate.
 //! - [`config`]: flags > environment > `.env` > defaults.
+//! - [`listen`]: TCP listeners with a backlog for a burst of receivers; [`route`]: which local
+//!   address reaches a peer.
 //!
 //! No GUI types live here: front ends drive the engine through its handles and event channels.
 
@@ -29,6 +31,7 @@ pub mod discovery;
 pub mod encode;
 pub mod error;
 pub mod icecast;
+pub mod listen;
 pub mod pipeline;
 pub mod preview;
 pub mod quality;

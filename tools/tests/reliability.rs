@@ -80,6 +80,55 @@ async fn hostile_clients_never_disturb_healthy_receivers() {
     );
 }
 
+/// `net.core.somaxconn`: the kernel's cap on any listen backlog (Linux; 4096 if unreadable).
+fn somaxconn() -> usize {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+/// 1,500 receivers connecting at once to a server's listener before it accepts any all complete
+/// their handshake within 2 s: they wait in the kernel's accept queue
+/// ([`engine::listen::BACKLOG`], capped by `net.core.somaxconn`), not in SYN retransmissions
+/// (with tokio's default backlog of 128, 129 got through and 1,371 waited; a silent client
+/// caught so was first seen by the `hostile` test's server 15 s later, and it failed in CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_connections_waits_in_the_accept_queue() {
+    const BURST: usize = 1500;
+    audiomi_tools::raise_fd_limit();
+    let listener = engine::listen::tcp("127.0.0.1:0").await.expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let connects: Vec<_> = (0..BURST)
+        .map(|_| {
+            tokio::spawn(async move {
+                tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            })
+        })
+        .collect();
+    let mut streams = Vec::new();
+    for c in connects {
+        if let Ok(Some(s)) = c.await {
+            streams.push(s);
+        }
+    }
+    let cap = somaxconn().min(engine::listen::BACKLOG as usize) + 1;
+    println!(
+        "{} of {BURST} connected before any accept (somaxconn {})",
+        streams.len(),
+        somaxconn()
+    );
+    assert_eq!(
+        streams.len(),
+        BURST.min(cap),
+        "handshakes left to SYN retries"
+    );
+    drop(listener);
+}
+
 /// `audiomi-faults storm` against `port`: `cycles` connect/PING/ACK/close cycles, 50 at once,
 /// in a child process (so this process's memory is the server's alone); whether all succeeded.
 async fn storm_process(port: u16, cycles: usize) -> bool {

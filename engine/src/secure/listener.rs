@@ -249,7 +249,9 @@ impl BoundTls {
             addr: options.listen.clone(),
             source,
         };
-        let listener = TcpListener::bind(&options.listen).await.map_err(bind_err)?;
+        let listener = crate::listen::tcp(&options.listen)
+            .await
+            .map_err(bind_err)?;
         let addr = listener.local_addr().map_err(bind_err)?;
         Ok(Self {
             listener,

@@ -48,13 +48,13 @@ pub(super) fn spawn_fanout(
         })
 }
 
-/// Binds `options.listen`, reporting the address as given.
+/// Binds `listen` with [`crate::listen::BACKLOG`], reporting the address as given in errors.
 pub(super) async fn bind(listen: &str) -> Result<(TcpListener, SocketAddr)> {
     let bind_err = |source| Error::Bind {
         addr: listen.to_string(),
         source,
     };
-    let listener = TcpListener::bind(listen).await.map_err(bind_err)?;
+    let listener = crate::listen::tcp(listen).await.map_err(bind_err)?;
     let local_addr = listener.local_addr().map_err(bind_err)?;
     Ok((listener, local_addr))
 }
