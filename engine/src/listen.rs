@@ -5,14 +5,17 @@ use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpSocket};
 
+use crate::{Error, Result};
+
 /// Connections the kernel may hold completed but not yet accepted, per listening socket.
 ///
 /// `tokio::net::TcpListener::bind` asks for 128, as the standard library does (mio 1.2's
 /// `TcpListener::bind`). When more receivers connect at once than the accept loop takes in
 /// time (a thousand reconnecting after a network blip, the `hostile` reliability test's 1,105),
-/// Linux drops the handshakes beyond the queue (`TcpExtListenOverflows` in `nstat`): a client
-/// that sends its PING at once completes it with that data, but one that stays silent waits for
-/// the server's SYN-ACK retransmissions (1, 3, 7, 15, 31 s) before the server ever sees it.
+/// Linux drops the handshake packets beyond the queue (`TcpExtListenOverflows` in `nstat`) and
+/// TCP retries them after 1, 3, 7, 15 s...: a client that sends its PING at once can complete a
+/// half-done handshake with that data, but one that stays silent waits for the retries before
+/// the server sees it.
 /// 4,096 is Linux's default `net.core.somaxconn` since 5.4 (which caps whatever is asked;
 /// `listen(2)`).
 pub const BACKLOG: u32 = 4096;
@@ -38,6 +41,21 @@ pub async fn tcp(addr: &str) -> io::Result<TcpListener> {
             format!("{addr} resolves to no address"),
         )
     }))
+}
+
+/// [`tcp`] for a server's port: the listener and its local address (the port the system chose
+/// for port 0).
+///
+/// # Errors
+/// [`Error::Bind`] with `addr` as given (port in use, no permission, bad address).
+pub async fn bind(addr: &str) -> Result<(TcpListener, SocketAddr)> {
+    let bind_err = |source| Error::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = tcp(addr).await.map_err(bind_err)?;
+    let local_addr = listener.local_addr().map_err(bind_err)?;
+    Ok((listener, local_addr))
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -70,11 +88,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_port_in_use_is_an_addr_in_use_error() {
-        let first = tcp("127.0.0.1:0").await.expect("binds");
-        let addr = first.local_addr().expect("addr").to_string();
+    async fn a_port_in_use_is_a_bind_error_naming_the_address() {
+        let (_first, addr) = bind("127.0.0.1:0").await.expect("binds");
+        let addr = addr.to_string();
         let err = tcp(&addr).await.expect_err("second bind fails");
         assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        match bind(&addr).await {
+            Err(Error::Bind {
+                addr: given,
+                source,
+            }) => {
+                assert_eq!(given, addr);
+                assert_eq!(source.kind(), io::ErrorKind::AddrInUse);
+            }
+            other => panic!("expected a bind error, got {other:?}"),
+        }
     }
 
     #[tokio::test]

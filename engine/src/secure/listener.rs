@@ -245,14 +245,7 @@ impl BoundTls {
     pub async fn bind(options: TlsServeOptions) -> crate::Result<Self> {
         let server_config = options.identity.server_config()?;
         let acceptor = TlsAcceptor::from(server_config.clone());
-        let bind_err = |source| crate::Error::Bind {
-            addr: options.listen.clone(),
-            source,
-        };
-        let listener = crate::listen::tcp(&options.listen)
-            .await
-            .map_err(bind_err)?;
-        let addr = listener.local_addr().map_err(bind_err)?;
+        let (listener, addr) = crate::listen::bind(&options.listen).await?;
         Ok(Self {
             listener,
             acceptor,

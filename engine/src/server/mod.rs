@@ -151,7 +151,7 @@ pub use conn::{connection as serve_connection, run};
 pub use hub::Hub;
 pub use options::{ServeOptions, WebOptions, new_stream_id};
 pub use outputs::FANOUT_THREAD;
-use outputs::{OutputInfo, OutputPlan, Outputs, bind, spawn_fanout};
+use outputs::{OutputInfo, OutputPlan, Outputs, spawn_fanout};
 pub use settings::{ServeSettings, TlsSettings};
 pub use stats::ServerStats;
 
@@ -201,7 +201,7 @@ impl ServerHandle {
         let (plain, tls, local_addr) = options::bind_ports(&options.listen, options.tls).await?;
         let tls_info = tls.as_ref().map(|t| (t.addr, t.fingerprint));
         let web_listener = match &options.web {
-            Some(w) => Some(bind(&w.listen).await?.0),
+            Some(w) => Some(crate::listen::bind(&w.listen).await?.0),
             None => None,
         };
         // A web player beside TLS is HTTPS with the same certificate and key.

@@ -52,7 +52,7 @@ pub(super) async fn bind_ports(
 )> {
     let plain = match &tls {
         Some(t) if !t.plain => None,
-        _ => Some(super::outputs::bind(listen).await?),
+        _ => Some(crate::listen::bind(listen).await?),
     };
     let tls = match tls {
         Some(t) => Some(BoundTls::bind(t).await?),

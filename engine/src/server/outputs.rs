@@ -48,17 +48,6 @@ pub(super) fn spawn_fanout(
         })
 }
 
-/// Binds `listen` with [`crate::listen::BACKLOG`], reporting the address as given in errors.
-pub(super) async fn bind(listen: &str) -> Result<(TcpListener, SocketAddr)> {
-    let bind_err = |source| Error::Bind {
-        addr: listen.to_string(),
-        source,
-    };
-    let listener = crate::listen::tcp(listen).await.map_err(bind_err)?;
-    let local_addr = listener.local_addr().map_err(bind_err)?;
-    Ok((listener, local_addr))
-}
-
 /// What the outputs other than the TCP fan-out are asked to do.
 pub(super) struct OutputPlan {
     /// The web output's bound listener and limits.
