@@ -35,6 +35,7 @@ pub mod listen;
 pub mod pipeline;
 pub mod preview;
 pub mod quality;
+pub mod quiet;
 pub mod receiver;
 pub mod route;
 pub mod rtp;

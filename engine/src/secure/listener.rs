@@ -76,7 +76,9 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let Ok(permit) = limit.clone().try_acquire_owned() else {
-                        warn!(%addr, "TLS connection refused: too many clients");
+                        if crate::quiet::refused("TLS connections refused: too many clients", Some(addr.ip())) {
+                warn!(%addr, "TLS connection refused: too many clients");
+            }
                         continue;
                     };
                     let (ctx, acceptor) = (ctx.clone(), acceptor.clone());
@@ -107,7 +109,9 @@ async fn connection(ctx: &Ctx, acceptor: TlsAcceptor, stream: TcpStream, addr: S
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
         Ok(Ok(1)) => {
-            warn!(%addr, first_byte = first[0], "plaintext on the TLS port: answered with a TLS alert and closed");
+            if crate::quiet::refused("TLS port connections closed: plaintext", Some(addr.ip())) {
+                warn!(%addr, first_byte = first[0], "plaintext on the TLS port: answered with a TLS alert and closed");
+            }
             let mut stream = stream;
             let _ = stream.write_all(&PLAINTEXT_ALERT).await;
             let _ = stream.shutdown().await;
@@ -121,11 +125,15 @@ async fn connection(ctx: &Ctx, acceptor: TlsAcceptor, stream: TcpStream, addr: S
     let mut tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
-            warn!(%addr, error = %e, "TLS handshake failed");
+            if crate::quiet::refused("TLS handshakes failed", Some(addr.ip())) {
+                warn!(%addr, error = %e, "TLS handshake failed");
+            }
             return;
         }
         Err(_) => {
-            warn!(%addr, "TLS handshake timed out");
+            if crate::quiet::refused("TLS handshakes timed out", Some(addr.ip())) {
+                warn!(%addr, "TLS handshake timed out");
+            }
             return;
         }
     };
@@ -146,7 +154,10 @@ async fn admit(ctx: &Ctx, tls: &mut TlsStream<TcpStream>, addr: SocketAddr) -> O
             Ok(Some(frame)) => break frame,
             Ok(None) => {}
             Err(e) => {
-                warn!(%addr, error = %e, "protocol error on the TLS port; closed");
+                if crate::quiet::refused("TLS connections closed: protocol error", Some(addr.ip()))
+                {
+                    warn!(%addr, error = %e, "protocol error on the TLS port; closed");
+                }
                 return None;
             }
         }
@@ -181,7 +192,9 @@ async fn admit(ctx: &Ctx, tls: &mut TlsStream<TcpStream>, addr: SocketAddr) -> O
     let guess = match frame {
         ClientFrame::Key(k) if !k.is_empty() => k,
         _ => {
-            warn!(%addr, "TLS client sent no access key; closed");
+            if crate::quiet::refused("TLS connections closed: no access key", Some(addr.ip())) {
+                warn!(%addr, "TLS client sent no access key; closed");
+            }
             let _ = tls.write_all(&reply(wire::KEY_REQUIRED)).await;
             return None;
         }
@@ -196,7 +209,9 @@ async fn admit(ctx: &Ctx, tls: &mut TlsStream<TcpStream>, addr: SocketAddr) -> O
         Some(buf)
     } else {
         let failures = ctx.throttle.failed(addr.ip());
-        warn!(%addr, failures, next_delay_ms = ctx.throttle.delay(addr.ip()).as_millis() as u64, "wrong access key; closed");
+        if crate::quiet::refused("TLS connections closed: wrong access key", Some(addr.ip())) {
+            warn!(%addr, failures, next_delay_ms = ctx.throttle.delay(addr.ip()).as_millis() as u64, "wrong access key; closed");
+        }
         let _ = tls.write_all(&reply(wire::KEY_WRONG)).await;
         None
     }
@@ -212,7 +227,9 @@ async fn bridge(ctx: &Ctx, mut tls: TlsStream<TcpStream>, addr: SocketAddr, rest
             return;
         }
     };
-    info!(%addr, "TLS client admitted");
+    if crate::quiet::line("TLS clients admitted", Some(addr.ip())) {
+        info!(%addr, "TLS client admitted");
+    }
     let hub = ctx.hub.clone();
     let shutdown = ctx.shutdown.clone();
     let hub_side = tokio::spawn(crate::server::serve_connection(hub, inner, addr, shutdown));

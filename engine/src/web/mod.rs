@@ -13,7 +13,10 @@
 //! [`WebConfig::max_header_bytes`] (hyper answers 431 or closes), and a streaming listener that
 //! takes nothing for [`WebConfig::max_lag`] (a client that never reads) is disconnected.
 
+mod listener;
 pub mod routes;
+pub mod socket;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,6 +86,11 @@ pub struct WebConfig {
     pub queue: usize,
     /// A streaming listener that takes nothing for this long is disconnected: 5 s.
     pub max_lag: Duration,
+    /// The server's name, the page's heading (`/status.json`'s `name`): "audioMi" unless set.
+    pub name: String,
+    /// `/ws` sockets open at once: 1,000; more are answered 503. Each socket's input is bounded
+    /// as [`socket`] describes.
+    pub max_websockets: usize,
     /// Serve HTTPS with this configuration (the TLS port's certificate); `None`: plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Every route but the page itself needs this key (`?key=` or an `X-Audiomi-Key` header);
@@ -98,6 +106,8 @@ impl Default for WebConfig {
             max_header_bytes: 16 * 1024,
             queue: 64,
             max_lag: Duration::from_secs(5),
+            name: "audioMi".into(),
+            max_websockets: 1_000,
             tls: None,
             access: None,
         }
@@ -132,6 +142,8 @@ pub struct WebStats {
     pub dropped: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
+    /// `/ws` upgrades refused because [`WebConfig::max_websockets`] sockets were open.
+    pub refused_sockets: AtomicU64,
 }
 
 /// What the routes share.
@@ -143,6 +155,15 @@ pub struct WebState {
     access: Option<crate::secure::AccessKey>,
     /// Failed keys per address (as on the TLS port).
     throttle: crate::secure::access::Throttle,
+    /// One permit per open `/ws` socket ([`WebConfig::max_websockets`]).
+    sockets: Arc<Semaphore>,
+    /// Cancelled when the output stops (ends the `/ws` sockets, which outlive their HTTP
+    /// connection's task).
+    shutdown: CancellationToken,
+    /// [`WebConfig::max_lag`], for the `/ws` sockets' watchdog.
+    max_lag: Duration,
+    /// [`WebConfig::name`].
+    name: String,
 }
 
 /// The address of the peer of a connection (a request extension, for the key throttle).
@@ -220,14 +241,18 @@ impl WebOutput {
             source,
         })?;
         let stats = Arc::new(WebStats::default());
+        let shutdown = CancellationToken::new();
         let state = Arc::new(WebState {
             encoded,
             status,
             stats: stats.clone(),
             access: config.access.clone(),
             throttle: crate::secure::access::Throttle::default(),
+            sockets: Arc::new(Semaphore::new(config.max_websockets.max(1))),
+            shutdown: shutdown.clone(),
+            max_lag: config.max_lag,
+            name: config.name.clone(),
         });
-        let shutdown = CancellationToken::new();
         info!(addr = %local_addr, https = config.tls.is_some(), key = config.access.is_some(), "web player listening");
         let accept = tokio::spawn(accept_loop(listener, state, config, shutdown.clone()));
         Ok(Self {
@@ -337,10 +362,12 @@ async fn serve_connection<I>(
         _ = conn => {}
         () = watchdog => {
             stats.dropped.fetch_add(1, Ordering::Relaxed);
-            warn!(
-                max_lag_ms = config.max_lag.as_millis() as u64,
-                "web listener stopped reading and was disconnected"
-            );
+            if crate::quiet::refused("web listeners disconnected: stopped reading", None) {
+                warn!(
+                    max_lag_ms = config.max_lag.as_millis() as u64,
+                    "web listener stopped reading and was disconnected"
+                );
+            }
         }
         () = shutdown.cancelled() => {}
     }

@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,8 +16,8 @@ use axum::routing::get;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::Stream;
 use tokio::sync::broadcast;
-use tracing::info;
 
+use super::listener::Listener;
 use super::{Progress, WebState};
 
 /// The player page (self-contained: no CDN, no build step).
@@ -31,7 +30,7 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/stream.opus", get(stream_opus))
         .route("/stream.webm", get(stream_webm))
         .route("/stream.wav", get(stream_wav))
-        .route("/ws", get(websocket))
+        .route("/ws", get(super::socket::websocket))
         .route("/status.json", get(status))
         .route("/chat.json", get(chat))
         .fallback(not_found)
@@ -69,7 +68,9 @@ async fn guard(
     if let (Some(ip), true) = (ip, given.is_some()) {
         tokio::time::sleep(state.throttle.delay(ip)).await;
         let failures = state.throttle.failed(ip);
-        tracing::warn!(%ip, failures, path = req.uri().path(), "web: wrong access key");
+        if crate::quiet::refused("web requests refused: wrong access key", Some(ip)) {
+            tracing::warn!(%ip, failures, path = req.uri().path(), "web: wrong access key");
+        }
     }
     (
         StatusCode::UNAUTHORIZED,
@@ -99,43 +100,6 @@ async fn index() -> impl IntoResponse {
 
 async fn not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, "not found: try / or /stream.opus\n")
-}
-
-/// One listener: counted while it lives; marks its connection's progress on every item.
-struct Listener {
-    state: Arc<WebState>,
-    progress: Progress,
-    kind: &'static str,
-}
-
-impl Listener {
-    fn new(state: &Arc<WebState>, progress: Progress, kind: &'static str) -> Self {
-        let n = state.stats.listeners.fetch_add(1, Ordering::Relaxed) + 1;
-        progress.start();
-        info!(kind, listeners = n, "web listener joined");
-        Self {
-            state: state.clone(),
-            progress,
-            kind,
-        }
-    }
-
-    fn lagged(&self, items: u64) {
-        self.state.stats.dropped.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            kind = self.kind,
-            items,
-            "web listener fell behind and was dropped"
-        );
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        self.progress.stop();
-        let n = self.state.stats.listeners.fetch_sub(1, Ordering::Relaxed) - 1;
-        info!(kind = self.kind, listeners = n, "web listener left");
-    }
 }
 
 /// `first`, then every item of `rx` turned into bytes by `bytes`, until the ring closes or the
@@ -237,58 +201,6 @@ async fn stream_wav(
     streaming("audio/wav", Body::from_stream(body))
 }
 
-async fn websocket(
-    State(state): State<Arc<WebState>>,
-    Extension(progress): Extension<Progress>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade.on_upgrade(move |socket| pcm_socket(socket, state, progress))
-}
-
-/// `/ws`: a text message with the format (`{"sample_rate":…,"channels":…}`), then one binary
-/// message per chunk: the stream position (u64 LE, samples per channel) and the PCM16 LE bytes.
-async fn pcm_socket(mut socket: WebSocket, state: Arc<WebState>, progress: Progress) {
-    let mut rx = state.encoded.subscribe_pcm();
-    let listener = Listener::new(&state, progress, "ws");
-    let format = serde_json::json!({
-        "sample_rate": state.status.sample_rate,
-        "channels": state.status.channels,
-        "bits_per_sample": 16,
-    });
-    if socket
-        .send(Message::Text(format.to_string().into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    loop {
-        let frame = tokio::select! {
-            r = rx.recv() => r,
-            m = socket.recv() => match m {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => continue,
-            },
-        };
-        let frame = match frame {
-            Ok(f) => f,
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                listener.lagged(n);
-                let _ = socket.send(Message::Close(None)).await;
-                return;
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        let mut msg = BytesMut::with_capacity(8 + frame.pcm.len());
-        msg.put_u64_le(frame.position);
-        msg.put_slice(&frame.pcm);
-        if socket.send(Message::Binary(msg.freeze())).await.is_err() {
-            return;
-        }
-        listener.progress.mark();
-    }
-}
-
 /// `/chat.json?after=N`: the chat messages numbered above N (0 or none: every kept one), as
 /// `{"messages": [{"seq", "from", "text"}, …]}`.
 async fn chat(
@@ -304,6 +216,7 @@ async fn status(State(state): State<Arc<WebState>>) -> Response {
     let s = &state.status;
     let level = (s.level)();
     let body = serde_json::json!({
+        "name": state.name,
         "format": {
             "sample_rate": s.sample_rate,
             "channels": s.channels,
@@ -315,6 +228,7 @@ async fn status(State(state): State<Arc<WebState>>) -> Response {
         "tcp_receivers": (s.tcp_receivers)(),
         "web_listeners": state.stats.listeners.load(Ordering::Relaxed),
         "web_dropped": state.stats.dropped.load(Ordering::Relaxed),
+        "web_sockets_refused": state.stats.refused_sockets.load(Ordering::Relaxed),
         "now_playing": (s.now_playing)().map(|t| serde_json::json!({
             "title": t.title,
             "artist": t.artist,
