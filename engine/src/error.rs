@@ -292,3 +292,13 @@ impl Error {
         }
     }
 }
+
+/// An error shared with an event's readers (events are cloned); equal only to itself.
+#[derive(Debug, Clone)]
+pub struct Failure(pub std::sync::Arc<Error>);
+
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}

@@ -149,6 +149,7 @@ async fn receive(addr: std::net::SocketAddr, extended: bool, frames: usize) -> R
             ServerFrame::KeyResult { .. } => panic!("KEY_RESULT on the plaintext port"),
             ServerFrame::Text { .. } => panic!("TEXT to a client that did not ask for the chat"),
             ServerFrame::NowPlaying { .. } => panic!("NOW_PLAYING to a client that did not ask"),
+            ServerFrame::End { .. } => panic!("END to a client that did not ask"),
             ServerFrame::Format(f) => {
                 assert!(extended);
                 assert_eq!(

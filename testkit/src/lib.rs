@@ -348,6 +348,8 @@ pub struct LegacyCapture {
     pub frames: usize,
     /// Their samples, concatenated.
     pub samples: Vec<i16>,
+    /// The server closed the connection between two frames (as it does when its source ends).
+    pub closed_by_server: bool,
 }
 
 /// The original client, reconstructed from its protocol: connects to `127.0.0.1:port`, sends
@@ -355,8 +357,9 @@ pub struct LegacyCapture {
 /// (`checkcode, 1, size, size bytes`) for `seconds`.
 ///
 /// # Panics
-/// On any other command, a wrong checkcode or a closed connection (a legacy client could not
-/// parse them).
+/// On any other command, a wrong checkcode, or a connection closed inside a frame (a legacy
+/// client could not parse them). A close between frames ends the capture
+/// ([`LegacyCapture::closed_by_server`]).
 pub fn legacy_client(port: u16, seconds: f64) -> LegacyCapture {
     use std::io::{Read, Write};
     const CHECKCODE: [u8; 4] = [0x26, 0x01, 0x35, 0x01];
@@ -370,7 +373,13 @@ pub fn legacy_client(port: u16, seconds: f64) -> LegacyCapture {
     let mut got = LegacyCapture::default();
     while Instant::now() < end {
         let mut head = [0u8; 12];
-        s.read_exact(&mut head).expect("frame header");
+        let mut first = [0u8; 1];
+        if s.read(&mut first).expect("frame header") == 0 {
+            got.closed_by_server = true;
+            break;
+        }
+        head[0] = first[0];
+        s.read_exact(&mut head[1..]).expect("frame header");
         assert_eq!(&head[..4], &CHECKCODE);
         assert_eq!(
             &head[4..8],

@@ -237,7 +237,8 @@ async fn receiver(args: Arc<Options>, start: Instant, deadline: Instant) -> Repo
             | ServerFrame::Format(_)
             | ServerFrame::KeyResult { .. }
             | ServerFrame::Text { .. }
-            | ServerFrame::NowPlaying { .. } => {}
+            | ServerFrame::NowPlaying { .. }
+            | ServerFrame::End { .. } => {}
         }
     }
     report

@@ -3,11 +3,11 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::{
-    ACK_LEN, CMD_AUDIO, CMD_EXT_AUDIO_AT, CMD_EXT_CHAT, CMD_EXT_FORMAT, CMD_EXT_HELLO, CMD_EXT_KEY,
-    CMD_EXT_NAME, CMD_EXT_NOW_PLAYING, CMD_EXT_TEXT, CMD_EXT_TRACKS, CMD_PING, ClientFrame,
-    DEFAULT_CHECKCODE, Error, FORMAT_LEN, HEADER_LEN, MAX_FORMAT_LEN, MAX_KEY_LEN, MAX_NAME_LEN,
-    MAX_NOW_PLAYING_FRAME, MAX_PAYLOAD, MAX_TEXT_FRAME, MAX_TRACK_FIELD, MIN_FORMAT_LEN,
-    POSITION_LEN, SIZED_HEADER_LEN, ServerFrame, StreamFormat,
+    ACK_LEN, CMD_AUDIO, CMD_EXT_AUDIO_AT, CMD_EXT_CHAT, CMD_EXT_END, CMD_EXT_ENDS, CMD_EXT_FORMAT,
+    CMD_EXT_HELLO, CMD_EXT_KEY, CMD_EXT_NAME, CMD_EXT_NOW_PLAYING, CMD_EXT_TEXT, CMD_EXT_TRACKS,
+    CMD_PING, ClientFrame, DEFAULT_CHECKCODE, END_LEN, Error, FORMAT_LEN, HEADER_LEN,
+    MAX_FORMAT_LEN, MAX_KEY_LEN, MAX_NAME_LEN, MAX_NOW_PLAYING_FRAME, MAX_PAYLOAD, MAX_TEXT_FRAME,
+    MAX_TRACK_FIELD, MIN_FORMAT_LEN, POSITION_LEN, SIZED_HEADER_LEN, ServerFrame, StreamFormat,
 };
 
 /// Encoder and decoder for both directions, bound to one checkcode.
@@ -38,6 +38,7 @@ impl Codec {
             ClientFrame::ExtHello => CMD_EXT_HELLO,
             ClientFrame::Chat => CMD_EXT_CHAT,
             ClientFrame::Tracks => CMD_EXT_TRACKS,
+            ClientFrame::Ends => CMD_EXT_ENDS,
             ClientFrame::Other(cmd) => *cmd,
             ClientFrame::Text(text) => {
                 return self.put_sized(CMD_EXT_TEXT, &text[..text.len().min(MAX_TEXT_FRAME)], out);
@@ -107,6 +108,7 @@ impl Codec {
             CMD_EXT_HELLO => ClientFrame::ExtHello,
             CMD_EXT_CHAT => ClientFrame::Chat,
             CMD_EXT_TRACKS => ClientFrame::Tracks,
+            CMD_EXT_ENDS => ClientFrame::Ends,
             other => ClientFrame::Other(other),
         }))
     }
@@ -148,6 +150,13 @@ impl Codec {
                 title,
                 artist,
             } => self.encode_now_playing(*position, title, artist, out),
+            ServerFrame::End { position } => {
+                out.reserve(SIZED_HEADER_LEN + END_LEN);
+                out.put_i32_le(self.checkcode);
+                out.put_i32_le(CMD_EXT_END);
+                out.put_i32_le(END_LEN as i32);
+                out.put_u64_le(*position);
+            }
         }
     }
 
@@ -234,6 +243,7 @@ impl Codec {
             CMD_EXT_AUDIO_AT => (POSITION_LEN, POSITION_LEN + MAX_PAYLOAD, Some(POSITION_LEN)),
             CMD_EXT_TEXT => (1, MAX_TEXT_FRAME, None),
             CMD_EXT_NOW_PLAYING => (POSITION_LEN + 1, MAX_NOW_PLAYING_FRAME, None),
+            CMD_EXT_END => (END_LEN, END_LEN, None),
             _ => return Err(Error::UnknownCommand { cmd }),
         };
         if buf.len() < SIZED_HEADER_LEN {
@@ -247,46 +257,7 @@ impl Codec {
             return Ok(None);
         }
         buf.advance(SIZED_HEADER_LEN);
-        let mut payload = buf.split_to(len);
-        Ok(Some(match cmd {
-            CMD_AUDIO => ServerFrame::Audio(payload.freeze()),
-            CMD_EXT_FORMAT => ServerFrame::Format(StreamFormat {
-                sample_rate: payload.get_u32_le(),
-                channels: payload.get_u16_le(),
-                bits_per_sample: payload.get_u16_le(),
-                stream_id: payload.get_u32_le(),
-                features: if payload.remaining() >= 4 {
-                    payload.get_u32_le()
-                } else {
-                    0
-                },
-            }),
-            CMD_EXT_TEXT => {
-                let from_len = usize::from(payload.get_u8()).min(payload.len());
-                let from = payload.split_to(from_len);
-                ServerFrame::Text {
-                    from: String::from_utf8_lossy(&from).into_owned(),
-                    text: String::from_utf8_lossy(&payload).into_owned(),
-                }
-            }
-            CMD_EXT_NOW_PLAYING => {
-                let position = payload.get_u64_le();
-                let title_len = usize::from(payload.get_u8()).min(payload.len());
-                let title = payload.split_to(title_len);
-                ServerFrame::NowPlaying {
-                    position,
-                    title: String::from_utf8_lossy(&title).into_owned(),
-                    artist: String::from_utf8_lossy(&payload).into_owned(),
-                }
-            }
-            _ => {
-                let position = payload.get_u64_le();
-                ServerFrame::AudioAt {
-                    position,
-                    pcm: payload.freeze(),
-                }
-            }
-        }))
+        Ok(Some(server_payload(cmd, buf.split_to(len))))
     }
 
     fn check(&self, got: i32) -> Result<(), Error> {
@@ -330,6 +301,52 @@ fn validate_size(
         return Err(Error::OddSize { cmd, size });
     }
     Ok(len)
+}
+
+/// The frame of a sized server command `cmd` (known and validated) from its `payload`.
+fn server_payload(cmd: i32, mut payload: BytesMut) -> ServerFrame {
+    match cmd {
+        CMD_AUDIO => ServerFrame::Audio(payload.freeze()),
+        CMD_EXT_FORMAT => ServerFrame::Format(StreamFormat {
+            sample_rate: payload.get_u32_le(),
+            channels: payload.get_u16_le(),
+            bits_per_sample: payload.get_u16_le(),
+            stream_id: payload.get_u32_le(),
+            features: if payload.remaining() >= 4 {
+                payload.get_u32_le()
+            } else {
+                0
+            },
+        }),
+        CMD_EXT_TEXT => {
+            let from_len = usize::from(payload.get_u8()).min(payload.len());
+            let from = payload.split_to(from_len);
+            ServerFrame::Text {
+                from: String::from_utf8_lossy(&from).into_owned(),
+                text: String::from_utf8_lossy(&payload).into_owned(),
+            }
+        }
+        CMD_EXT_NOW_PLAYING => {
+            let position = payload.get_u64_le();
+            let title_len = usize::from(payload.get_u8()).min(payload.len());
+            let title = payload.split_to(title_len);
+            ServerFrame::NowPlaying {
+                position,
+                title: String::from_utf8_lossy(&title).into_owned(),
+                artist: String::from_utf8_lossy(&payload).into_owned(),
+            }
+        }
+        CMD_EXT_END => ServerFrame::End {
+            position: payload.get_u64_le(),
+        },
+        _ => {
+            let position = payload.get_u64_le();
+            ServerFrame::AudioAt {
+                position,
+                pcm: payload.freeze(),
+            }
+        }
+    }
 }
 
 /// `s` cut to at most `max` bytes at a character boundary.

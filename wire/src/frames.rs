@@ -26,6 +26,8 @@ pub enum ClientFrame {
     Chat,
     /// Extension TRACKS (`cmd` 108): send this client NOW_PLAYING from now on.
     Tracks,
+    /// Extension ENDS (`cmd` 110): tell this client with END when the source ends.
+    Ends,
     /// Any other command: logged and ignored by the server.
     Other(i32),
 }
@@ -93,6 +95,12 @@ pub enum ServerFrame {
         title: String,
         /// Artist, as `title`; empty when unknown.
         artist: String,
+    },
+    /// Extension END (`cmd` 109, sized, 8-byte payload): the source ended at `position`; the
+    /// server closes the connection after the last chunk.
+    End {
+        /// One past the source's last frame, in stream frames: audio from here on is padding.
+        position: u64,
     },
     /// Extension FORMAT (`cmd` 101): payload `sample_rate: u32, channels: u16,
     /// bits_per_sample: u16, stream_id: u32, features: u32` (16 B; a 12-byte version-1 payload has

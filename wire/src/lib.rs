@@ -94,12 +94,27 @@ pub const MAX_TRACK_FIELD: usize = 255;
 /// most 8 + 1 + 255 + 255 = 519 bytes).
 pub const MAX_NOW_PLAYING_FRAME: usize = 1024;
 
+/// Extension END (server → client, sized): the source has ended (a file or a playlist played
+/// without looping). Payload `end: u64`, the stream position one past the source's last frame,
+/// in frames ([`END_LEN`] bytes). Audio from `end` on is padding: a receiver keeps the frames
+/// before it and finishes; the server closes the connection once the last chunk is sent. Sent
+/// only by a server whose FORMAT has [`FEATURE_END`] to a client that asked with
+/// [`CMD_EXT_ENDS`], so no legacy or older client ever receives it (a legacy client just sees
+/// the connection closed after the last chunk).
+pub const CMD_EXT_END: i32 = 109;
+/// Extension ENDS (client → server, 8 bytes): "tell me with END when the source ends".
+pub const CMD_EXT_ENDS: i32 = 110;
+/// Length in bytes of END's payload: `end: u64`.
+pub const END_LEN: usize = 8;
+
 /// Bit of FORMAT's `features`: the server accepts [`CMD_EXT_NAME`].
 pub const FEATURE_CLIENT_NAME: u32 = 1;
 /// Bit of FORMAT's `features`: the server relays chat ([`CMD_EXT_TEXT`], [`CMD_EXT_CHAT`]).
 pub const FEATURE_TEXT: u32 = 2;
 /// Bit of FORMAT's `features`: the server sends [`CMD_EXT_NOW_PLAYING`] on [`CMD_EXT_TRACKS`].
 pub const FEATURE_NOW_PLAYING: u32 = 4;
+/// Bit of FORMAT's `features`: the server sends [`CMD_EXT_END`] on [`CMD_EXT_ENDS`].
+pub const FEATURE_END: u32 = 8;
 /// Longest client name, in bytes of UTF-8: 64. Longer names are cut (at a character boundary)
 /// by the encoder and refused by the decoder before anything is allocated.
 pub const MAX_NAME_LEN: usize = 64;

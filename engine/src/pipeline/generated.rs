@@ -75,7 +75,10 @@ impl<S: FnMut(Output)> Worker<S> {
             };
             let Some(track) = next else {
                 *ended = true;
-                notices.push(Notice::SourceEnded(generator.describe()));
+                notices.push(Notice::SourceEnded {
+                    what: generator.describe(),
+                    end: stream_at.round() as u64,
+                });
                 break;
             };
             let format = (generator.sample_rate(), generator.channels());
@@ -98,7 +101,15 @@ impl<S: FnMut(Output)> Worker<S> {
             self.input.resize(self.input.len() + want * *channels, 0.0);
             *stream_at += want as f64 * out_rate / f64::from((*rate).max(1));
         }
+        self.emit_notices(notices);
+    }
+
+    /// Hands the notices of a pull on, keeping where an ended source's audio ends.
+    fn emit_notices(&mut self, notices: Vec<Notice>) {
         for n in notices {
+            if let Notice::SourceEnded { end, .. } = n {
+                self.end_at = Some(end);
+            }
             self.notice(n);
         }
     }
@@ -156,7 +167,7 @@ mod tests {
         assert_eq!(tracks, [(0, "a".to_string()), (4_000, "b".to_string())]);
         assert!(
             seen.iter()
-                .any(|o| matches!(o, Output::Notice(Notice::SourceEnded(_))))
+                .any(|o| matches!(o, Output::Notice(Notice::SourceEnded { .. })))
         );
         let mut next = 0;
         for o in seen.iter() {
@@ -166,5 +177,60 @@ mod tests {
             }
         }
         assert!(next >= 8_000, "the stream went on past both files: {next}");
+    }
+
+    /// A file of 5,000 frames without looping: END at 5,000, the chunk holding it padded, then
+    /// Finished and no chunk after it (the stream stops instead of streaming silence forever).
+    #[test]
+    fn an_ended_file_finishes_the_stream_after_the_chunk_that_holds_its_end() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let path = dir.path().join("a.wav");
+        let mut w = hound::WavWriter::create(&path, spec).expect("w");
+        for _ in 0..5_000 {
+            w.write_sample(1000_i16).expect("write");
+        }
+        w.finalize().expect("finalize");
+        let list = Playlist::file(&path, false).expect("file");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let p = Pipeline::spawn(
+            Input::Generated(Box::new(list)),
+            PipelineConfig::default(),
+            move |o| s2.lock().expect("lock").push(o),
+        )
+        .expect("spawn");
+        std::thread::sleep(Duration::from_millis(700));
+        p.stop();
+        let seen = seen.lock().expect("lock");
+        let ended = seen
+            .iter()
+            .position(|o| matches!(o, Output::Notice(Notice::SourceEnded { end: 5_000, .. })));
+        let finished = seen
+            .iter()
+            .position(|o| matches!(o, Output::Notice(Notice::Finished)));
+        let (Some(ended), Some(finished)) = (ended, finished) else {
+            panic!("no END at 5,000 and Finished: {seen:?}");
+        };
+        assert!(ended < finished);
+        let chunks: Vec<u64> = seen
+            .iter()
+            .filter_map(|o| match o {
+                Output::Chunk(c) => Some(c.position),
+                _ => None,
+            })
+            .collect();
+        // 5,000 frames: 15 whole chunks and the padded 16th (4,800..5,120), nothing after.
+        assert_eq!(chunks.len(), 16, "{chunks:?}");
+        assert_eq!(chunks.last(), Some(&4_800));
+        assert!(matches!(
+            seen.last(),
+            Some(Output::Notice(Notice::Finished))
+        ));
     }
 }

@@ -124,8 +124,17 @@ pub struct Chunk {
 /// What the pipeline reports besides chunks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
-    /// A generated source has no more audio; silence follows.
-    SourceEnded(String),
+    /// A generated source (a file or playlist played without looping) has no more audio: `end`
+    /// is the stream position one past its last frame (frames). The chunk that holds `end` is
+    /// padded with silence, then [`Notice::Finished`] follows and the source stage stops.
+    SourceEnded {
+        /// The source, in words.
+        what: String,
+        /// One past the source's last frame, in stream frames.
+        end: u64,
+    },
+    /// The chunk holding the end of an ended source was the last one: the source stage stops.
+    Finished,
     /// The source failed; silence follows.
     SourceFailed(String),
     /// A pushed source stopped delivering: silence stands in for it from now on (frames inserted

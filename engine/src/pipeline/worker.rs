@@ -66,6 +66,10 @@ pub(super) struct Worker<S: FnMut(Output)> {
     pub(super) stall_after: Duration,
     /// Frames of silence inserted in the current stall.
     pub(super) stall_filled: u64,
+    /// Where an ended source's audio ends (stream frames), once it has.
+    pub(super) end_at: Option<u64>,
+    /// The chunk holding `end_at` went out: the source stage stops.
+    pub(super) finished: bool,
 }
 
 /// Opens `input` and builds its DSP chain to the stream's rate.
@@ -136,6 +140,8 @@ pub(super) fn run(
         last_input_at: None,
         stall_after: STALL_AFTER,
         stall_filled: 0,
+        end_at: None,
+        finished: false,
     };
     // The next tick: on the wall clock, one chunk apart, or for a pumped device on its packets
     // (a tick as soon as one arrived; without packets, every 1.5 chunks).
@@ -152,6 +158,9 @@ pub(super) fn run(
             break;
         }
         worker.tick();
+        if worker.finished {
+            break;
+        }
         next = if pumped {
             Instant::now() + config.chunk
         } else {
@@ -344,7 +353,11 @@ impl<S: FnMut(Output)> Worker<S> {
     fn emit_chunks(&mut self) {
         let chunk_samples = self.config.chunk_samples();
         let mut consumed = 0;
-        while self.fifo.len() - consumed >= chunk_samples {
+        while self.fifo.len() - consumed >= chunk_samples && !self.finished {
+            if self.end_at.is_some_and(|end| self.position >= end) {
+                self.finished = true;
+                break;
+            }
             let samples = &self.fifo[consumed..consumed + chunk_samples];
             consumed += chunk_samples;
             self.pcm.clear();
@@ -359,7 +372,11 @@ impl<S: FnMut(Output)> Worker<S> {
             self.position += self.config.chunk_frames() as u64;
             self.stats.chunks.fetch_add(1, Ordering::Relaxed);
             (self.sink)(Output::Chunk(chunk));
+            self.finished = self.end_at.is_some_and(|end| self.position >= end);
         }
         self.fifo.drain(..consumed);
+        if self.finished {
+            self.notice(Notice::Finished);
+        }
     }
 }

@@ -224,6 +224,16 @@ pub enum RecordEvent {
         /// What happened.
         reason: String,
     },
+    /// An attempt failed and another follows (`reconnect`): why, so that a window can show the
+    /// reason beside the field it concerns while it retries.
+    Retrying {
+        /// The attempt that failed (1 is the first).
+        attempt: u32,
+        /// How long until the next attempt.
+        retry_in: Duration,
+        /// Why it failed.
+        error: crate::error::Failure,
+    },
 }
 
 /// Live counters, readable from any thread.

@@ -80,6 +80,10 @@ pub(super) struct ClientShared {
     pub(super) chat: AtomicBool,
     /// The client asked for tracks (TRACKS): NOW_PLAYING frames are sent to it.
     pub(super) tracks: AtomicBool,
+    /// The client asked to be told the end (ENDS): END is sent to it.
+    pub(super) ends: AtomicBool,
+    /// The stream is over: the connection ends once its queue is written.
+    pub(super) closing: AtomicBool,
     /// The name the client gave (extension NAME).
     pub(super) name: Mutex<Option<String>>,
 }
@@ -122,6 +126,13 @@ impl ClientShared {
         drop(outbox);
         self.wake.notify_one();
         Sent::Ok
+    }
+
+    /// Ends the connection once everything queued is written (the stream is over).
+    pub(super) fn close_when_drained(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.wake.notify_one();
     }
 
     /// Audio chunks queued now.

@@ -47,7 +47,9 @@ pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationTok
                         });
                     }
                     Err(_) => {
-                        warn!(%addr, max_clients = hub.config.max_clients, "connection refused: too many clients");
+                        if crate::quiet::refused("connections refused: too many clients", Some(addr.ip())) {
+                            warn!(%addr, max_clients = hub.config.max_clients, "connection refused: too many clients");
+                        }
                         hub.emit(ServerEvent::ClientRefused { addr });
                         drop(stream);
                     }
@@ -94,6 +96,8 @@ pub async fn connection(
         extended: AtomicBool::new(false),
         chat: AtomicBool::new(false),
         tracks: AtomicBool::new(false),
+        ends: AtomicBool::new(false),
+        closing: AtomicBool::new(false),
         name: Mutex::new(None),
     });
     let id = hub.register(
@@ -105,6 +109,9 @@ pub async fn connection(
             connected_at: Instant::now(),
         },
     );
+    if hub.is_finished() {
+        shared.close_when_drained();
+    }
     let reason = tokio::select! {
         r = write_loop(&shared) => r,
         r = read_loop(&hub, rd, &shared, addr) => r,
@@ -129,6 +136,9 @@ async fn write_loop(client: &ClientShared) -> String {
             outbox.frames.is_empty()
         };
         if idle {
+            if client.closing.load(Ordering::Acquire) {
+                return "the source ended: the stream is over".into();
+            }
             client.wake.notified().await;
             continue;
         }
@@ -201,6 +211,7 @@ async fn read_loop(
                 }
                 Some(Ok(ClientFrame::Chat)) => state.chat.store(true, Ordering::Release),
                 Some(Ok(ClientFrame::Tracks)) => hub.subscribe_tracks(state),
+                Some(Ok(ClientFrame::Ends)) => state.ends.store(true, Ordering::Release),
                 Some(Ok(ClientFrame::Text(bytes))) => {
                     let name = state.name.lock().unwrap_or_else(PoisonError::into_inner).clone();
                     let from = name.unwrap_or_else(|| addr.to_string());

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -41,6 +41,9 @@ pub struct Hub {
     pub(super) legacy_demand: LegacyDemand,
     /// The track playing and where it started (see [`Hub::current_track`]).
     pub(super) track: Mutex<Option<(u64, crate::audio::decode::TrackInfo)>>,
+    /// The source ended and its last chunk went out: connections close once drained, and a new
+    /// one is closed at once.
+    pub(super) finished: AtomicBool,
 }
 
 impl Hub {
@@ -61,6 +64,7 @@ impl Hub {
             chat_log: Mutex::new(super::chat::ChatLog::default()),
             legacy_demand: LegacyDemand::default(),
             track: Mutex::new(None),
+            finished: AtomicBool::new(false),
         })
     }
 
@@ -255,15 +259,59 @@ impl Hub {
                 info!(samples = n, "source delivers nothing: streaming silence")
             }
             Notice::SourceActive => info!("source delivering audio"),
-            Notice::SourceEnded(what) => {
-                info!(source = %what, "source ended; streaming silence");
+            Notice::SourceEnded { what, end } => {
+                info!(source = %what, end, "source ended: the stream ends with it");
+                self.send_end(*end);
+            }
+            Notice::Finished => {
+                info!("last chunk sent: closing every connection once it has its audio");
                 *self.track.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                self.finish();
             }
             Notice::SourceFailed(why) => warn!(error = %why, "source failed; streaming silence"),
             Notice::SourceRestored(what) => info!(format = %what, "source restored"),
             Notice::NowPlaying { position, track } => self.now_playing(*position, track),
         }
         self.emit(ServerEvent::Source(notice));
+    }
+
+    /// Tells every client that asked for it (ENDS) where the source ended.
+    fn send_end(&self, end: u64) {
+        let mut frame = BytesMut::new();
+        self.codec
+            .encode_server(&wire::ServerFrame::End { position: end }, &mut frame);
+        let frame = frame.freeze();
+        for slot in self.lock().values() {
+            if slot.shared.ends.load(Ordering::Acquire) {
+                let _ = slot.shared.send(frame.clone(), 0, self.queue_frames);
+            }
+        }
+    }
+
+    /// The stream is over: sends what batching held back, then has every connection close once
+    /// its queue is written (a legacy client sees the connection close after the last chunk).
+    fn finish(&self) {
+        let held = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let chunks = std::mem::take(&mut pending.chunks);
+            (
+                pending.legacy.split().freeze(),
+                pending.extended.split().freeze(),
+                chunks,
+            )
+        };
+        if held.2 > 0 {
+            self.fan_out(held);
+        }
+        self.finished.store(true, Ordering::Release);
+        for slot in self.lock().values() {
+            slot.shared.close_when_drained();
+        }
+    }
+
+    /// Whether the source has ended and its last chunk was sent ([`Notice::Finished`]).
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
     }
 
     pub(super) fn register(&self, addr: SocketAddr, slot: Slot) -> u64 {
@@ -274,7 +322,9 @@ impl Hub {
             map.len()
         };
         self.stats.clients.store(clients, Ordering::Relaxed);
-        info!(id, %addr, clients, "client connected");
+        if crate::quiet::line("receivers connected", Some(addr.ip())) {
+            info!(id, %addr, clients, "client connected");
+        }
         self.emit(ServerEvent::ClientConnected { id, addr, clients });
         id
     }
@@ -286,7 +336,17 @@ impl Hub {
             map.len()
         };
         self.stats.clients.store(clients, Ordering::Relaxed);
-        info!(id, %addr, clients, %reason, "client disconnected");
+        let ip = Some(addr.ip());
+        let logged = if reason.starts_with("protocol error: wrong checkcode") {
+            crate::quiet::refused("connections closed: wrong checkcode", ip)
+        } else if reason.starts_with("protocol error") {
+            crate::quiet::refused("connections closed: protocol error", ip)
+        } else {
+            crate::quiet::line("receivers disconnected", ip)
+        };
+        if logged {
+            info!(id, %addr, clients, %reason, "client disconnected");
+        }
         self.emit(ServerEvent::ClientDisconnected {
             id,
             addr,

@@ -69,6 +69,9 @@ pub const DEFAULT_WRITES_PER_SEC: u32 = 60_000;
 /// Most chunks joined into one write per client (see [`ServerConfig::writes_per_sec`]).
 pub const MAX_CHUNKS_PER_WRITE: usize = 8;
 
+/// Longest wait for the connections to take the last chunk once the source has ended: 2 s.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Audiences from this size up are written by several threads at once (one per core).
 pub const PARALLEL_FANOUT_FROM: usize = 1024;
 
@@ -83,7 +86,8 @@ impl Default for ServerConfig {
             format: StreamFormat {
                 features: wire::FEATURE_CLIENT_NAME
                     | wire::FEATURE_TEXT
-                    | wire::FEATURE_NOW_PLAYING,
+                    | wire::FEATURE_NOW_PLAYING
+                    | wire::FEATURE_END,
                 ..StreamFormat::legacy(new_stream_id())
             },
             writes_per_sec: DEFAULT_WRITES_PER_SEC,
@@ -91,52 +95,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// Something that happened in the server (for logs, the GUI and tests).
-#[derive(Debug, Clone, PartialEq)]
-pub enum ServerEvent {
-    /// The server is accepting connections.
-    Listening {
-        /// The bound address.
-        addr: SocketAddr,
-    },
-    /// A client connected.
-    ClientConnected {
-        /// Connection id (unique within this server run).
-        id: u64,
-        /// The client's address.
-        addr: SocketAddr,
-        /// Clients connected now.
-        clients: usize,
-    },
-    /// A client left or was dropped.
-    ClientDisconnected {
-        /// Connection id.
-        id: u64,
-        /// The client's address.
-        addr: SocketAddr,
-        /// Clients connected now.
-        clients: usize,
-        /// Why, in words.
-        reason: String,
-    },
-    /// A connection was refused because `max_clients` are connected.
-    ClientRefused {
-        /// The client's address.
-        addr: SocketAddr,
-    },
-    /// A notice from the source stage.
-    Source(Notice),
-    /// A chat message was relayed (from a receiver, or said by the server).
-    Text {
-        /// The sender's name.
-        from: String,
-        /// The message.
-        text: String,
-    },
-    /// The server has stopped.
-    Stopped,
-}
-
+mod event;
+pub use event::ServerEvent;
 mod chat;
 pub use crate::web::ChatEntry;
 mod client;
@@ -345,6 +305,32 @@ impl ServerHandle {
                 }
             }
         })
+    }
+
+    /// Resolves once the source has ended (a file or playlist played without looping) and its
+    /// last chunk has gone out to every connection (each closes once its queue is written; at
+    /// most [`DRAIN_TIMEOUT`] is waited for them). Never resolves for a source that does not end.
+    /// The caller then stops the server.
+    pub async fn finished(&self) {
+        let hub = &self.inner.hub;
+        let mut events = hub.subscribe();
+        while !hub.is_finished() {
+            match events.recv().await {
+                Ok(ServerEvent::Source(Notice::Finished)) => break,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        while hub
+            .stats()
+            .clients
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A token that stops the server when cancelled (e.g. from a signal handler).

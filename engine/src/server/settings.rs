@@ -35,7 +35,8 @@ pub struct ServeSettings {
     pub http_port: Option<u16>,
     /// The web player's limits.
     pub web: WebConfig,
-    /// The server's name: `Ice-Name` on Icecast, the SDP session name (default: the host name).
+    /// The server's name: announced over mDNS, `Ice-Name` on Icecast, the SDP session name, the
+    /// web page's heading (default: [`default_server_name`], host name and port).
     pub name: String,
     /// Icecast mounts to publish to.
     pub icecast: Vec<IcecastUrl>,
@@ -113,7 +114,7 @@ impl ServeSettings {
             server: ServerConfig::default(),
             http_port: None,
             web: WebConfig::default(),
-            name: crate::config::default_receiver_name().unwrap_or_else(|| "audioMi".into()),
+            name: default_server_name(port),
             icecast: Vec::new(),
             rtp: None,
             tls: None,
@@ -153,7 +154,10 @@ impl ServeSettings {
             server: self.server,
             web: self.http_port.map(|port| WebOptions {
                 listen: socket_addr(&self.host, port),
-                config: self.web.clone(),
+                config: WebConfig {
+                    name: self.name.clone(),
+                    ..self.web.clone()
+                },
             }),
             icecast: self
                 .icecast
@@ -176,4 +180,11 @@ impl ServeSettings {
         })
         .await
     }
+}
+
+/// A server's default name: this computer's host name and the port, e.g. `studio:26070`, so
+/// that several servers on one machine (or machines of one name) announce distinct names.
+pub fn default_server_name(port: u16) -> String {
+    let host = crate::config::default_receiver_name().unwrap_or_else(|| "audioMi".into());
+    format!("{host}:{port}")
 }

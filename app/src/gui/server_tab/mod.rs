@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use engine::audio::devices::DeviceInfo;
 use engine::audio::sources::SourceSpec;
 use engine::icecast::{IcecastUrl, PublishState};
-use engine::pipeline::PipelineConfig;
+use engine::pipeline::{Notice, PipelineConfig};
 use engine::preview::Preview;
 use engine::server::{ClientInfo, ServerEvent, ServerHandle};
 use iced::{Subscription, Task};
@@ -24,82 +24,20 @@ use super::widgets::Meter;
 
 mod quality;
 mod run;
+mod source;
 mod update;
 pub(super) mod view;
 
 pub use quality::Quality;
 pub use run::{Private, StartRequest, describe, start};
 use run::{Running, close_preview, events};
+pub use source::SourceChoice;
 
 /// What the Server tab tells the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     /// Serving starts with the fields as they are: the window saves them as settings.
     Starting,
-}
-
-/// One entry of the source picker.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceChoice {
-    /// A sound-card source (loopback or microphone).
-    Device {
-        /// The spec `serve --source` takes.
-        spec: String,
-        /// What the picker shows.
-        label: String,
-    },
-    /// An audio file (WAV, FLAC, MP3, Ogg/Vorbis), chosen with a file dialog.
-    WavFile(Option<PathBuf>),
-    /// A folder played as a playlist (looped, gapless, tracks announced), chosen with a
-    /// folder dialog.
-    Folder(Option<PathBuf>),
-    /// The 440 Hz test tone.
-    Tone,
-}
-
-impl std::fmt::Display for SourceChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Device { label, .. } => f.write_str(label),
-            Self::WavFile(None) => f.write_str("Audio file (WAV, FLAC, MP3, Ogg)…"),
-            Self::WavFile(Some(p)) => write!(
-                f,
-                "Audio file: {}",
-                p.file_name().map_or_else(
-                    || p.display().to_string(),
-                    |n| n.to_string_lossy().to_string()
-                )
-            ),
-            Self::Folder(None) => f.write_str("Folder (playlist)…"),
-            Self::Folder(Some(p)) => write!(f, "Folder: {}", p.display()),
-            Self::Tone => f.write_str("Test tone (440 Hz, -12 dBFS)"),
-        }
-    }
-}
-
-impl SourceChoice {
-    fn from_device(d: &DeviceInfo) -> Self {
-        let kind = match d.kind {
-            engine::audio::devices::DeviceKind::Loopback => "Loopback",
-            _ => "Microphone",
-        };
-        let default = if d.is_default { " (default)" } else { "" };
-        Self::Device {
-            spec: d.spec(),
-            label: format!("{kind}: {}{default}", d.name),
-        }
-    }
-
-    /// The source spec, if complete (a WAV file needs its path).
-    pub fn spec(&self) -> Option<String> {
-        match self {
-            Self::Device { spec, .. } => Some(spec.clone()),
-            Self::WavFile(Some(p)) => Some(format!("file:{}", p.display())),
-            Self::WavFile(None) | Self::Folder(None) => None,
-            Self::Folder(Some(p)) => Some(format!("folder:{}", p.display())),
-            Self::Tone => Some("tone:440".into()),
-        }
-    }
 }
 
 /// The Server tab's messages.
@@ -174,6 +112,8 @@ pub struct ServerTab {
     pub started_at: Option<Instant>,
     /// A start or stop is under way.
     pub busy: bool,
+    /// The source played to its end: the server stops because of it.
+    pub finished: bool,
     /// Level meter.
     pub meter: Meter,
     /// Connected clients (refreshed on each tick).
@@ -231,6 +171,7 @@ impl ServerTab {
             running: None,
             started_at: None,
             busy: false,
+            finished: false,
             meter: Meter::default(),
             clients: Vec::new(),
             bytes: 0,

@@ -163,9 +163,10 @@ pub fn describe(event: &ServerEvent) -> String {
             ..
         } => format!("{addr} left: {reason} ({clients} connected)."),
         ServerEvent::ClientRefused { addr } => format!("Refused {addr}: too many receivers."),
-        ServerEvent::Source(Notice::SourceEnded(what)) => {
-            format!("{what} ended; streaming silence.")
+        ServerEvent::Source(Notice::SourceEnded { what, .. }) => {
+            format!("{what} ended: the stream ends with it.")
         }
+        ServerEvent::Source(Notice::Finished) => "Finished: the source played to its end.".into(),
         ServerEvent::Source(Notice::SourceFailed(why)) => format!("The source failed: {why}"),
         ServerEvent::Source(Notice::SourceRestored(what)) => {
             format!("The source is back ({what}).")

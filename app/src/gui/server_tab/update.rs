@@ -60,12 +60,7 @@ impl ServerTab {
             }
             Message::Stop => return self.on_stop(),
             Message::Stopped(result) => return self.on_stopped(result),
-            Message::Event(event) => {
-                if let ServerEvent::Text { from, text } = &event {
-                    self.chat.push(from.clone(), text.clone());
-                }
-                self.status = describe(&event);
-            }
+            Message::Event(event) => return self.on_event(event),
             Message::ChatInput(v) => self.chat.input = v,
             Message::ChatSend => {
                 if let (Some(h), Some(line)) = (&self.running, self.chat.take_input()) {
@@ -275,6 +270,35 @@ impl ServerTab {
         )
     }
 
+    /// A server event: chat, the status line, the end of the source.
+    fn on_event(&mut self, event: ServerEvent) -> Task<Message> {
+        if let ServerEvent::Text { from, text } = &event {
+            self.chat.push(from.clone(), text.clone());
+        }
+        self.status = describe(&event);
+        if matches!(event, ServerEvent::Source(Notice::Finished)) {
+            return self.on_finished();
+        }
+        Task::none()
+    }
+
+    /// The source played to its end: once every receiver has the last chunk, the server stops
+    /// and the status says "Finished".
+    fn on_finished(&mut self) -> Task<Message> {
+        let Some(handle) = self.running.take() else {
+            return Task::none();
+        };
+        self.busy = true;
+        self.finished = true;
+        Task::perform(
+            async move {
+                handle.finished().await;
+                handle.stop().await.map_err(|e| e.to_string())
+            },
+            Message::Stopped,
+        )
+    }
+
     fn on_stopped(&mut self, result: Result<(), String>) -> Task<Message> {
         self.busy = false;
         self.started_at = None;
@@ -284,7 +308,9 @@ impl ServerTab {
         self.icecast.clear();
         self.clients.clear();
         self.meter = Meter::default();
+        let finished = std::mem::take(&mut self.finished);
         self.status = match result {
+            Ok(()) if finished => "Finished: the source played to its end.".into(),
             Ok(()) => "Stopped.".into(),
             Err(e) => format!("Stopped with an error: {e}"),
         };

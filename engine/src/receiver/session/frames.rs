@@ -75,27 +75,14 @@ impl Recorder {
             }
             ServerFrame::Format(f) => {
                 self.on_format(f)?;
-                if f.features & wire::FEATURE_CLIENT_NAME != 0
-                    && let Some(name) = self.config.name.clone()
-                {
-                    framed
-                        .send(ClientFrame::Name(name))
-                        .await
-                        .map_err(|e| codec_err(&self.config.addr, e))?;
-                }
-                if f.features & wire::FEATURE_TEXT != 0 {
-                    framed
-                        .send(ClientFrame::Chat)
-                        .await
-                        .map_err(|e| codec_err(&self.config.addr, e))?;
-                }
-                if f.features & wire::FEATURE_NOW_PLAYING != 0 {
-                    framed
-                        .send(ClientFrame::Tracks)
-                        .await
-                        .map_err(|e| codec_err(&self.config.addr, e))?;
-                }
+                self.ask_for_features(f.features, framed).await?;
                 Ok(Step::Continue)
+            }
+            ServerFrame::End { position } => {
+                info!(end = position, "the source ended");
+                self.end_at = Some(position);
+                let reached = self.expected.is_some_and(|(_, next)| next >= position);
+                Ok(if reached { Step::Done } else { Step::Continue })
             }
             ServerFrame::NowPlaying {
                 position,
@@ -128,6 +115,33 @@ impl Recorder {
             ServerFrame::Audio(pcm) => self.on_audio(None, pcm),
             ServerFrame::AudioAt { position, pcm } => self.on_audio(Some(position), pcm),
         }
+    }
+
+    /// Answers FORMAT's `features`: this receiver's name, and asks for the chat, the tracks and
+    /// the end of the source where the server offers them.
+    async fn ask_for_features(&self, features: u32, framed: &mut Link) -> Result<()> {
+        let mut asks = Vec::new();
+        if features & wire::FEATURE_CLIENT_NAME != 0
+            && let Some(name) = self.config.name.clone()
+        {
+            asks.push(ClientFrame::Name(name));
+        }
+        for (bit, ask) in [
+            (wire::FEATURE_TEXT, ClientFrame::Chat),
+            (wire::FEATURE_NOW_PLAYING, ClientFrame::Tracks),
+            (wire::FEATURE_END, ClientFrame::Ends),
+        ] {
+            if features & bit != 0 {
+                asks.push(ask);
+            }
+        }
+        for ask in asks {
+            framed
+                .send(ask)
+                .await
+                .map_err(|e| codec_err(&self.config.addr, e))?;
+        }
+        Ok(())
     }
 
     /// Marks where a track starts: `position` (stream frames) is placed in the file relative to
@@ -218,11 +232,22 @@ impl Recorder {
         Ok(step)
     }
 
-    fn on_audio(&mut self, position: Option<u64>, pcm: Bytes) -> Result<Step> {
+    fn on_audio(&mut self, position: Option<u64>, mut pcm: Bytes) -> Result<Step> {
         let now = Instant::now();
         self.stats
             .bytes_received
             .fetch_add(pcm.len() as u64, Ordering::Relaxed);
+        // After END, only the frames before the end are the source's: the rest is padding.
+        let mut last = false;
+        if let (Some(end), Some(pos)) = (self.end_at, position) {
+            let channels = usize::from(self.format.map_or(1, |f| f.channels.max(1)));
+            let keep = end.saturating_sub(pos) as usize * channels * 2;
+            if keep == 0 {
+                return Ok(Step::Done);
+            }
+            last = keep <= pcm.len();
+            pcm.truncate(keep);
+        }
         if self.output.is_none() {
             let format = self.format.unwrap_or(StreamFormat::legacy(0));
             let mut out = Output::open(&self.config, format, self.player.clone())?;
@@ -282,6 +307,9 @@ impl Recorder {
         {
             return Ok(Step::Done);
         }
-        self.write(Some(&pcm), 0)
+        match self.write(Some(&pcm), 0)? {
+            Step::Continue if last => Ok(Step::Done),
+            step => Ok(step),
+        }
     }
 }

@@ -48,6 +48,8 @@ pub(super) struct Recorder {
     say: Option<mpsc::UnboundedReceiver<String>>,
     /// A track label that arrived before the first audio (marked at the file's start).
     first_track: Option<String>,
+    /// Where the source ended (END: stream frames); the recording keeps the frames before it.
+    end_at: Option<u64>,
 }
 
 impl Recorder {
@@ -70,6 +72,7 @@ impl Recorder {
             answered: false,
             say: None,
             first_track: None,
+            end_at: None,
         }
     }
 
@@ -167,6 +170,11 @@ impl Recorder {
             if attempt == 1 || attempt.is_multiple_of(10) {
                 warn!(error = %e, attempt, retry_in_ms = wait.as_millis() as u64, "retrying");
             }
+            self.emit(RecordEvent::Retrying {
+                attempt,
+                retry_in: wait,
+                error: crate::error::Failure(Arc::new(e)),
+            });
             tokio::select! {
                 () = shutdown.cancelled() => return Ok(()),
                 () = tokio::time::sleep(wait) => {}
@@ -240,6 +248,10 @@ impl Recorder {
                 f = framed.next() => f,
             };
             last_frame_at = Instant::now();
+            if frame.is_none() && self.end_at.is_some() {
+                info!("the source ended and the server closed the stream");
+                return Ok(Step::Done);
+            }
             let frame = self.received(frame)?;
             self.answered = true;
             if let Step::Done = self.on_frame(frame, &mut framed, ping_at).await? {
