@@ -25,6 +25,7 @@ pub mod decimate;
 pub mod decode;
 pub mod devices;
 pub mod dsp;
+pub mod floor;
 pub mod level;
 pub mod playback;
 pub mod playlist;

@@ -5,7 +5,8 @@
 //! ([`dsp::remix_into`]: mono on every side, stereo kept apart), resamples them with
 //! libsamplerate from the stream's rate to the device's and pushes them into a lock-free ring. The cpal
 //! output callback waits until the ring holds the target latency (the jitter buffer), then plays;
-//! when the ring runs dry it plays silence, counts an underrun and waits for the target again.
+//! when the ring runs dry it plays silence, counts an underrun and waits for the target again;
+//! a level above the target for a whole [`FLOOR_WINDOW`] loses its surplus ([`super::floor`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +19,8 @@ use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, Sample, SampleFormat, SizedSample, StreamConfig};
 use samplerate::ConverterType;
 
+use super::floor::Floor;
+pub use super::floor::{FLOOR_TOLERANCE, FLOOR_WINDOW};
 use super::resample::Converter;
 
 use super::devices::{OPEN_TIMEOUT, name_of, resolve_output, with_sample_type};
@@ -28,7 +31,6 @@ use crate::{Error, Result};
 pub const DEFAULT_TARGET: Duration = Duration::from_millis(60);
 /// Audio queued beyond the target by more than this is dropped to keep latency bounded: 250 ms.
 pub const MAX_EXCESS: Duration = Duration::from_millis(250);
-
 /// How to play.
 #[derive(Debug, Clone)]
 pub struct PlaybackConfig {
@@ -60,6 +62,11 @@ pub struct PlaybackStats {
     pub dropped: AtomicU64,
     /// Device frames played from the stream (silence not counted).
     pub frames_played: AtomicU64,
+    /// Audio held in the buffer when the last chunk arrived, in µs at the device's rate: the
+    /// delay this receiver adds before the device's own latency.
+    pub buffered_us: AtomicU64,
+    /// Times a surplus above the target was skipped to bring the delay back ([`FLOOR_WINDOW`]).
+    pub skips: AtomicU64,
 }
 
 /// A running player; dropping it stops playback.
@@ -213,7 +220,7 @@ fn worker(
 ) {
     let Opened {
         stream: _stream,
-        mut producer,
+        producer,
         rate,
         channels,
         name,
@@ -225,8 +232,7 @@ fn worker(
         }
     };
     let _ = ready.send(Ok(name));
-    let max_queued =
-        ((config.target + MAX_EXCESS).as_secs_f64() * f64::from(rate)) as usize * channels;
+    let mut queue = Queue::new(producer, &config, rate, channels);
     // The stream's format and the conversion from it to the device's.
     let mut chain: Option<((u32, u16), Chain)> = None;
     let mut samples = Vec::new();
@@ -264,16 +270,63 @@ fn worker(
         if chain.process(&samples, &mut converted).is_err() {
             continue;
         }
-        let queued = producer.buffer().capacity() - producer.slots();
-        let want = converted.len();
-        if queued + want > max_queued || producer.slots() < want {
-            stats
-                .dropped
-                .fetch_add(samples.len() as u64, Ordering::Relaxed);
-            continue;
+        queue.push(&converted, samples.len(), &stats);
+    }
+}
+
+/// The ring's producer side: pushes what arrives, skips a surplus ([`Floor`]), reports the level.
+struct Queue {
+    producer: rtrb::Producer<f32>,
+    floor: Floor,
+    /// Most samples (all channels) the ring may hold: target + [`MAX_EXCESS`].
+    max_queued: usize,
+    channels: usize,
+    /// Microseconds per sample (all channels) at the device's rate.
+    per_us: f64,
+}
+
+impl Queue {
+    fn new(
+        producer: rtrb::Producer<f32>,
+        config: &PlaybackConfig,
+        rate: u32,
+        channels: usize,
+    ) -> Self {
+        let samples_of = |d: Duration| (d.as_secs_f64() * f64::from(rate)) as usize * channels;
+        Self {
+            producer,
+            floor: Floor::new(
+                samples_of(config.target),
+                samples_of(FLOOR_TOLERANCE),
+                samples_of(FLOOR_WINDOW),
+            ),
+            max_queued: samples_of(config.target + MAX_EXCESS),
+            channels,
+            per_us: 1e6 / (f64::from(rate) * channels as f64),
         }
-        if let Ok(chunk) = producer.write_chunk_uninit(want) {
-            chunk.fill_from_iter(converted.iter().copied());
+    }
+
+    /// Pushes `converted` (device samples made from `fed` stream samples) into the ring.
+    fn push(&mut self, converted: &[f32], fed: usize, stats: &PlaybackStats) {
+        let queued = self.producer.buffer().capacity() - self.producer.slots();
+        stats
+            .buffered_us
+            .store((queued as f64 * self.per_us) as u64, Ordering::Relaxed);
+        let skip = self.floor.arrive(queued, converted.len());
+        let skip = skip - skip % self.channels;
+        if skip > 0 {
+            stats.skips.fetch_add(1, Ordering::Relaxed);
+            stats.dropped.fetch_add(skip as u64, Ordering::Relaxed);
+            let skipped_ms = skip as f64 * self.per_us / 1000.0;
+            tracing::debug!(skipped_ms, "delay above the target: skipped");
+        }
+        let want = converted.len() - skip;
+        if queued + want > self.max_queued || self.producer.slots() < want {
+            stats.dropped.fetch_add(fed as u64, Ordering::Relaxed);
+            return;
+        }
+        if let Ok(chunk) = self.producer.write_chunk_uninit(want) {
+            chunk.fill_from_iter(converted[skip..].iter().copied());
         }
     }
 }
