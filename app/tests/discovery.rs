@@ -190,3 +190,42 @@ fn record_finds_the_server_by_name() {
         &["no audioMi server named \"nobody-by-this-name\"", &name],
     );
 }
+
+/// Two servers on one machine without `--name` announce distinct names (host name and port),
+/// and `record --server NAME` refuses a name that two servers answer to, listing both.
+#[test]
+fn default_names_are_distinct_and_an_ambiguous_name_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (free_port(), free_port());
+    let mut procs = Vec::new();
+    for port in [a, b] {
+        let mut cmd = serve_command(dir.path(), port, "tone:440");
+        cmd.args(["--mdns-interface", "lo"]);
+        let log = dir.path().join(format!("default-{port}.log"));
+        procs.push(Proc::spawn(cmd, &log));
+        wait_for_text(&log, "announcing over mDNS", Duration::from_secs(15));
+    }
+    let found = discover(dir.path(), 3.0);
+    let host = gethostname();
+    for port in [a, b] {
+        let name = format!("{host}:{port}");
+        assert!(named(&found, &name).is_some(), "{name} not in {found:?}");
+    }
+    drop(procs);
+    let name = format!("twin-{}", free_port());
+    let _one = serve_named(dir.path(), &name);
+    let _two = serve_named(dir.path(), &name);
+    let out = audiomi(dir.path())
+        .args(["record", "--server", &name, "--mdns-interface", "lo"])
+        .args(["--duration", "1", "--out", "twin.wav"])
+        .output()
+        .expect("run record");
+    let stderr = assert_fails(&out, 2, &["2 servers are named", &name]);
+    assert!(!dir.path().join("twin.wav").exists(), "{stderr}");
+}
+
+/// This machine's host name, as audioMi reads it.
+fn gethostname() -> String {
+    let out = Command::new("hostname").output().expect("hostname");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -16,7 +16,7 @@ struct DeviceRow<'a> {
 /// `audiomi devices`: sources (or outputs), as a table or JSON.
 pub(super) fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
     if !engine::audio::devices::sound_server_running() {
-        eprintln!(
+        say!(
             "No PulseAudio or PipeWire server is running, so loopback (capturing what this PC plays) is unavailable; {} through plain ALSA.",
             if args.outputs {
                 "outputs are listed"
@@ -43,11 +43,11 @@ pub(super) fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
         })
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        out!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if rows.is_empty() {
-        eprintln!("no usable devices found");
+        say!("no usable devices found");
         return Ok(());
     }
     // What the id column holds is what the matching option takes.
@@ -62,12 +62,16 @@ pub(super) fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
         .max()
         .unwrap_or(0)
         .max(id_label.len());
-    println!(
+    out!(
         "{:<8}  {:<7}  {:>6}  {:>2}  {:<width$}  NAME",
-        "KIND", "DEFAULT", "RATE", "CH", id_label
+        "KIND",
+        "DEFAULT",
+        "RATE",
+        "CH",
+        id_label
     );
     for r in &rows {
-        println!(
+        out!(
             "{:<8}  {:<7}  {:>6}  {:>2}  {:<width$}  {}",
             r.kind,
             if r.default { "*" } else { "" },

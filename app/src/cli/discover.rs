@@ -13,9 +13,13 @@ pub struct AnnounceArgs {
     /// Do not announce this server over mDNS (receivers then need its address).
     #[arg(long)]
     no_announce: bool,
-    /// Announce on this network interface only, e.g. eth0 or lo [env: AUDIOMI_MDNS_INTERFACE;
-    /// default: every interface].
-    #[arg(long, env = "AUDIOMI_MDNS_INTERFACE", value_name = "NAME")]
+    /// Announce on this network interface only, e.g. eth0 or lo [default: every interface].
+    #[arg(
+        long,
+        env = "AUDIOMI_MDNS_INTERFACE",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     mdns_interface: Option<String>,
 }
 
@@ -33,8 +37,13 @@ pub struct FindArgs {
     /// --host/--port.
     #[arg(long, value_name = "NAME", conflicts_with = "host")]
     pub server: Option<String>,
-    /// Browse on this network interface only [env: AUDIOMI_MDNS_INTERFACE].
-    #[arg(long, env = "AUDIOMI_MDNS_INTERFACE", value_name = "NAME")]
+    /// Browse on this network interface only [default: every interface].
+    #[arg(
+        long,
+        env = "AUDIOMI_MDNS_INTERFACE",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     pub mdns_interface: Option<String>,
 }
 
@@ -47,8 +56,13 @@ pub struct DiscoverArgs {
     /// How long to browse, in seconds.
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
-    /// Browse on this network interface only [env: AUDIOMI_MDNS_INTERFACE].
-    #[arg(long, env = "AUDIOMI_MDNS_INTERFACE", value_name = "NAME")]
+    /// Browse on this network interface only [default: every interface].
+    #[arg(
+        long,
+        env = "AUDIOMI_MDNS_INTERFACE",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     mdns_interface: Option<String>,
 }
 
@@ -69,23 +83,27 @@ pub(super) async fn discover(args: DiscoverArgs) -> anyhow::Result<()> {
     )
     .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
+        out!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(());
     }
     if found.is_empty() {
-        eprintln!("no audioMi server found in {} s", args.seconds);
+        say!("no audioMi server found in {} s", args.seconds);
         return Ok(());
     }
-    println!(
+    out!(
         "{:<24} {:<22} {:<12} {:<6} {:<8} WEB",
-        "NAME", "ADDRESS", "FORMAT", "TLS", "PRIVATE"
+        "NAME",
+        "ADDRESS",
+        "FORMAT",
+        "TLS",
+        "PRIVATE"
     );
     for s in &found {
         let addr = s
             .connect_addr(false)
             .or_else(|| s.connect_addr(true))
             .unwrap_or_default();
-        println!(
+        out!(
             "{:<24} {:<22} {:<12} {:<6} {:<8} {}",
             s.name,
             addr,
@@ -98,15 +116,22 @@ pub(super) async fn discover(args: DiscoverArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Once one server of the name answered, how long others of the same name are waited for: 1 s
+/// (mDNS answers on one link arrive within a few hundred milliseconds of the query).
+pub const MORE_OF_A_NAME: Duration = Duration::from_secs(1);
+
 /// Browses until a server named `name` (its announced name or instance label, ignoring case)
-/// appears, for at most [`FIND_TIMEOUT`].
+/// appears, for at most [`FIND_TIMEOUT`], then [`MORE_OF_A_NAME`] longer for others of the same
+/// name.
 ///
 /// # Errors
-/// A usage-level error naming the servers that were seen, if `name` is not among them.
+/// A usage-level error naming the servers that were seen, if `name` is not among them, or
+/// listing every server of that name if there are several.
 pub(super) async fn find(name: &str, interface: Option<&str>) -> anyhow::Result<FoundServer> {
     let browser = engine::discovery::browse(interface)?;
-    let deadline = tokio::time::Instant::now() + FIND_TIMEOUT;
+    let mut deadline = tokio::time::Instant::now() + FIND_TIMEOUT;
     let mut seen = Vec::new();
+    let mut matches: Vec<FoundServer> = Vec::new();
     loop {
         let sighting = tokio::select! {
             () = tokio::time::sleep_until(deadline) => None,
@@ -116,13 +141,42 @@ pub(super) async fn find(name: &str, interface: Option<&str>) -> anyhow::Result<
             Some(engine::discovery::ServerSighting::Found(s)) => {
                 let label = s.fullname.split("._audiomi.").next().unwrap_or_default();
                 if s.name.eq_ignore_ascii_case(name) || label.eq_ignore_ascii_case(name) {
-                    return Ok(s);
+                    if matches.is_empty() {
+                        deadline = tokio::time::Instant::now() + MORE_OF_A_NAME;
+                    }
+                    let addr =
+                        |f: &FoundServer| f.connect_addr(false).or_else(|| f.connect_addr(true));
+                    if !matches
+                        .iter()
+                        .any(|m| m.fullname == s.fullname && addr(m) == addr(&s))
+                    {
+                        matches.push(s);
+                    }
+                    continue;
                 }
                 seen.push(s.name);
             }
             Some(_) => {}
             None => break,
         }
+    }
+    if matches.len() > 1 {
+        let list: Vec<String> = matches
+            .iter()
+            .map(|m| {
+                let addr = m.connect_addr(false).or_else(|| m.connect_addr(true));
+                format!("{} at {}", m.name, addr.unwrap_or_default())
+            })
+            .collect();
+        return Err(usage(format!(
+            "{} servers are named {name:?}: {}; give --host and --port instead, or start them \
+             with distinct --name",
+            matches.len(),
+            list.join(", ")
+        )));
+    }
+    if let Some(found) = matches.pop() {
+        return Ok(found);
     }
     let seen = if seen.is_empty() {
         "none".to_string()

@@ -78,26 +78,61 @@ pub struct DevicesArgs {
     outputs: bool,
 }
 
-/// Network options shared by `serve` and `record`.
+/// Where a receiver (`record`, `listen`, `chat`) connects.
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Host to listen on (serve, default 0.0.0.0) or connect to (record, default localhost).
-    /// Also from $HOST or HOST in .env.
+    /// Host of the server to connect to [default: localhost; also from $HOST or HOST in .env].
     #[arg(long)]
     pub host: Option<String>,
-    /// TCP port [default: 26070 (26071 for record --tls); also from $PORT or PORT in .env].
-    #[arg(long)]
+    /// TCP port of the server [default: 26070, 26071 with --tls; also from $PORT or PORT in
+    /// .env].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// Protocol checkcode [default: 20250918; also from $CHECKCODE or CHECKCODE in .env].
     #[arg(long, allow_negative_numbers = true)]
     pub checkcode: Option<i32>,
 }
 
+/// Where `serve` listens.
+#[derive(Debug, Args)]
+pub struct ServeNetArgs {
+    /// Address to listen on [default: 0.0.0.0, every interface; also from $HOST or HOST in
+    /// .env].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// TCP port for receivers [default: 26070; also from $PORT or PORT in .env].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Protocol checkcode [default: 20250918; also from $CHECKCODE or CHECKCODE in .env].
+    #[arg(long, allow_negative_numbers = true)]
+    pub checkcode: Option<i32>,
+}
+
+/// A number of seconds above zero, for `--duration` (one line naming the rule otherwise).
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        Ok(_) => Err(format!(
+            "{text} is not a duration: give a number of seconds above 0"
+        )),
+        Err(_) => Err(format!("{text} is not a number of seconds")),
+    }
+}
+
+/// A whole number of milliseconds, 0 or more (one line naming the rule otherwise).
+fn milliseconds(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(ms) if ms >= 0 => Ok(ms as u64),
+        Ok(_) => Err(format!("{text} is negative: give 0 or more milliseconds")),
+        Err(_) => Err(format!("{text} is not a whole number of milliseconds")),
+    }
+}
+
 /// `audiomi serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    net: NetArgs,
+    net: ServeNetArgs,
     /// loopback, loopback:ID, mic, mic:ID, file:PATH (WAV, FLAC, MP3, Ogg/Vorbis, in real
     /// time), folder:DIR (every audio file in it, gapless, announcing each track) or tone:HZ.
     #[arg(long, default_value = "loopback")]
@@ -114,16 +149,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "RATE:CHANNELS")]
     format: Option<String>,
     /// Chunk duration in milliseconds (latency vs. overhead).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true, value_parser = milliseconds)]
     chunk_ms: u64,
     /// Most receivers served at once; more are refused.
     #[arg(long, default_value_t = 10_000)]
     max_clients: usize,
     /// Disconnect a receiver more than this many milliseconds of audio behind.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, allow_negative_numbers = true, value_parser = milliseconds)]
     max_lag_ms: u64,
     /// Hold audio back from a new connection until it pings, or this many milliseconds.
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 250, allow_negative_numbers = true, value_parser = milliseconds)]
     grace_ms: u64,
     /// Socket writes per second for the whole audience; above it, consecutive chunks are joined
     /// into one write per receiver (fewer system calls, up to 7 chunks more latency). 0: never.
@@ -136,8 +171,8 @@ pub struct ServeArgs {
     /// Do not serve the web player.
     #[arg(long, conflicts_with = "http_port")]
     no_http: bool,
-    /// This server's name: announced over mDNS, shown by Icecast (Ice-Name) and in the RTP SDP
-    /// file [default: the host name].
+    /// This server's name: announced over mDNS, shown by Icecast (Ice-Name), in the RTP SDP
+    /// file and as the web page's heading [default: the host name and port, e.g. studio:26070].
     #[arg(long)]
     name: Option<String>,
     /// Also publish to Icecast as Ogg/Opus: icecast://source:PASSWORD@HOST:8000/MOUNT (or
@@ -167,23 +202,23 @@ pub struct ReceiveArgs {
     #[command(flatten)]
     net: NetArgs,
     /// Stop after this many seconds of audio (exactly, to the sample).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = positive_seconds)]
     duration: Option<f64>,
-    /// Write (and play) this format RATE:CHANNELS instead of the stream's, converting at the
-    /// receiver (e.g. 16000:1 from a 48000:2 server) [default: the stream's format].
+    /// Convert the stream to this format RATE:CHANNELS here, at the receiver (e.g. 16000:1
+    /// from a 48000:2 server) [default: the stream's format].
     #[arg(long, value_name = "RATE:CHANNELS")]
     format: Option<String>,
     /// Keep reconnecting when the server goes away; fill the gap with silence.
     #[arg(long)]
     reconnect: bool,
     /// Connection timeout in milliseconds.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, allow_negative_numbers = true, value_parser = milliseconds)]
     connect_timeout_ms: u64,
     /// Play on this output device (an id from `audiomi devices --outputs`) [default: the default output].
     #[arg(long)]
     output_device: Option<String>,
     /// Jitter buffer for live playback, in milliseconds.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, allow_negative_numbers = true, value_parser = milliseconds)]
     jitter_ms: u64,
     /// Name shown in the server's list of receivers [default: this computer's host name].
     #[arg(long)]
@@ -249,7 +284,7 @@ pub fn main(command: Command) -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("audiomi: cannot start the async runtime: {e}");
+            say!("audiomi: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -288,7 +323,7 @@ pub fn main(command: Command) -> ExitCode {
             } else {
                 1
             };
-            eprintln!("audiomi: {}", describe(&e));
+            say!("audiomi: {}", describe(&e));
             ExitCode::from(code)
         }
     }
@@ -347,7 +382,7 @@ fn status_ticker(token: CancellationToken, mut line: impl FnMut() -> String + Se
         loop {
             tokio::select! {
                 () = token.cancelled() => break,
-                _ = tick.tick() => eprintln!("{}", line()),
+                _ = tick.tick() => say!("{}", line()),
             }
         }
     });

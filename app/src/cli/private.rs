@@ -48,7 +48,7 @@ pub struct ServeTlsArgs {
     /// Private key (PEM) of --cert.
     #[arg(long, value_name = "PEM", requires = "cert")]
     key: Option<PathBuf>,
-    /// Access key TLS clients must present [env: AUDIOMI_ACCESS_KEY] (ignored without --tls).
+    /// Access key TLS clients must present (ignored without --tls).
     #[arg(long, env = "AUDIOMI_ACCESS_KEY", hide_env_values = true)]
     access_key: Option<String>,
     /// Turn the plaintext port off (needs --tls and an access key).
@@ -86,7 +86,7 @@ pub struct ReceiveTlsArgs {
     /// trusted and remembered in known_servers.toml in the config folder.
     #[arg(long, value_name = "SHA256:…", requires = "tls")]
     fingerprint: Option<Fingerprint>,
-    /// Access key to present [env: AUDIOMI_ACCESS_KEY] (sent over TLS only).
+    /// Access key to present (sent over TLS only).
     #[arg(long, env = "AUDIOMI_ACCESS_KEY", hide_env_values = true)]
     access_key: Option<String>,
 }

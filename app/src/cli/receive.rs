@@ -130,7 +130,9 @@ pub(super) async fn receive(args: ReceiveArgs, mode: Receive) -> anyhow::Result<
     let stats = handle.stats().clone();
     status_ticker(ticker.clone(), move || {
         let rate = stats.sample_rate.load(Ordering::Relaxed).max(1);
-        let samples = stats.samples.load(Ordering::Relaxed);
+        // Samples of all channels: a frame holds one of each.
+        let channels = u64::from(stats.channels.load(Ordering::Relaxed).max(1));
+        let samples = stats.samples.load(Ordering::Relaxed) / channels;
         format!(
             "elapsed {:.1} s | recorded {:.1} s | {} received | level {:6.1} dBFS",
             started.elapsed().as_secs_f64(),
@@ -159,13 +161,15 @@ fn report(handle: &RecordingHandle, s: &Summary) {
         info!(
             underruns = p.underruns.load(Ordering::Relaxed),
             dropped_samples = p.dropped.load(Ordering::Relaxed),
+            skips = p.skips.load(Ordering::Relaxed),
+            buffered_ms = p.buffered_us.load(Ordering::Relaxed) as f64 / 1000.0,
             "playback finished"
         );
     }
     if let Some(path) = &s.path {
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if s.files > 1 {
-            eprintln!(
+            say!(
                 "saved {} files (one per track), the last {}: {:.3} s in all ({} frames at {} Hz)",
                 s.files,
                 path.display(),
@@ -175,7 +179,7 @@ fn report(handle: &RecordingHandle, s: &Summary) {
             );
             return;
         }
-        eprintln!(
+        say!(
             "saved {}: {:.3} s ({} frames at {} Hz), {} bytes, {:.3} s of gaps filled",
             path.display(),
             s.seconds(),

@@ -26,7 +26,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sdp: args.rtp_sdp.clone(),
         name: String::new(),
     });
-    let defaults = ServeSettings::new(host, port, spec.clone());
+    let defaults = ServeSettings::new(host.clone(), port, spec.clone());
     let server = ServeSettings {
         looping: args.looping,
         shuffle: args.shuffle,
@@ -53,7 +53,8 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..defaults
     }
     .start()
-    .await?;
+    .await
+    .map_err(|e| web_port_error(e, &host, http_port))?;
     info!(addr = %server.local_addr(), source = %spec, %format, chunk_ms = args.chunk_ms, "serving");
     report_outputs(&server, &args);
     let token = server.shutdown_token();
@@ -69,9 +70,12 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             human_bytes(s.bytes_queued.load(Ordering::Relaxed))
         )
     });
+    let ended = server.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
-        info!("stopping");
+        tokio::select! {
+            () = shutdown_signal() => info!("stopping"),
+            () = ended.finished() => info!("the source ended and every receiver has it: stopping"),
+        }
         token.cancel();
     });
     server.wait().await?;
@@ -79,11 +83,27 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A bind error on the web player's port, told as such with the flags that move it or turn it
+/// off; any other error as it is.
+fn web_port_error(e: engine::Error, host: &str, http_port: Option<u16>) -> anyhow::Error {
+    match (&e, http_port) {
+        (engine::Error::Bind { addr, source }, Some(port))
+            if *addr == config::socket_addr(host, port) =>
+        {
+            anyhow::anyhow!(
+                "the web player cannot listen on {addr}: {source} (choose another port with \
+                 --http-port N or HTTP_PORT, or turn the web player off with --no-http)"
+            )
+        }
+        _ => e.into(),
+    }
+}
+
 /// Logs where the outputs other than the plaintext port are (TLS fingerprint on stderr too).
 fn report_outputs(server: &engine::server::ServerHandle, args: &ServeArgs) {
     if let Some((addr, fingerprint)) = server.tls() {
         info!(%addr, %fingerprint, "TLS port (receivers: record --tls --fingerprint FINGERPRINT)");
-        eprintln!("TLS certificate fingerprint: {fingerprint}");
+        say!("TLS certificate fingerprint: {fingerprint}");
     }
     if let Some(url) = server.web_url() {
         info!(%url, "web player (open it in any browser on the network)");
