@@ -248,7 +248,7 @@ fn chromium_plays_the_tone_and_the_page_fits_a_phone_and_a_desktop() {
         &[],
     );
     assert!(
-        dom.contains("Opus (WebM through Media Source Extensions)"),
+        dom.contains("compatible (Opus in WebM, through Media Source Extensions)"),
         "{dom}"
     );
     let samples = heard(

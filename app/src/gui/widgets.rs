@@ -74,6 +74,18 @@ impl Meter {
         }
     }
 
+    /// The peak and RMS as the meter's line reads them ("Peak −12.0 dBFS", "RMS −15.0 dBFS"),
+    /// or "No sound" and nothing while the level is at the silence floor.
+    pub fn readout(&self) -> (String, String) {
+        if self.peak <= engine::audio::level::SILENCE_FLOOR_DBFS + 0.5 {
+            return ("No sound".into(), String::new());
+        }
+        (
+            format!("Peak {}", dbfs_label(self.peak)),
+            format!("RMS {}", dbfs_label(self.rms)),
+        )
+    }
+
     /// Whether the clip indicator is lit.
     pub fn clipping(&self) -> bool {
         self.clip_ticks > 0
@@ -89,11 +101,12 @@ impl Meter {
                 color: Some(theme.extended_palette().background.strong.color),
             })
         };
+        let (peak, rms) = self.readout();
         column![
             row![
                 text(label).width(Length::Fixed(124.0)),
-                text(format!("Peak {}", dbfs_label(self.peak))).width(Length::Fixed(150.0)),
-                text(format!("RMS {}", dbfs_label(self.rms))).width(Length::Fill),
+                text(peak).width(Length::Fixed(150.0)),
+                text(rms).width(Length::Fill),
                 clip,
             ]
             .spacing(8),
@@ -336,6 +349,18 @@ mod tests {
         assert!(m.clipping(), "held");
         m.update(level(-20.0, -23.0));
         assert!(!m.clipping(), "off after the hold");
+    }
+
+    #[test]
+    fn an_idle_meter_reads_no_sound() {
+        let m = Meter::default();
+        assert_eq!(m.readout(), ("No sound".to_string(), String::new()));
+        let mut m = Meter::default();
+        m.update(level(-12.0, -15.0));
+        assert_eq!(
+            m.readout(),
+            ("Peak -12.0 dBFS".to_string(), "RMS -15.0 dBFS".to_string())
+        );
     }
 
     #[test]

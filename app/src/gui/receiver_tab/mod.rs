@@ -186,8 +186,11 @@ pub struct ReceiverTab {
     pub rtt: Option<Duration>,
     /// Whether the connection is up.
     pub connected: bool,
-    /// Samples written.
+    /// Frames written (samples per channel; a stereo frame is two samples).
     pub samples: u64,
+    /// The saved file's size in bytes, read from the disk once the recording ended (`None`
+    /// while recording: the view then shows what the header and the frames come to).
+    pub file_size: Option<u64>,
     /// Stream rate in Hz.
     pub rate: u32,
     /// The track playing ("title — artist"), from a playlist server's NOW_PLAYING.
@@ -233,6 +236,7 @@ impl ReceiverTab {
             rtt: None,
             connected: false,
             samples: 0,
+            file_size: None,
             rate: 0,
             now_playing: None,
             bytes: 0,

@@ -225,6 +225,16 @@ impl ReceiverTab {
             (None, None) => "Stopped.".into(),
         };
         self.problem = problem;
+        // The final figures are the file's: its frames and its size on the disk.
+        self.samples = summary.samples;
+        if summary.sample_rate > 0 {
+            self.rate = summary.sample_rate;
+        }
+        self.file_size = summary
+            .path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len());
         // Only a file that holds audio becomes the last recording (the engine leaves no
         // file when nothing arrived).
         if let Some(p) = summary.path.filter(|_| summary.samples > 0) {
@@ -236,10 +246,12 @@ impl ReceiverTab {
     /// Counters and level of the running recording.
     fn on_tick(&mut self) {
         if let Some(s) = &self.session {
-            self.samples = s.handle.stats().samples.load(Ordering::Relaxed);
             self.rate = s.handle.stats().sample_rate.load(Ordering::Relaxed);
             self.channels = u16::try_from(s.handle.stats().channels.load(Ordering::Relaxed).max(1))
                 .unwrap_or(1);
+            // The engine counts samples of all channels; the tab shows frames.
+            self.samples =
+                s.handle.stats().samples.load(Ordering::Relaxed) / u64::from(self.channels);
             self.bytes = s.handle.stats().bytes_received.load(Ordering::Relaxed);
             let level = if self.connected {
                 s.handle.stats().level()
@@ -255,6 +267,7 @@ impl ReceiverTab {
         self.rtt = None;
         self.connected = false;
         self.samples = 0;
+        self.file_size = None;
         self.bytes = 0;
         self.gap_seconds = 0.0;
         self.now_playing = None;
@@ -281,7 +294,22 @@ impl ReceiverTab {
                 self.connected = true;
                 self.status = format!("Connected to {addr}; waiting for the server's answer…");
             }
+            RecordEvent::Retrying {
+                attempt,
+                retry_in,
+                error,
+            } => {
+                // The reason stays beside the field it concerns while the tab retries.
+                let problem = super::run::place(&error.0);
+                self.status = format!(
+                    "Attempt {attempt} failed: {} Retrying in {:.1} s…",
+                    problem.text,
+                    retry_in.as_secs_f64()
+                );
+                self.problem = Some(problem);
+            }
             RecordEvent::Acked { rtt } => {
+                self.problem = None;
                 self.rtt = Some(rtt);
                 self.status = format!("Recording to {}.", self.out);
             }

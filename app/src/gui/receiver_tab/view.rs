@@ -169,8 +169,11 @@ impl ReceiverTab {
         } else {
             0.0
         };
-        // The file exists only once audio arrived: its size is the 44-byte header plus PCM16.
-        let file = if self.file_created {
+        // The file exists only once audio arrived: its size on the disk once saved, while
+        // recording the 44-byte header plus PCM16 frames.
+        let file = if let Some(size) = self.file_size {
+            human_bytes(size)
+        } else if self.file_created {
             human_bytes(44 + self.samples * 2 * u64::from(self.channels))
         } else {
             "—".into()
@@ -193,7 +196,7 @@ impl ReceiverTab {
             ]
             .spacing(24),
             row![
-                text(format!("Samples: {}", self.samples)),
+                text(format!("Frames: {}", self.samples)),
                 text(format!("File: {file}")),
                 text(format!("Received: {}", human_bytes(self.bytes))),
                 text(format!("Gaps filled: {:.2} s", self.gap_seconds)),

@@ -85,7 +85,7 @@ async fn receiver_tab_shows_a_real_recording() {
     let _ = tab.update(receiver_tab::Message::Tick);
     assert!(tab.rtt.is_some(), "the ACK's round trip is shown");
     assert_eq!(tab.samples, 8_000);
-    assert!(ui(tab.view()).find("Samples: 8000").is_ok());
+    assert!(ui(tab.view()).find("Frames: 8000").is_ok());
     assert!(
         ui(tab.view())
             .find(
@@ -229,4 +229,80 @@ fn the_track_playing_is_shown() {
         },
     ));
     assert!(ui(tab.view()).find("Now playing: Tone B — ffmpeg").is_ok());
+}
+
+/// With Auto-reconnect on, a server that refuses is retried with its reason shown under
+/// *Server* (not only "Reconnecting (attempt 6)…"), and the reason goes once a try succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_reconnecting_the_last_failure_is_shown_beside_its_field() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config =
+        engine::receiver::RecordConfig::new(format!("127.0.0.1:{port}"), dir.path().join("x.wav"));
+    config.reconnect = true;
+    let session = receiver_tab::begin(1, config, None).await.expect("session");
+    let mut events = Box::pin(session.events());
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    use futures::StreamExt;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("an event")
+            .expect("events go on");
+        let retrying = matches!(e, engine::receiver::RecordEvent::Retrying { .. });
+        let _ = tab.update(receiver_tab::Message::Event(e));
+        if retrying {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no Retrying event");
+    }
+    let problem = tab.problem.clone().expect("a problem shown");
+    assert_eq!(problem.spot, crate::gui::form::Spot::Host, "{problem:?}");
+    assert!(problem.text.contains("connection refused"), "{problem:?}");
+    assert!(tab.status.contains("Retrying in"), "{}", tab.status);
+    assert!(ui(tab.view()).find(problem.text.as_str()).is_ok());
+}
+
+/// Hi-fi (48 kHz stereo): the tab counts frames, not samples of both channels, and after Stop
+/// shows the saved file's own figures (frames and size on the disk, as `sox --i` reads them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hifi_recording_shows_frames_and_the_files_real_size() {
+    let mut settings = engine::server::ServeSettings::new(
+        "127.0.0.1",
+        0,
+        engine::audio::sources::SourceSpec::Tone(1000.0),
+    );
+    settings.pipeline.rate = 48_000;
+    settings.pipeline.channels = 2;
+    let handle = settings.start().await.expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("hifi.wav");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let mut config = engine::receiver::RecordConfig::new(handle.local_addr().to_string(), &out);
+    config.duration = Some(Duration::from_millis(500));
+    let session = receiver_tab::begin(8, config, None).await.expect("session");
+    let _ = tab.update(receiver_tab::Message::Started(Ok(session.clone())));
+    let (summary, error) = receiver_tab::run(session.clone()).await;
+    use futures::StreamExt;
+    for e in session.events().collect::<Vec<_>>().await {
+        let _ = tab.update(receiver_tab::Message::Event(e));
+    }
+    let _ = tab.update(receiver_tab::Message::Tick);
+    assert_eq!(tab.samples, 24_000, "frames of 0.5 s at 48 kHz");
+    assert!(ui(tab.view()).find("Recorded: 0.5 s").is_ok());
+    let _ = tab.update(receiver_tab::Message::Finished(summary, error));
+    let size = std::fs::metadata(&out).expect("saved").len();
+    let reader = hound::WavReader::open(&out).expect("wav");
+    assert_eq!((reader.duration(), reader.spec().channels), (24_000, 2));
+    assert_eq!(tab.samples, 24_000);
+    assert_eq!(tab.file_size, Some(size));
+    assert!(ui(tab.view()).find("Frames: 24000").is_ok());
+    let shown = format!("File: {}", crate::gui::human_bytes(size));
+    assert!(ui(tab.view()).find(shown.as_str()).is_ok(), "{shown}");
+    handle.stop().await.expect("stop");
 }
