@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
+scripts/test-deps.sh
 # Network rule: every audioMi the tests start (CLI, window, tools) announces and browses mDNS on
 # the loopback interface only.
 export AUDIOMI_MDNS_INTERFACE=lo
