@@ -5,7 +5,9 @@
 #      1 kHz sine is playing);
 #   2. instance B: Receiver tab, "Connect & Record", then "Stop";
 #   3. the WAV that B saved holds the sine.
-# It writes screenshots of both tabs (server.png, receiver.png) to OUTDIR (default docs/images).
+# The server streams 48 kHz stereo. It writes screenshots of both tabs (server.png serving with
+# the web player's QR code, receiver.png recording, receiver-stopped.png after Stop) to OUTDIR
+# (default docs/images).
 # Both instances use a free port (never the fixed 26070) and audioMi's default log filter; a log
 # longer than 40 lines (a dependency logging at `info`) fails the check.
 # Any failure (no window, nothing recorded, wrong sound, a noisy log) exits non-zero.
@@ -61,11 +63,13 @@ for _ in $(seq 1 100); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; s
 sh -c "sox -n -t raw -r 48000 -c 2 -b 16 -e signed - synth $((60 + ${MEASURE_SECS:-0})) sine 1000 vol 0.5 | pacat --latency-msec=20 --raw --rate=48000 --channels=2 --format=s16le" &
 pids+=($!)
 
-# Starts an instance with its own settings and home folder; sets $launched to its PID.
+# Starts an instance with its own settings and home folder, and the environment assignments
+# that follow its name; sets $launched to its PID.
 launch() {
   local name=$1
+  shift
   mkdir -p "$work/$name"
-  HOME="$work/$name" AUDIOMI_CONFIG_DIR="$work/$name" env -u RUST_LOG "$bin" >"$work/$name.log" 2>&1 &
+  HOME="$work/$name" AUDIOMI_CONFIG_DIR="$work/$name" env -u RUST_LOG "$@" "$bin" >"$work/$name.log" 2>&1 &
   launched=$!
   pids+=("$launched")
 }
@@ -91,7 +95,8 @@ click() { # window x y
   sleep 0.4
 }
 
-launch server
+# The server streams hi-fi (Music: 48 kHz stereo, the Quality pick's default from FORMAT).
+launch server FORMAT=48000:2
 server_pid=$launched
 a=$(window_of "$launched" 0) || { echo "the server instance opened no window" >&2; cat "$work/server.log" >&2; exit 1; }
 sleep 1.5 # the device list arrives
@@ -119,6 +124,10 @@ import -window "$a" "$out/server.png"
 import -window "$b" "$out/receiver.png"
 click "$b" 40 515 # Stop
 sleep 1
+# Scrolled down to the figures of the saved file.
+xdotool mousemove --window "$b" 380 400 click --repeat 15 --delay 30 5
+sleep 0.5
+import -window "$b" "$out/receiver-stopped.png"
 
 wav=$(ls "$work"/receiver/audiomi-*.wav 2>/dev/null | head -n 1 || true)
 if [ -z "$wav" ]; then
@@ -127,7 +136,8 @@ if [ -z "$wav" ]; then
   exit 1
 fi
 length=$(soxi -D "$wav")
-freq=$(sox "$wav" -n stat 2>&1 | awk '/Rough/ {print $3}')
+# Both channels mixed (sox's rough frequency of a stereo file is not the tone's).
+freq=$(sox "$wav" -n remix - stat 2>&1 | awk '/Rough/ {print $3}')
 echo "recorded $(basename "$wav"): ${length} s, rough frequency ${freq} Hz"
 awk -v l="$length" -v f="$freq" 'BEGIN { exit !(l >= 2.5 && f >= 950 && f <= 1050) }' || {
   echo "the recording is not the 1 kHz sine that was playing" >&2

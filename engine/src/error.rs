@@ -86,8 +86,8 @@ pub enum Error {
     /// times in a row as given: the checkcode differs from the server's, or the peer is not an
     /// audioMi server. Retrying cannot help, so this ends a recording even with reconnection on.
     #[error(
-        "{addr} closed the connection without answering ({closes} time{plural} in a row): wrong checkcode, or not an audioMi server",
-        plural = if *closes == 1 { "" } else { "s" }
+        "{addr} closed the connection without answering{times}: wrong checkcode, or not an audioMi server",
+        times = if *closes == 1 { String::new() } else { format!(" {closes} times in a row") }
     )]
     NotAudiomi {
         /// The server's address.

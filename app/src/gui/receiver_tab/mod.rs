@@ -26,8 +26,8 @@ pub use found::Finder;
 #[cfg(test)]
 pub use found::sightings;
 
-use run::{EventsRef, events, open_folder};
-pub use run::{begin, friendly, run, validate_duration, validate_out};
+use run::{EventsRef, events};
+pub use run::{begin, friendly, open_folder, run, validate_duration, validate_out};
 
 /// What the Receiver tab tells the window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,8 @@ pub enum Message {
     Tick,
     /// Open the folder of the last recording.
     OpenFolder,
+    /// The file manager was asked to open it, or could not be (why, in words).
+    FolderOpened(Result<(), String>),
     /// A server appeared on, or left, the network (mDNS).
     Sighting(engine::discovery::ServerSighting),
     /// A found server was clicked (its DNS-SD full name).

@@ -48,9 +48,9 @@ pub fn friendly(e: &str) -> String {
             "Nobody is serving at that address and port (connection refused). Is the server started? ({e})"
         )
     } else if e.contains("wrong checkcode") {
-        format!(
-            "The server rejected us: the checkcode differs from the server's (or it is not an audioMi server). ({e})"
-        )
+        // One sentence: the advice, then who did it (the engine's text would say it again).
+        let who = e.split_once(": wrong checkcode").map_or(e, |(who, _)| who);
+        format!("The checkcode differs from the server's, or it is not an audioMi server ({who}).")
     } else if e.contains("did not answer PING") {
         format!("Something answers at that address, but not as an audioMi server. ({e})")
     } else if e.contains("nothing was received") {
@@ -133,8 +133,12 @@ pub(super) fn events(session: &EventsRef) -> impl futures::Stream<Item = RecordE
     session.0.events()
 }
 
-/// Opens `dir` in the desktop's file manager; a failure is logged.
-pub(super) fn open_folder(dir: &std::path::Path) {
+/// Opens `dir` in the desktop's file manager (blocks until `xdg-open` has handed it on).
+///
+/// # Errors
+/// A sentence for the window: the opener cannot be run, or (`xdg-open`, whose exit code says
+/// so; Windows' `explorer` exits 1 even when it opened the folder) found nothing to open it with.
+pub fn open_folder(dir: &std::path::Path) -> Result<(), String> {
     let program = if cfg!(target_os = "windows") {
         "explorer"
     } else if cfg!(target_os = "macos") {
@@ -142,7 +146,23 @@ pub(super) fn open_folder(dir: &std::path::Path) {
     } else {
         "xdg-open"
     };
-    if let Err(e) = std::process::Command::new(program).arg(dir).spawn() {
-        tracing::warn!(error = %e, dir = %dir.display(), "cannot open the folder");
+    let mut command = std::process::Command::new(program);
+    command.arg(dir).stdin(std::process::Stdio::null());
+    let failed = |why: String| {
+        format!(
+            "Cannot open the folder ({why}); the recording is in {}",
+            dir.display()
+        )
+    };
+    if program != "xdg-open" {
+        return command
+            .spawn()
+            .map(drop)
+            .map_err(|e| failed(format!("{program}: {e}")));
+    }
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(failed(format!("xdg-open found no file manager: {status}"))),
+        Err(e) => Err(failed(format!("xdg-open: {e}"))),
     }
 }

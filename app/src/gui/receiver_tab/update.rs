@@ -66,9 +66,19 @@ impl ReceiverTab {
             Message::Tick => self.on_tick(),
             Message::OpenFolder => {
                 if let Some(dir) = self.last_file.as_ref().and_then(|p| p.parent()) {
-                    open_folder(dir);
+                    let dir = dir.to_path_buf();
+                    return Task::perform(
+                        async move {
+                            tokio::task::spawn_blocking(move || open_folder(&dir))
+                                .await
+                                .unwrap_or_else(|e| Err(e.to_string()))
+                        },
+                        Message::FolderOpened,
+                    );
                 }
             }
+            Message::FolderOpened(Ok(())) => {}
+            Message::FolderOpened(Err(why)) => self.status = why,
         }
         Task::none()
     }
@@ -153,6 +163,11 @@ impl ReceiverTab {
         let Some(config) = self.record_config() else {
             return Task::none();
         };
+        // The folder typed or chosen is where the next recordings go (kept in the settings).
+        let dir = config.out.as_deref().and_then(std::path::Path::parent);
+        if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
+            self.folder = Some(dir.to_path_buf());
+        }
         let id = self.next_id;
         self.next_id += 1;
         self.status = format!("Connecting to {}…", config.addr);
@@ -218,7 +233,10 @@ impl ReceiverTab {
             .path
             .as_ref()
             .map(|p| format!("Saved {} ({:.1} s).", p.display(), summary.seconds()));
+        // A problem shown beside its field is not repeated in the status line.
+        let beside_a_field = problem.as_ref().filter(|p| p.spot != Spot::Action);
         self.status = match (&problem, saved) {
+            (Some(_), s) if beside_a_field.is_some() => s.unwrap_or_else(|| "Stopped.".into()),
             (Some(e), Some(s)) => format!("{} {s}", e.text),
             (Some(e), None) => e.text.clone(),
             (None, Some(s)) => s,
@@ -301,9 +319,13 @@ impl ReceiverTab {
             } => {
                 // The reason stays beside the field it concerns while the tab retries.
                 let problem = super::run::place(&error.0);
+                let why = if problem.spot == Spot::Action {
+                    format!(": {}", problem.text)
+                } else {
+                    String::new()
+                };
                 self.status = format!(
-                    "Attempt {attempt} failed: {} Retrying in {:.1} s…",
-                    problem.text,
+                    "Attempt {attempt} failed{why}. Retrying in {:.1} s…",
                     retry_in.as_secs_f64()
                 );
                 self.problem = Some(problem);

@@ -49,6 +49,8 @@ pub enum Message {
     Listed(Result<Vec<DeviceInfo>, String>),
     /// A source was picked.
     SourceSelected(SourceChoice),
+    /// The path of an audio file or folder source was typed.
+    SourcePath(String),
     /// A quality (stream format) was picked.
     QualitySelected(Quality),
     /// The WAV file dialog closed (None: cancelled).
@@ -132,6 +134,8 @@ pub struct ServerTab {
     pub preview_generation: u64,
     /// The web player's port, as in the settings (empty: none).
     pub http_port: String,
+    /// The file or folder source's path as typed (or as the dialog chose it).
+    pub source_path: String,
     /// The web player's URL while serving, and its QR code.
     pub web: Option<(String, Option<Qr>)>,
     /// Icecast URL field (no password in it once serving starts).
@@ -180,6 +184,7 @@ impl ServerTab {
             preview: None,
             preview_generation: 0,
             http_port: settings.http_port.clone(),
+            source_path: String::new(),
             web: None,
             web_listeners: None,
             icecast_url: settings.icecast_url.clone(),

@@ -9,6 +9,7 @@ impl ServerTab {
             Message::Listed(Ok(list)) => self.on_listed(&list),
             Message::Listed(Err(e)) => self.status = format!("Cannot list sound devices: {e}"),
             Message::SourceSelected(choice) => return self.on_source_selected(choice),
+            Message::SourcePath(typed) => self.on_source_path(typed),
             Message::QualitySelected(q) => {
                 if self.running.is_none() && !self.busy {
                     self.quality = q;
@@ -113,16 +114,18 @@ impl ServerTab {
         }
     }
 
-    /// A source picked; a WAV file opens the file dialog (or says why there is none).
+    /// A source picked; a file or folder shows its path field and opens the dialog (or says
+    /// why there is none: the path can be typed).
     fn on_source_selected(&mut self, choice: SourceChoice) -> Task<Message> {
+        if let SourceChoice::WavFile(path) | SourceChoice::Folder(path) = &choice {
+            self.source_path = path
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string());
+            self.selected = Some(choice.clone());
+        }
         match choice {
-            SourceChoice::Folder(_) if !file_dialog_available() => {
-                self.problem = Some(Problem::at(
-                    Spot::Source,
-                    format!(
-                        "{NO_FILE_DIALOG} (`audiomi serve --source folder:DIR` serves a folder)"
-                    ),
-                ));
+            SourceChoice::Folder(_) | SourceChoice::WavFile(_) if !file_dialog_available() => {
+                self.problem = Some(Problem::at(Spot::Source, NO_FILE_DIALOG));
             }
             SourceChoice::Folder(_) => {
                 return Task::perform(
@@ -135,12 +138,6 @@ impl ServerTab {
                     },
                     Message::FolderPicked,
                 );
-            }
-            SourceChoice::WavFile(_) if !file_dialog_available() => {
-                self.problem = Some(Problem::at(
-                    Spot::Source,
-                    format!("{NO_FILE_DIALOG} (`audiomi serve --source file:PATH` serves a file)"),
-                ));
             }
             SourceChoice::WavFile(_) => {
                 return Task::perform(
@@ -165,8 +162,23 @@ impl ServerTab {
         Task::none()
     }
 
+    /// The file or folder path typed: the picked entry of that kind takes it (an empty path
+    /// leaves it without one, so serving cannot start).
+    fn on_source_path(&mut self, typed: String) {
+        let path = (!typed.trim().is_empty()).then(|| PathBuf::from(typed.trim()));
+        self.source_path = typed;
+        match self.selected {
+            Some(SourceChoice::WavFile(_)) => self.on_picked(SourceChoice::WavFile(path)),
+            Some(SourceChoice::Folder(_)) => self.on_picked(SourceChoice::Folder(path)),
+            _ => {}
+        }
+    }
+
     /// A file or folder was chosen: it replaces its kind's entry in the picker and is picked.
     fn on_picked(&mut self, choice: SourceChoice) {
+        if let SourceChoice::WavFile(Some(p)) | SourceChoice::Folder(Some(p)) = &choice {
+            self.source_path = p.display().to_string();
+        }
         let same_kind =
             |s: &SourceChoice| std::mem::discriminant(s) == std::mem::discriminant(&choice);
         match self.sources.iter().position(same_kind) {

@@ -4,7 +4,7 @@
 use iced::widget::{button, canvas, checkbox, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length};
 
-use super::{Message, Quality, ServerTab};
+use super::{Message, Quality, ServerTab, SourceChoice};
 use crate::gui::form::{Spot, field_error, form_row, input, problem_at};
 use crate::gui::qr::Qr;
 use crate::gui::widgets::repaint_on_change;
@@ -15,16 +15,15 @@ use engine::server::ClientInfo;
 impl ServerTab {
     /// The tab's content.
     pub fn view(&self) -> Element<'_, Message> {
-        let mut content = column![
-            self.form(),
-            self.action(),
-            self.meter.view(self.meter_label()),
-            self.counters(),
-        ]
-        .spacing(14);
+        let mut content = column![self.form(), self.action()].spacing(14);
+        // The web player's address and QR code right under the action, where the window shows
+        // them without scrolling.
         if let Some((url, qr)) = &self.web {
             content = content.push(web_player(url, qr.as_ref()));
         }
+        content = content
+            .push(self.meter.view(self.meter_label()))
+            .push(self.counters());
         for (url, state, bytes) in &self.icecast {
             content = content.push(icecast_state(url, state, *bytes));
         }
@@ -57,7 +56,56 @@ impl ServerTab {
             button("Refresh").on_press_maybe(editable.then_some(Message::Refresh)),
         ]
         .spacing(8);
-        let quality_row = row![
+        let quality_row = self.quality_row(editable);
+        let form = column![text("Source"), source_row]
+            .extend(self.source_path_row(editable))
+            .push(
+                column![
+                    field_error(problem_at(problem, Spot::Source)),
+                    quality_row,
+                    form_row(
+                        [
+                            (
+                                "Host",
+                                "0.0.0.0",
+                                &self.host,
+                                "server-host",
+                                Message::Host,
+                                h.error.or_else(|| problem_at(problem, Spot::Host))
+                            ),
+                            (
+                                "Port",
+                                "26070",
+                                &self.port,
+                                "server-port",
+                                Message::Port,
+                                p.error.or_else(|| problem_at(problem, Spot::Port))
+                            ),
+                            (
+                                "Checkcode",
+                                "20250918",
+                                &self.checkcode,
+                                "server-checkcode",
+                                Message::Checkcode,
+                                c.error.or_else(|| problem_at(problem, Spot::Checkcode))
+                            ),
+                        ],
+                        [3, 1, 2],
+                        editable,
+                        Message::Start,
+                    ),
+                    self.icecast_form(editable),
+                    self.private_form(editable),
+                ]
+                .spacing(6),
+            )
+            .spacing(6);
+        form.into()
+    }
+
+    /// Quality (the stream's format) and the web player's port.
+    fn quality_row(&self, editable: bool) -> Element<'_, Message> {
+        row![
             text("Quality").width(Length::Fixed(70.0)),
             pick_list(
                 Quality::choices(self.quality),
@@ -77,48 +125,33 @@ impl ServerTab {
             .width(Length::Fixed(80.0)),
         ]
         .spacing(8)
-        .align_y(iced::Alignment::Center);
-        let form = column![
-            text("Source"),
-            source_row,
-            field_error(problem_at(problem, Spot::Source)),
-            quality_row,
-            form_row(
-                [
-                    (
-                        "Host",
-                        "0.0.0.0",
-                        &self.host,
-                        "server-host",
-                        Message::Host,
-                        h.error.or_else(|| problem_at(problem, Spot::Host))
-                    ),
-                    (
-                        "Port",
-                        "26070",
-                        &self.port,
-                        "server-port",
-                        Message::Port,
-                        p.error.or_else(|| problem_at(problem, Spot::Port))
-                    ),
-                    (
-                        "Checkcode",
-                        "20250918",
-                        &self.checkcode,
-                        "server-checkcode",
-                        Message::Checkcode,
-                        c.error.or_else(|| problem_at(problem, Spot::Checkcode))
-                    ),
-                ],
-                [3, 1, 2],
+        .align_y(iced::Alignment::Center)
+        .into()
+    }
+
+    /// For a file or folder source, its path, typed or as the dialog chose it (a desktop
+    /// without a file dialog needs it); nothing for other sources.
+    fn source_path_row(&self, editable: bool) -> Option<Element<'_, Message>> {
+        let placeholder = match self.selected {
+            Some(SourceChoice::WavFile(_)) => "path of a WAV, FLAC, MP3 or Ogg file",
+            Some(SourceChoice::Folder(_)) => "path of a folder of audio files",
+            _ => return None,
+        };
+        let path = row![
+            text("Path").width(Length::Fixed(70.0)),
+            input(
+                placeholder,
+                &self.source_path,
+                "server-source-path",
+                Message::SourcePath,
                 editable,
                 Message::Start,
-            ),
-            self.icecast_form(editable),
-            self.private_form(editable),
+            )
+            .width(Length::Fill),
         ]
-        .spacing(6);
-        form.into()
+        .spacing(8)
+        .align_y(iced::Alignment::Center);
+        Some(path.into())
     }
 
     /// The Icecast URL and its password (shown as dots), with the problem under them.

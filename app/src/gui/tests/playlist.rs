@@ -58,3 +58,41 @@ async fn a_chosen_folder_is_served_as_a_playlist() {
     assert_eq!(server_tab::describe(&event), "Now playing: first song.");
     handle.stop().await.expect("stops");
 }
+
+/// An audio file or folder source has a path field, so a desktop without a file dialog can
+/// still serve one: the typed path becomes the source.
+#[test]
+fn a_file_or_folder_source_can_be_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ServerTab::new(&server_settings());
+    assert!(
+        ui(tab.view())
+            .find(selector::id("server-source-path"))
+            .is_err()
+    );
+    let _ = tab.update(server_tab::Message::SourceSelected(SourceChoice::WavFile(
+        None,
+    )));
+    assert!(!tab.can_start(), "no path yet");
+    let wav = dir.path().join("song.wav").display().to_string();
+    for m in type_into(tab.view(), "server-source-path", &wav) {
+        let _ = tab.update(m);
+    }
+    assert_eq!(
+        tab.selected.as_ref().and_then(SourceChoice::spec),
+        Some(format!("file:{wav}"))
+    );
+    let _ = tab.update(server_tab::Message::SourceSelected(SourceChoice::Folder(
+        None,
+    )));
+    let _ = tab.update(server_tab::Message::SourcePath(
+        dir.path().display().to_string(),
+    ));
+    assert_eq!(
+        tab.selected.as_ref().and_then(SourceChoice::spec),
+        Some(format!("folder:{}", dir.path().display()))
+    );
+    // Clearing the path leaves nothing to serve.
+    let _ = tab.update(server_tab::Message::SourcePath(String::new()));
+    assert!(tab.selected.as_ref().and_then(SourceChoice::spec).is_none());
+}

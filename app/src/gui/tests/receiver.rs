@@ -49,11 +49,12 @@ async fn a_refused_connection_is_said_plainly_and_controls_come_back() {
     assert!(tab.title().is_some());
     let (summary, error) = receiver_tab::run(session).await;
     let _ = tab.update(receiver_tab::Message::Finished(summary, error));
+    let text = tab.problem.as_ref().map_or("", |p| p.text.as_str());
     assert!(
-        tab.status.contains("connection refused") && tab.status.contains("Is the server started?"),
-        "{}",
-        tab.status
+        text.contains("connection refused") && text.contains("Is the server started?"),
+        "{text}"
     );
+    assert!(ui(tab.view()).find(text).is_ok(), "shown beside its field");
     assert!(ui(tab.view()).find("Connect & Record").is_ok());
     assert!(tab.can_start());
 }
@@ -131,7 +132,11 @@ async fn a_wrong_checkcode_is_shown_at_the_checkcode_field() {
         "{}",
         tab.status
     );
-    assert!(tab.status.contains("checkcode differs"), "{}", tab.status);
+    let text = tab.problem.as_ref().map_or("", |p| p.text.as_str());
+    assert!(text.contains("checkcode differs"), "{text}");
+    // Said once, beside the field: not again in the status line, and not twice in the text.
+    assert!(!tab.status.contains("checkcode"), "{}", tab.status);
+    assert_eq!(text.matches("checkcode").count(), 1, "{text}");
     assert!(
         tab.last_file.is_none(),
         "no empty file as the last recording"
@@ -305,4 +310,28 @@ async fn a_hifi_recording_shows_frames_and_the_files_real_size() {
     let shown = format!("File: {}", crate::gui::human_bytes(size));
     assert!(ui(tab.view()).find(shown.as_str()).is_ok(), "{shown}");
     handle.stop().await.expect("stop");
+}
+
+/// A typed *Record to* folder is kept for the next recordings (and saved with the settings),
+/// not only one chosen with *Browse…*.
+#[test]
+fn the_record_to_folder_is_kept_for_the_next_recordings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let typed = dir.path().join("typed.wav").display().to_string();
+    let _ = tab.update(receiver_tab::Message::Out(typed));
+    let _ = tab.update(receiver_tab::Message::Start);
+    assert_eq!(tab.settings().folder.as_deref(), Some(dir.path()));
+}
+
+/// *Open folder* without a file manager (or for a folder that is gone) says so in the window.
+#[test]
+fn a_folder_that_cannot_be_opened_is_said_in_the_window() {
+    let gone = std::path::Path::new("/nonexistent/audiomi-recordings");
+    let why = receiver_tab::open_folder(gone).expect_err("cannot be opened");
+    assert!(why.starts_with("Cannot open the folder"), "{why}");
+    assert!(why.contains("/nonexistent/audiomi-recordings"), "{why}");
+    let mut tab = ReceiverTab::new(&receiver_settings());
+    let _ = tab.update(receiver_tab::Message::FolderOpened(Err(why.clone())));
+    assert_eq!(tab.status, why, "the status line says it");
 }
