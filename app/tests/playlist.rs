@@ -136,3 +136,88 @@ fn a_folder_plays_gaplessly_and_the_recording_marks_each_track() {
         }]
     );
 }
+
+/// `record --split` cuts at the exact frame a track starts (#24: each file ended with ~150
+/// frames of the next track): a loud 44.1 kHz track between two silent 48 kHz tracks, served at
+/// 48 kHz stereo without `--loop`, recorded as it is and converted to 16 kHz mono. In both, the
+/// loud file holds the whole loud track and the silent files none of it.
+#[test]
+fn split_cuts_at_the_exact_frame_across_rates_and_conversions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("album")).expect("mkdir");
+    for (name, rate, volume) in [
+        ("1.wav", "48000", "0"),
+        ("2.wav", "44100", "0.5"),
+        ("3.wav", "48000", "0"),
+    ] {
+        let ok = Command::new("sox")
+            .args([
+                "-n",
+                "-r",
+                rate,
+                "-c",
+                "2",
+                "-b",
+                "16",
+                &format!("album/{name}"),
+            ])
+            .args(["synth", "1", "sine", "440", "vol", volume])
+            .current_dir(dir.path())
+            .status()
+            .expect("sox");
+        assert!(ok.success());
+    }
+    for (convert, rate) in [(None, 48_000), (Some("16000:1"), 16_000)] {
+        let port = free_port();
+        let mut serve = common::serve_command(dir.path(), port, "folder:album");
+        serve.args(["--format", "48000:2"]);
+        let log = dir.path().join(format!("serve-{rate}.log"));
+        let _server = Proc::spawn(serve, &log);
+        wait_for_port(port, Duration::from_secs(10));
+        let out = format!("split-{rate}.wav");
+        let mut record = audiomi(dir.path());
+        record.args([
+            "record",
+            "--port",
+            &port.to_string(),
+            "--split",
+            "--out",
+            &out,
+        ]);
+        if let Some(f) = convert {
+            record.args(["--format", f]);
+        }
+        let done = record.output().expect("record");
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let loud = |n: u32| {
+            let (spec, samples) = read_wav(&dir.path().join(format!("split-{rate}-0{n}.wav")));
+            let left: Vec<i16> = samples
+                .iter()
+                .step_by(usize::from(spec.channels))
+                .copied()
+                .collect();
+            let loud: Vec<usize> = (0..left.len()).filter(|&i| left[i].abs() > 300).collect();
+            (left.len(), loud.first().copied(), loud.last().copied())
+        };
+        assert_eq!(
+            loud(1).1,
+            None,
+            "{rate}: the first file ends before the loud track"
+        );
+        let (len, first, last) = loud(2);
+        assert!(first.is_some_and(|f| f <= 2), "{rate}: loud from {first:?}");
+        assert!(
+            last.is_some_and(|l| l + 3 >= len),
+            "{rate}: loud to {last:?} of {len}"
+        );
+        assert_eq!(
+            loud(3).1,
+            None,
+            "{rate}: the loud track does not reach the third file"
+        );
+    }
+}

@@ -10,7 +10,11 @@ use crate::audio::dsp::Chain;
 const MAX_TRACKS_PER_TICK: usize = 16;
 
 /// A track of another format follows: what is queued in the old format goes through the old
-/// chain first, then the chain is rebuilt for `format` (rate, channels).
+/// chain, which is drained ([`Chain::finish`]: the resampler's history, a few milliseconds, comes
+/// out, and the output is exactly the input's length at the stream's rate), then the chain is
+/// rebuilt for `format` (rate, channels). Without the drain the old track lost its last
+/// milliseconds and every later track started that much before the position announced for it
+/// (`record --split` cut 156 frames late at 48 kHz after a 44.1 kHz track).
 fn rebuild_chain(
     chain: &mut Chain,
     input: &mut Vec<f32>,
@@ -18,7 +22,7 @@ fn rebuild_chain(
     config: &super::PipelineConfig,
     (rate, channels): (u32, u16),
 ) -> crate::Result<()> {
-    let flushed = chain.process(input, fifo);
+    let flushed = chain.finish(input, fifo);
     input.clear();
     *chain = config.chain_from(rate, channels)?;
     flushed
@@ -124,6 +128,20 @@ mod tests {
     use super::*;
     use crate::audio::playlist::Playlist;
 
+    /// Runs `list` through a source stage of `config` for `ms` milliseconds of real time;
+    /// everything it output, in order.
+    fn run_for(list: Playlist, config: PipelineConfig, ms: u64) -> Vec<Output> {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let p = Pipeline::spawn(Input::Generated(Box::new(list)), config, move |o| {
+            s2.lock().expect("lock").push(o)
+        })
+        .expect("spawn");
+        std::thread::sleep(Duration::from_millis(ms));
+        p.stop();
+        std::mem::take(&mut *seen.lock().expect("lock"))
+    }
+
     /// Two files, 16 kHz then 8 kHz: each track is announced at the stream position where it
     /// starts (exact at equal rates), the second after a chain rebuild, and the stream stays
     /// continuous (every chunk whole, positions in step).
@@ -144,17 +162,7 @@ mod tests {
             w.finalize().expect("finalize");
         }
         let list = Playlist::folder(dir.path(), false, false).expect("folder");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s2 = seen.clone();
-        let p = Pipeline::spawn(
-            Input::Generated(Box::new(list)),
-            PipelineConfig::default(),
-            move |o| s2.lock().expect("lock").push(o),
-        )
-        .expect("spawn");
-        std::thread::sleep(Duration::from_millis(700));
-        p.stop();
-        let seen = seen.lock().expect("lock");
+        let seen = run_for(list, PipelineConfig::default(), 700);
         let tracks: Vec<(u64, String)> = seen
             .iter()
             .filter_map(|o| match o {
@@ -197,17 +205,7 @@ mod tests {
         }
         w.finalize().expect("finalize");
         let list = Playlist::file(&path, false).expect("file");
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let s2 = seen.clone();
-        let p = Pipeline::spawn(
-            Input::Generated(Box::new(list)),
-            PipelineConfig::default(),
-            move |o| s2.lock().expect("lock").push(o),
-        )
-        .expect("spawn");
-        std::thread::sleep(Duration::from_millis(700));
-        p.stop();
-        let seen = seen.lock().expect("lock");
+        let seen = run_for(list, PipelineConfig::default(), 700);
         let ended = seen
             .iter()
             .position(|o| matches!(o, Output::Notice(Notice::SourceEnded { end: 5_000, .. })));
@@ -232,5 +230,68 @@ mod tests {
             seen.last(),
             Some(Output::Notice(Notice::Finished))
         ));
+    }
+
+    /// A 44.1 kHz track between two 48 kHz tracks in a 48 kHz stream: the loud middle track's
+    /// audio ends exactly where the next track is announced, so `record --split` cuts there.
+    #[test]
+    fn a_track_after_a_resampled_one_starts_where_it_is_announced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, rate: u32, amplitude: f64| {
+            let spec = hound::WavSpec {
+                channels: 1,
+                sample_rate: rate,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut w = hound::WavWriter::create(dir.path().join(name), spec).expect("w");
+            for i in 0..rate * 3 / 10 {
+                let x = (f64::from(i) * 2.0 * std::f64::consts::PI * 440.0 / f64::from(rate)).sin();
+                w.write_sample((x * amplitude * 32767.0) as i16)
+                    .expect("write");
+            }
+            w.finalize().expect("finalize");
+        };
+        write("a.wav", 48_000, 0.0);
+        write("b.wav", 44_100, 0.5);
+        write("c.wav", 48_000, 0.0);
+        let list = Playlist::folder(dir.path(), false, false).expect("folder");
+        let config = PipelineConfig {
+            rate: 48_000,
+            ..PipelineConfig::default()
+        };
+        let seen = run_for(list, config, 1300);
+        let starts: Vec<u64> = seen
+            .iter()
+            .filter_map(|o| match o {
+                Output::Notice(Notice::NowPlaying { position, .. }) => Some(*position),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(starts.len(), 3, "{starts:?}");
+        let mut stream = Vec::new();
+        for o in seen.iter() {
+            if let Output::Chunk(c) = o {
+                stream.extend(
+                    c.pcm
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]])),
+                );
+            }
+        }
+        let loud: Vec<usize> = (0..stream.len())
+            .filter(|&i| stream[i].abs() > 300)
+            .collect();
+        let (first, last) = (loud[0] as i64, *loud.last().expect("loud") as i64);
+        // Within a few frames (the sine's zero crossings and the converter's ramp): before the
+        // fix the loud audio ended 156 frames before the third track's announced start.
+        assert!(
+            (first - starts[1] as i64).abs() <= 4,
+            "starts at {first}, announced {starts:?}"
+        );
+        assert!(
+            (starts[2] as i64 - 1 - last).abs() <= 4,
+            "ends at {last}, announced {starts:?}"
+        );
     }
 }

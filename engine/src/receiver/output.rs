@@ -44,6 +44,8 @@ pub(super) struct Output {
     pub(super) written_format: AudioFormat,
     /// From the stream's format to `written_format`, when they differ.
     converter: Option<Converter>,
+    /// Frames given to the converter (stream format) and frames it gave back (written format).
+    converted: (u64, u64),
     /// The file (if any) first, then the player (if listening).
     pub(super) sinks: Vec<Box<dyn FrameSink>>,
     /// Samples written or counted, all channels, at `written_format`.
@@ -114,6 +116,7 @@ impl Output {
             channels: format.channels,
             written_format,
             converter,
+            converted: (0, 0),
             sinks,
             written: 0,
             limit,
@@ -147,7 +150,22 @@ impl Output {
             Some(p) => converter.convert(p)?,
             None => converter.silence(silence)?,
         };
+        let fed = pcm.map_or(silence, |p| (p.len() / 2) as u64);
+        self.converted.0 += fed / u64::from(self.channels.max(1));
+        self.converted.1 +=
+            (converted.len() / 2) as u64 / u64::from(self.written_format.channels.max(1));
         self.write_out(Some(&converted), 0)
+    }
+
+    /// Frames (written format) the converter still owes for what it was given: its history,
+    /// which comes out with the next blocks. A stream position reaches the file this many frames
+    /// after the frames already written.
+    pub(super) fn owed_frames(&self) -> u64 {
+        if self.converter.is_none() {
+            return 0;
+        }
+        let ratio = f64::from(self.written_format.rate) / f64::from(self.sample_rate.max(1));
+        ((self.converted.0 as f64 * ratio).round() as u64).saturating_sub(self.converted.1)
     }
 
     /// [`Output::write`] at the written format, cut where a track starts (see

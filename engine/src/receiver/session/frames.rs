@@ -158,7 +158,9 @@ impl Recorder {
             self.first_track = Some(label);
             return;
         };
-        let written = out.written_frames();
+        // What the converter (record --format) still holds reaches the file before the frame
+        // expected next does.
+        let written = out.written_frames() + out.owed_frames();
         let stream_rate = f64::from(out.sample_rate.max(1));
         let ratio = f64::from(out.written_format.rate) / stream_rate;
         let frame = match self.expected {
