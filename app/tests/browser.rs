@@ -9,7 +9,7 @@
 //! Screenshots of the page at phone and desktop size are taken too, and 10 s of `/stream.opus`
 //! and `/stream.webm` saved to files must play in the browser as well.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -21,25 +21,11 @@ use audiomi_testkit::{
 };
 use common::audiomi;
 
-/// Chromium headless as the machine's probe runs it (no sandbox as root, no background
-/// networking: nothing leaves 127.0.0.1), with its own profile in `profile`.
+/// Chromium headless ([`audiomi_testkit::peers::chromium`]) that may start sound without a
+/// gesture, with its own profile in `profile`.
 fn chromium(profile: &std::path::Path) -> Command {
-    let mut c = Command::new("chromium");
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    let mut c = audiomi_testkit::peers::chromium(profile);
+    c.arg("--autoplay-policy=no-user-gesture-required");
     c
 }
 

@@ -2,7 +2,6 @@
 //! it: the server's name as heading, the key row only for a private server, the mode in plain
 //! words, the format as the mode really carries it, and "no sound" for a silent stream.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -13,23 +12,8 @@ use common::audiomi;
 
 /// Opens `url` in headless Chromium and returns the page's DevTools handle and the browser.
 fn open(profile: &std::path::Path, url: &str) -> (Cdp, Proc) {
-    let mut c = Command::new("chromium");
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--remote-debugging-port=0",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()))
-    .arg(url)
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    let mut c = audiomi_testkit::peers::chromium(profile);
+    c.arg("--remote-debugging-port=0").arg(url);
     let browser = Proc {
         child: c.spawn().expect("chromium (scripts/deps.sh installs it)"),
     };

@@ -181,6 +181,28 @@ pub fn opusdec_16k(file: &Path) -> Vec<i16> {
     samples
 }
 
+/// Debian's Chromium, headless, as this machine's probe runs it (no sandbox as root, no
+/// background networking, so nothing leaves 127.0.0.1), with its own profile in `profile` and
+/// no standard streams. Callers add their flags and the URL.
+pub fn chromium(profile: &Path) -> Command {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    c
+}
+
 /// The DOM of `url` after Debian's headless Chromium ran its scripts for 3 s of virtual time
 /// (`--dump-dom`), with a fresh profile at `profile` and `extra` flags (e.g.
 /// `--ignore-certificate-errors` for a self-signed HTTPS page).
