@@ -5,10 +5,13 @@
 pub mod chat;
 pub mod desktop;
 pub mod form;
+pub mod history;
+pub mod meter;
 pub mod qr;
 pub mod receiver_tab;
 pub mod server_tab;
 pub mod settings;
+pub mod ticks;
 pub mod widgets;
 
 use iced::widget::{button, column, container, row, rule, text};

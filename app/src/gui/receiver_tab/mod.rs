@@ -26,7 +26,7 @@ pub use found::Finder;
 #[cfg(test)]
 pub use found::sightings;
 
-use run::{EventsRef, events};
+use run::{EventsRef, events, ticks};
 pub use run::{begin, friendly, open_folder, run, validate_duration, validate_out};
 
 /// What the Receiver tab tells the window.
@@ -119,7 +119,8 @@ pub enum Message {
     Finished(Summary, Option<Problem>),
     /// Something happened while recording.
     Event(RecordEvent),
-    /// Refresh counters (~30 times a second while recording).
+    /// Refresh counters (when they would show something new, sampled 15 times a second while
+    /// recording: [`crate::gui::ticks`]).
     Tick,
     /// Open the folder of the last recording.
     OpenFolder,
@@ -328,14 +329,14 @@ impl ReceiverTab {
         (self.handle(message), starting.then_some(Event::Starting))
     }
 
-    /// Servers on the network (always), and while recording its events and a ~30 Hz tick.
+    /// Servers on the network (always), and while recording its events and refresh ticks.
     pub fn subscription(&self) -> Subscription<Message> {
         let found = Subscription::run(found::sightings).map(Message::Sighting);
         match &self.session {
             Some(s) => Subscription::batch([
                 found,
                 Subscription::run_with(EventsRef(s.clone()), events).map(Message::Event),
-                iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick),
+                Subscription::run_with(EventsRef(s.clone()), ticks),
             ]),
             None => found,
         }

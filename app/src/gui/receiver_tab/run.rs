@@ -128,6 +128,19 @@ impl std::hash::Hash for EventsRef {
     }
 }
 
+/// Refresh ticks of the recording: when the meter or the elapsed time (whole seconds, which
+/// also brings the counters up to date) would show something new ([`crate::gui::ticks`]).
+pub(super) fn ticks(session: &EventsRef) -> impl futures::Stream<Item = super::Message> + use<> {
+    use futures::StreamExt;
+    let stats = session.0.handle.stats().clone();
+    let started = std::time::Instant::now();
+    let mut meter = crate::gui::meter::MeterWatch::default();
+    crate::gui::ticks::when_changed(move || {
+        (meter.update(stats.level()), started.elapsed().as_secs())
+    })
+    .map(|()| super::Message::Tick)
+}
+
 /// The recording's events (replayed from its start).
 pub(super) fn events(session: &EventsRef) -> impl futures::Stream<Item = RecordEvent> + use<> {
     session.0.events()

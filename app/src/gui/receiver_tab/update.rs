@@ -277,7 +277,8 @@ impl ReceiverTab {
                 engine::audio::level::Level::SILENCE
             };
             self.meter.update(level);
-            self.history.push(self.meter.rms);
+            self.history
+                .push_at(self.meter.rms, std::time::Instant::now());
         }
     }
 

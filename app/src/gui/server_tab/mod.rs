@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use engine::audio::devices::DeviceInfo;
 use engine::audio::sources::SourceSpec;
@@ -29,8 +29,8 @@ mod update;
 pub(super) mod view;
 
 pub use quality::Quality;
+use run::{Previewing, Running, close_preview, events, preview_ticks, ticks};
 pub use run::{Private, StartRequest, describe, start};
-use run::{Running, close_preview, events};
 pub use source::SourceChoice;
 
 /// What the Server tab tells the window.
@@ -87,7 +87,8 @@ pub enum Message {
     Stopped(Result<(), String>),
     /// Something happened in the server.
     Event(ServerEvent),
-    /// Refresh level, clients and counters (~30 times a second while serving or previewing).
+    /// Refresh level, clients and counters (when they would show something new, sampled 15
+    /// times a second while serving or previewing: [`crate::gui::ticks`]).
     Tick,
     /// A level preview of the selected source started (its generation), or could not.
     PreviewStarted(u64, Result<Arc<Preview>, String>),
@@ -329,15 +330,15 @@ impl ServerTab {
         Task::batch([closed, open])
     }
 
-    /// Events of the running server, and a ~30 Hz tick for the meter (serving or previewing).
+    /// Events of the running server, and refresh ticks for the meter and counters (serving or
+    /// previewing) when they change.
     pub fn subscription(&self) -> Subscription<Message> {
-        let tick = || iced::time::every(Duration::from_millis(33)).map(|_| Message::Tick);
         match (&self.running, &self.preview) {
             (Some(h), _) => Subscription::batch([
                 Subscription::run_with(Running(h.clone()), events).map(Message::Event),
-                tick(),
+                Subscription::run_with(Running(h.clone()), ticks),
             ]),
-            (None, Some(_)) => tick(),
+            (None, Some(p)) => Subscription::run_with(Previewing(p.clone()), preview_ticks),
             (None, None) => Subscription::none(),
         }
     }

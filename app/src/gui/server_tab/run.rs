@@ -143,6 +143,50 @@ impl std::hash::Hash for Running {
     }
 }
 
+/// Refresh ticks of the running server: when the meter, the receivers, the uptime (whole
+/// seconds, which also brings the byte counts up to date), the web listeners or an Icecast
+/// publisher's state would show something new ([`crate::gui::ticks`]).
+pub(super) fn ticks(running: &Running) -> impl futures::Stream<Item = super::Message> + use<> {
+    use futures::StreamExt;
+    use std::sync::atomic::Ordering;
+    let h = running.0.clone();
+    let started = std::time::Instant::now();
+    let mut meter = crate::gui::meter::MeterWatch::default();
+    crate::gui::ticks::when_changed(move || {
+        let meter = meter.update(h.stats().level());
+        let clients: Vec<_> = h
+            .hub()
+            .clients()
+            .into_iter()
+            .map(|c| (c.id, c.name, c.lag.as_millis() / 100))
+            .collect();
+        let web = h.web_stats().map(|w| w.listeners.load(Ordering::Relaxed));
+        let icecast: Vec<String> = h.icecast().iter().map(|s| s.state().to_string()).collect();
+        let uptime = started.elapsed().as_secs();
+        (meter, clients, web, icecast, uptime)
+    })
+    .map(|()| super::Message::Tick)
+}
+
+/// A level preview, hashed by its identity.
+pub(super) struct Previewing(pub(super) Arc<engine::preview::Preview>);
+
+impl std::hash::Hash for Previewing {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.0) as usize).hash(state);
+    }
+}
+
+/// Refresh ticks of the level preview: when its meter would show something new.
+pub(super) fn preview_ticks(
+    preview: &Previewing,
+) -> impl futures::Stream<Item = super::Message> + use<> {
+    use futures::StreamExt;
+    let p = preview.0.clone();
+    let mut meter = crate::gui::meter::MeterWatch::default();
+    crate::gui::ticks::when_changed(move || meter.update(p.level())).map(|()| super::Message::Tick)
+}
+
 /// The running server's events.
 pub(super) fn events(running: &Running) -> impl futures::Stream<Item = ServerEvent> + use<> {
     running.0.events()
