@@ -98,8 +98,10 @@ fn is_display_failure(text: &str) -> bool {
 /// The log filter when `RUST_LOG` is not set: audioMi's own crates at `info`, every dependency at
 /// `warn` (some log each icon, font or connection at `info`), and the `pulseaudio` client crate
 /// off (it reports every closed connection as an error; cpal passes real stream errors on to
-/// audioMi, which logs them).
-pub const DEFAULT_LOG_FILTER: &str = "warn,pulseaudio=off,audiomi=info,engine=info,wire=info";
+/// audioMi, which logs them), and symphonia off (it logs a file it cannot read as an ERROR
+/// before returning the error that audioMi reports on one line).
+pub const DEFAULT_LOG_FILTER: &str =
+    "warn,pulseaudio=off,symphonia_core=off,symphonia=off,audiomi=info,engine=info,wire=info";
 
 /// Logs go to stderr; `RUST_LOG` overrides [`DEFAULT_LOG_FILTER`]. A log line that cannot be
 /// written (stderr a pipe whose reader has gone) is dropped: tracing-subscriber's report of such

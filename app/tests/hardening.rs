@@ -226,3 +226,19 @@ fn a_file_without_loop_ends_the_stream_the_recording_and_the_server() {
         "legacy: {padding:?} samples after the end"
     );
 }
+
+/// A file that is not audio, given as the source: one line (no library ERROR or WARN before
+/// it) that names the file, with audioMi's default log filter as a user runs it.
+#[test]
+fn a_source_that_is_not_audio_is_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("notes.txt"), "not audio\n".repeat(2000)).expect("write");
+    let out = serve_command(dir.path(), free_port(), "file:notes.txt")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("notes.txt") && stderr.contains("not an audio file"), "{stderr}");
+}

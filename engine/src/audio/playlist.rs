@@ -100,7 +100,10 @@ impl Playlist {
                     return Ok(list);
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "skipping a file that does not open");
+                    // A list of one is that file: its error is the one returned, said once.
+                    if list.paths.len() > 1 {
+                        tracing::warn!(error = %e, "skipping a file that does not open");
+                    }
                     first_error.get_or_insert(e);
                 }
             }
