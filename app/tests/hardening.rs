@@ -240,5 +240,8 @@ fn a_source_that_is_not_audio_is_one_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains("notes.txt") && stderr.contains("not an audio file"), "{stderr}");
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("not an audio file"),
+        "{stderr}"
+    );
 }

@@ -51,6 +51,8 @@ pub enum Message {
     SourceSelected(SourceChoice),
     /// The path of an audio file or folder source was typed.
     SourcePath(String),
+    /// *Loop* toggled (a file or folder source).
+    Loop(bool),
     /// A quality (stream format) was picked.
     QualitySelected(Quality),
     /// The WAV file dialog closed (None: cancelled).
@@ -137,6 +139,8 @@ pub struct ServerTab {
     pub http_port: String,
     /// The file or folder source's path as typed (or as the dialog chose it).
     pub source_path: String,
+    /// Repeat a file or folder source (on by default); off, its end stops the server.
+    pub looping: bool,
     /// The web player's URL while serving, and its QR code.
     pub web: Option<(String, Option<Qr>)>,
     /// Icecast URL field (no password in it once serving starts).
@@ -186,6 +190,7 @@ impl ServerTab {
             preview_generation: 0,
             http_port: settings.http_port.clone(),
             source_path: String::new(),
+            looping: true,
             web: None,
             web_listeners: None,
             icecast_url: settings.icecast_url.clone(),

@@ -37,6 +37,9 @@ pub struct StartRequest {
     pub checkcode: i32,
     /// Source spec, as `serve --source` takes it.
     pub spec: String,
+    /// Repeat a file or folder source (`serve --loop`); without it the source's end ends the
+    /// stream and the server stops ("Finished").
+    pub looping: bool,
     /// The web player's port (`None`: no web player).
     pub http_port: Option<u16>,
     /// Publish to this Icecast mount.
@@ -71,6 +74,7 @@ pub async fn start(req: StartRequest) -> Result<ServerHandle, Problem> {
         port,
         checkcode,
         spec,
+        looping,
         http_port,
         icecast,
         format,
@@ -87,6 +91,7 @@ pub async fn start(req: StartRequest) -> Result<ServerHandle, Problem> {
         .parse()
         .map_err(|e: engine::Error| Problem::at(Spot::Source, e.to_string()))?;
     ServeSettings {
+        looping,
         server: ServerConfig {
             checkcode,
             ..ServerConfig::default()

@@ -10,6 +10,7 @@ impl ServerTab {
             Message::Listed(Err(e)) => self.status = format!("Cannot list sound devices: {e}"),
             Message::SourceSelected(choice) => return self.on_source_selected(choice),
             Message::SourcePath(typed) => self.on_source_path(typed),
+            Message::Loop(on) => self.looping = on,
             Message::QualitySelected(q) => {
                 if self.running.is_none() && !self.busy {
                     self.quality = q;
@@ -226,6 +227,7 @@ impl ServerTab {
             port,
             checkcode,
             spec,
+            looping: self.looping,
             http_port,
             icecast,
             format: self.quality.0,

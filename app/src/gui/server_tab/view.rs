@@ -148,6 +148,9 @@ impl ServerTab {
                 Message::Start,
             )
             .width(Length::Fill),
+            checkbox(self.looping)
+                .label("Loop")
+                .on_toggle_maybe(editable.then_some(Message::Loop)),
         ]
         .spacing(8)
         .align_y(iced::Alignment::Center);

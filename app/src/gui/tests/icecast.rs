@@ -52,6 +52,7 @@ async fn the_tab_shows_a_publisher_that_cannot_reach_icecast() {
         port: 0,
         checkcode: 20_250_918,
         spec: "tone:440".into(),
+        looping: true,
         http_port: None,
         icecast: Some(url),
         format: engine::quality::AudioFormat::SPEECH,

@@ -96,3 +96,64 @@ fn a_file_or_folder_source_can_be_typed() {
     let _ = tab.update(server_tab::Message::SourcePath(String::new()));
     assert!(tab.selected.as_ref().and_then(SourceChoice::spec).is_none());
 }
+
+/// A file played once (*Loop* off): its end stops the server, and the tab says "Finished".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_played_once_finishes_and_the_tab_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("short.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&path, spec).expect("wav");
+    for i in 0..4_800 {
+        w.write_sample((i % 100) as i16).expect("write");
+    }
+    w.finalize().expect("finalize");
+    let mut tab = ServerTab::new(&server_settings());
+    assert!(tab.looping, "files loop unless told otherwise");
+    let _ = tab.update(server_tab::Message::SourceSelected(SourceChoice::WavFile(
+        None,
+    )));
+    let _ = tab.update(server_tab::Message::SourcePath(path.display().to_string()));
+    assert!(
+        ui(tab.view()).find("Loop").is_ok(),
+        "a Loop box beside the path"
+    );
+    let _ = tab.update(server_tab::Message::Loop(false));
+    // What the Start task does with the tab's fields.
+    let handle = server_tab::start(server_tab::StartRequest {
+        spec: format!("file:{}", path.display()),
+        looping: tab.looping,
+        ..tone_request(0, 20_250_918)
+    })
+    .await
+    .expect("server");
+    use futures::StreamExt;
+    let mut events = Box::pin(handle.events());
+    let _ = tab.update(server_tab::Message::Started(Ok(handle.clone())));
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("the file (0.3 s) ends within 5 s")
+            .expect("events go on until it stops");
+        let finished = matches!(
+            e,
+            engine::server::ServerEvent::Source(engine::pipeline::Notice::Finished)
+        );
+        let _ = tab.update(server_tab::Message::Event(e));
+        if finished {
+            break;
+        }
+    }
+    assert!(tab.running.is_none() && tab.busy, "the tab is stopping");
+    // What the stop task does.
+    handle.finished().await;
+    handle.stop().await.expect("stop");
+    let _ = tab.update(server_tab::Message::Stopped(Ok(())));
+    assert_eq!(tab.status, "Finished: the source played to its end.");
+    assert!(!tab.busy && tab.can_start());
+}
