@@ -82,8 +82,9 @@ pub fn line(what: &'static str, ip: Option<IpAddr>) -> bool {
 /// As [`refused`], for an event with nothing worth a line of its own: always counted and summed
 /// up.
 pub fn closed(what: &'static str, ip: Option<IpAddr>) {
-    count(&mut lock(), what, ip);
-    wake_flusher();
+    let mut s = lock();
+    count(&mut s, what, ip);
+    wake_flusher(s);
 }
 
 fn lock() -> std::sync::MutexGuard<'static, State> {
@@ -104,8 +105,7 @@ fn note(what: &'static str, ip: Option<IpAddr>, first_only: bool) -> bool {
         return true;
     }
     count(&mut s, what, ip);
-    drop(s);
-    wake_flusher();
+    wake_flusher(s);
     false
 }
 
@@ -120,10 +120,10 @@ fn count(s: &mut State, what: &'static str, ip: Option<IpAddr>) {
     }
 }
 
-/// Starts the summary thread the first time something is counted, and wakes it.
-fn wake_flusher() {
+/// Starts the summary thread the first time something is counted (under the lock `s` the count
+/// was made with), and wakes it.
+fn wake_flusher(mut s: std::sync::MutexGuard<'static, State>) {
     let g = gate();
-    let mut s = lock();
     if !s.flusher {
         s.flusher = true;
         let started = std::thread::Builder::new()

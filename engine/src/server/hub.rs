@@ -25,6 +25,18 @@ pub(super) struct Pending {
     pub(super) chunks: usize,
 }
 
+impl Pending {
+    /// Everything held (legacy frames, extended frames, chunks), leaving it empty.
+    fn take(&mut self) -> (Bytes, Bytes, usize) {
+        let chunks = std::mem::take(&mut self.chunks);
+        (
+            self.legacy.split().freeze(),
+            self.extended.split().freeze(),
+            chunks,
+        )
+    }
+}
+
 /// The fan-out point between the source stage and the connections.
 pub struct Hub {
     pub(super) config: ServerConfig,
@@ -158,12 +170,7 @@ impl Hub {
             if pending.chunks < self.chunks_per_write() {
                 return;
             }
-            let chunks = std::mem::take(&mut pending.chunks);
-            (
-                pending.legacy.split().freeze(),
-                pending.extended.split().freeze(),
-                chunks,
-            )
+            pending.take()
         };
         self.fan_out(batch);
     }
@@ -291,15 +298,11 @@ impl Hub {
     /// The stream is over: sends what batching held back, then has every connection close once
     /// its queue is written (a legacy client sees the connection close after the last chunk).
     fn finish(&self) {
-        let held = {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            let chunks = std::mem::take(&mut pending.chunks);
-            (
-                pending.legacy.split().freeze(),
-                pending.extended.split().freeze(),
-                chunks,
-            )
-        };
+        let held = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if held.2 > 0 {
             self.fan_out(held);
         }

@@ -198,6 +198,17 @@ impl Progress {
         self.0.1.store(ms, Ordering::Relaxed);
     }
 
+    /// Resolves once a running stream has handed out nothing for `max_lag` (a listener that
+    /// stopped reading), checked every 500 ms.
+    async fn stalled(&self, max_lag: Duration) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if self.stalled_for() > max_lag {
+                return;
+            }
+        }
+    }
+
     /// How long a running stream has handed out nothing (zero when none runs).
     fn stalled_for(&self) -> Duration {
         if !self.0.0.load(Ordering::Relaxed) {
@@ -350,14 +361,7 @@ async fn serve_connection<I>(
     let conn = http
         .serve_connection(TokioIo::new(socket), service)
         .with_upgrades();
-    let watchdog = async {
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if progress.stalled_for() > config.max_lag {
-                return;
-            }
-        }
-    };
+    let watchdog = progress.stalled(config.max_lag);
     tokio::select! {
         _ = conn => {}
         () = watchdog => {

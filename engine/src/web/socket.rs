@@ -92,7 +92,9 @@ pub(super) async fn websocket(
         let max_lag = state.max_lag;
         tokio::select! {
             () = pcm_socket(ws, state, progress.clone(), watch) => {}
-            () = watchdog(&progress, max_lag) => {}
+            () = progress.stalled(max_lag) => {
+                crate::quiet::closed("web: WebSocket listener stopped reading", None);
+            }
             () = shutdown.cancelled() => {}
         }
         drop(permit);
@@ -135,17 +137,6 @@ fn accept_key(headers: &HeaderMap) -> Option<String> {
     }
     let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
     Some(derive_accept_key(key.as_bytes()))
-}
-
-/// Resolves once the socket has handed out no audio for `max_lag` (a peer that stopped reading).
-async fn watchdog(progress: &Progress, max_lag: Duration) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if progress.stalled_for() > max_lag {
-            crate::quiet::closed("web: WebSocket listener stopped reading", None);
-            return;
-        }
-    }
 }
 
 /// The socket's life: a text message with the format (`{"sample_rate":…,"channels":…}`), then
