@@ -166,6 +166,11 @@ impl Subscription {
         }
     }
 
+    /// Items already published and not yet received by this output: how far behind it is.
+    pub fn waiting(&self) -> usize {
+        self.rx.len()
+    }
+
     /// Items (chunks and notices) this output lost by falling behind, shared so that another
     /// thread can read it.
     pub fn dropped(&self) -> Arc<AtomicU64> {

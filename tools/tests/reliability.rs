@@ -66,8 +66,10 @@ async fn hostile_clients_never_disturb_healthy_receivers() {
     println!("healthy: {healthy}");
     let all_bad_closed = bad.await.expect("bad clients task");
     let lag_drops = server.stats().lag_drops.load(Ordering::Relaxed);
+    let fanout_dropped = server.stats().fanout_dropped.load(Ordering::Relaxed);
     println!(
-        "lag drops {lag_drops}; peak RSS of this process {} MiB",
+        "lag drops {lag_drops}; chunks the fan-out lost by falling behind {fanout_dropped}; \
+         peak RSS of this process {} MiB",
         status_kib("VmHWM") / 1024
     );
     server.stop().await.expect("server stops");

@@ -152,6 +152,18 @@ impl Hub {
     /// write budget ([`ServerConfig::writes_per_sec`]) several chunks go out in one write.
     /// Callable from any thread.
     pub fn publish(&self, chunk: &Chunk) {
+        self.publish_behind(chunk, 0);
+    }
+
+    /// As [`Hub::publish`], from a fan-out that has `waiting` more items of the chunk stream
+    /// already queued behind this one (it fell behind: a starved thread, an overloaded machine).
+    /// While items wait, chunks are held and joined into one write per client, up to
+    /// [`MAX_CHUNKS_PER_WRITE`] (at most the `max_lag` queue): catching up costs one socket write
+    /// per client for several chunks instead of one per chunk, so a fan-out that fell behind
+    /// gets ahead again instead of falling further behind and losing chunks at the stream's
+    /// ring ([`crate::stream::DEFAULT_CAPACITY`]). It adds no latency: the held chunks are
+    /// already late, and the next item is already there.
+    pub fn publish_behind(&self, chunk: &Chunk, waiting: usize) {
         self.stats.set_level(chunk.level);
         self.stats.chunks.fetch_add(1, Ordering::Relaxed);
         let batch = {
@@ -167,7 +179,8 @@ impl Hub {
             self.codec
                 .encode_audio_at(chunk.position, &chunk.pcm, &mut pending.extended);
             pending.chunks += 1;
-            if pending.chunks < self.chunks_per_write() {
+            let catching_up = waiting > 0 && pending.chunks < self.catch_up_limit();
+            if catching_up || pending.chunks < self.chunks_per_write() {
                 return;
             }
             pending.take()
@@ -187,6 +200,12 @@ impl Hub {
         // writes per second = clients × 1e6 / chunk_us; k = ceil(that / budget).
         let k = (clients * 1_000_000).div_ceil(chunk_us * budget);
         (k as usize).clamp(1, MAX_CHUNKS_PER_WRITE.min(self.queue_frames.max(1)))
+    }
+
+    /// Most chunks joined into one write while the fan-out catches up
+    /// ([`Hub::publish_behind`]): [`MAX_CHUNKS_PER_WRITE`], at most the `max_lag` queue.
+    fn catch_up_limit(&self) -> usize {
+        MAX_CHUNKS_PER_WRITE.min(self.queue_frames).max(1)
     }
 
     pub(super) fn fan_out(&self, (legacy, extended, chunks): (Bytes, Bytes, usize)) {
@@ -358,3 +377,7 @@ impl Hub {
         });
     }
 }
+
+#[cfg(test)]
+#[path = "hub_tests.rs"]
+mod tests;

@@ -37,7 +37,7 @@ pub(super) fn spawn_fanout(
                     .fanout_dropped
                     .store(dropped.load(Ordering::Relaxed), Ordering::Relaxed);
                 match item {
-                    Output::Chunk(chunk) => hub.publish(&chunk),
+                    Output::Chunk(chunk) => hub.publish_behind(&chunk, subscription.waiting()),
                     Output::Notice(n) => hub.notice(n),
                 }
             }
