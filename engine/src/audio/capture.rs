@@ -82,7 +82,8 @@ pub fn open_capture(spec: &SourceSpec, chunk: Duration) -> Result<Pushed> {
             .name("audiomi-capture-start".into())
             .spawn(move || {
                 if let Err(e) = stream.play() {
-                    *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                    *failure.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(super::wasapi::in_words(&e.to_string()));
                 }
             })
             .map_err(|source| Error::Thread {
@@ -181,7 +182,8 @@ where
                 ) {
                     return;
                 }
-                *failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+                *failure.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(super::wasapi::in_words(&err.to_string()));
             },
             Some(OPEN_TIMEOUT),
         )

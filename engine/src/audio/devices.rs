@@ -103,7 +103,7 @@ impl DeviceInfo {
 pub(super) fn device_error(spec: &str, e: impl std::fmt::Display) -> Error {
     Error::Source {
         spec: spec.to_string(),
-        reason: e.to_string(),
+        reason: super::wasapi::in_words(&e.to_string()),
     }
 }
 

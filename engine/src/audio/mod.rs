@@ -34,6 +34,7 @@ pub mod pulse;
 pub mod resample;
 pub mod ring;
 pub mod sources;
+pub mod wasapi;
 pub mod wavfile;
 
 pub use sources::Generator;

@@ -174,7 +174,7 @@ fn open(config: &PlaybackConfig, stats: &Arc<PlaybackStats>) -> Result<Opened> {
     let name = name_of(&device);
     let err = |e: String| Error::Source {
         spec: name.clone(),
-        reason: e,
+        reason: super::wasapi::in_words(&e),
     };
     let supported = device
         .default_output_config()
