@@ -108,8 +108,25 @@ pub(crate) fn daemon(interface: Option<&str>) -> Result<ServiceDaemon> {
         d.disable_interface(IfKind::All).map_err(err)?;
         d.enable_interface(IfKind::Name(name.to_string()))
             .map_err(err)?;
+        for ip in unscoped_ipv6(name) {
+            d.disable_interface(IfKind::Addr(ip)).map_err(err)?;
+        }
     }
     Ok(d)
+}
+
+/// The IPv6 addresses of interface `name` whose interface index is unknown. Wine 8 reports index
+/// 0 for them; mdns-sd sends its IPv6 multicast with the address's index, and index 0 means "the
+/// default route's interface", so a daemon limited to `lo` sent queries out of `eth0` from its
+/// link-local address (seen with tcpdump under Wine). Such addresses are left out: mDNS on that
+/// interface goes over IPv4 only.
+fn unscoped_ipv6(name: &str) -> Vec<std::net::IpAddr> {
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.name == name && i.ip().is_ipv6() && i.index.is_none_or(|x| x == 0))
+        .map(|i| i.ip())
+        .collect()
 }
 
 #[cfg(test)]
