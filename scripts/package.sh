@@ -2,7 +2,8 @@
 # Builds installers into dist/ with the `packaging` cargo profile (LTO, one codegen unit, stripped).
 #
 #   scripts/package.sh deb        Debian/Ubuntu package (cargo-deb; installed if missing)
-#   scripts/package.sh msi        Windows installer (cargo-wix + WiX Toolset; Windows only)
+#   scripts/package.sh msi        Windows installer: on Windows cargo-wix + WiX Toolset; on Linux
+#                                 scripts/windows.sh build (mingw-w64 cross-build, wixl)
 #   scripts/package.sh dmg        macOS disk image with audioMi.app (hdiutil; macOS only)
 #   scripts/package.sh msi-check  builds the WiX configuration with wixl (msitools) around a
 #                                 placeholder exe: checks packaging/windows/main.wxs on Linux
@@ -24,8 +25,8 @@ case "$kind" in
     case "$(uname -s)" in
       MINGW* | MSYS* | CYGWIN* | Windows_NT) ;;
       *)
-        echo "msi: WiX runs on Windows only; on Linux, 'scripts/package.sh msi-check' checks the configuration" >&2
-        exit 2
+        # On Linux: cross-built with mingw-w64, the .msi made by wixl.
+        exec scripts/windows.sh build
         ;;
     esac
     if ! cargo wix --version >/dev/null 2>&1; then
