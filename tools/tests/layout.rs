@@ -191,16 +191,33 @@ fn is_ident(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// Every `crate::…` / `super::…` path in `code`, as segments; a `{a, b::c}` group gives one
-/// path per item.
+/// The child modules `code` declares from files (`mod name;`, with any visibility).
+fn child_modules(code: &str) -> Vec<String> {
+    code.split(';')
+        .filter_map(|stmt| {
+            let words: Vec<&str> = stmt.split_whitespace().collect();
+            match words.as_slice() {
+                [.., "mod", name] if name.chars().all(is_ident) => Some((*name).to_string()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Every `crate::…`, `super::…`, `self::…` path in `code`, and every path into one of its own
+/// child modules (`options::ServeOptions` after `mod options;`: a parent → child edge), as
+/// segments; a `{a, b::c}` group gives one path per item.
 fn paths(code: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
+    let mut starts: Vec<String> = vec!["crate::".into(), "super::".into(), "self::".into()];
+    starts.extend(child_modules(code).into_iter().map(|m| format!("{m}::")));
     let chars: Vec<char> = code.chars().collect();
     let mut i = 0;
     while i < chars.len() {
         let at_word = i == 0 || !is_ident(chars[i - 1]);
-        let rest: String = chars[i..chars.len().min(i + 7)].iter().collect();
-        if !(at_word && (rest.starts_with("crate::") || rest.starts_with("super::"))) {
+        let in_path = i >= 2 && chars[i - 1] == ':' && chars[i - 2] == ':';
+        let rest: String = chars[i..chars.len().min(i + 40)].iter().collect();
+        if !(at_word && !in_path && starts.iter().any(|p| rest.starts_with(p.as_str()))) {
             i += 1;
             continue;
         }
@@ -253,6 +270,9 @@ fn resolve(from: &ModPath, path: &[String], modules: &BTreeSet<ModPath>) -> ModP
     if segs.peek().map(|s| s.as_str()) == Some("crate") {
         segs.next();
     } else {
+        if segs.peek().map(|s| s.as_str()) == Some("self") {
+            segs.next();
+        }
         at = from.clone();
         while segs.peek().map(|s| s.as_str()) == Some("super") {
             segs.next();
@@ -270,7 +290,9 @@ fn resolve(from: &ModPath, path: &[String], modules: &BTreeSet<ModPath>) -> ModP
     at
 }
 
-/// Module → the modules it imports (neither its ancestors nor its descendants).
+/// Module → the modules it imports, its own children included (a parent that uses its child is
+/// an edge: `secure::listener → server → server::options → secure::listener` is a circle), its
+/// ancestors left out (a child sees its parent's items as its context).
 fn imports(tree: &str) -> BTreeMap<ModPath, BTreeSet<ModPath>> {
     let root = workspace().join(tree);
     let files = sources(tree);
@@ -281,7 +303,7 @@ fn imports(tree: &str) -> BTreeMap<ModPath, BTreeSet<ModPath>> {
         let targets: BTreeSet<ModPath> = paths(&code_of(text))
             .iter()
             .map(|p| resolve(&from, p, &modules))
-            .filter(|t| !t.starts_with(&from) && !from.starts_with(t))
+            .filter(|t| !from.starts_with(t))
             .collect();
         graph.insert(from, targets);
     }
@@ -328,6 +350,9 @@ fn imports_are_read_from_paths_and_groups() {
             "use crate::audio::{dsp, level::Level};",
             "// crate::web::x",
             "fn f() { crate::server::run(); }",
+            "mod options;",
+            "pub use options::{ServeOptions, new_id};",
+            "fn g() { self::a::b(); crate::x::options::c(); }",
         ]
         .join("\n"),
     );
@@ -339,7 +364,11 @@ fn imports_are_read_from_paths_and_groups() {
             "super::output::numbered",
             "crate::audio::dsp",
             "crate::audio::level",
-            "crate::server::run"
+            "crate::server::run",
+            "options::ServeOptions",
+            "options::new_id",
+            "self::a::b",
+            "crate::x::options::c"
         ]
     );
     let modules: BTreeSet<ModPath> = [

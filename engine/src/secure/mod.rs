@@ -4,11 +4,13 @@
 //! - [`identity`]: the server's certificate and key: PEM files given by the user, or a
 //!   self-signed certificate made on first use with `rcgen` and kept in the config folder
 //!   (files mode 0600), and its SHA-256 [`Fingerprint`].
-//! - [`listener`]: the TLS 1.3 accept loop (port [`DEFAULT_TLS_PORT`]). After the handshake a
+//! - [`listener`]: the TLS 1.3 port's binding and configuration (port [`DEFAULT_TLS_PORT`]).
+//!   Its accept loop is the server's (`crate::server`'s `tls` module): after the handshake a
 //!   client with a key sends KEY (`wire::CMD_EXT_KEY`) first; the server compares it in constant
 //!   time ([`AccessKey`]), answers KEY_RESULT, and hands the decrypted connection to the same hub
 //!   as the plaintext port (through a loopback socket pair, [`pair`]), so every output and limit
 //!   applies unchanged. Failed keys from one address are slowed down ([`access::Throttle`]).
+//!   Nothing here imports the server.
 //! - [`client`]: the receiver's side: TLS 1.3 with the certificate pinned by fingerprint
 //!   (`--fingerprint`) or trusted on first use and remembered in [`KnownServers`]
 //!   (`known_servers.toml`); a changed certificate is an error that names both fingerprints.

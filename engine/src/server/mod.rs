@@ -104,6 +104,7 @@ mod conn;
 mod hub;
 mod settings;
 mod stats;
+mod tls;
 mod tracks;
 
 pub use client::ClientInfo;
@@ -205,7 +206,7 @@ impl ServerHandle {
         // The supervisor owns the running parts and stops them in order.
         tokio::spawn(async move {
             let plain = plain.map(|(l, _)| run(l, accept_hub.clone(), accept_shutdown.clone()));
-            let tls = tls.map(|t| t.run(accept_hub.clone(), accept_shutdown.clone()));
+            let tls = tls.map(|t| tls::serve(t, accept_hub.clone(), accept_shutdown.clone()));
             tokio::join!(options::maybe(plain), options::maybe(tls));
             accept_hub.emit(ServerEvent::Stopped);
             if let Some(a) = announcer {
