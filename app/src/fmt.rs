@@ -4,27 +4,13 @@ use std::time::Duration;
 
 /// The current UTC time as `YYYYMMDD-HHMMSS`.
 pub fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil-from-days, Howard Hinnant's algorithm (http://howardhinnant.github.io/date_algorithms.html).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    stamp(time::OffsetDateTime::now_utc())
+}
+
+/// `at` as `YYYYMMDD-HHMMSS` (the `time` crate's formatting).
+fn stamp(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+    at.format(format).unwrap_or_default()
 }
 
 /// `n` bytes in B, kB, MB or GB (powers of 1000).
@@ -61,6 +47,15 @@ mod tests {
                 && t[9..].chars().all(|c| c.is_ascii_digit())
         );
         assert!(t.starts_with("20"), "{t}");
+    }
+
+    #[test]
+    fn stamps_are_the_calendar_date_and_time() {
+        let at = |secs| time::OffsetDateTime::from_unix_timestamp(secs).expect("in range");
+        assert_eq!(stamp(at(0)), "19700101-000000");
+        // 2000-02-29 (a leap day of a century divisible by 400) 23:59:59.
+        assert_eq!(stamp(at(951_868_799)), "20000229-235959");
+        assert_eq!(stamp(at(1_796_342_400)), "20261204-000000");
     }
 
     #[test]
