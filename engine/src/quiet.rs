@@ -7,7 +7,7 @@
 //!   broken). The first of each kind in a [`WINDOW`] is logged by the caller as before; the rest
 //!   are counted and summed up in one line per kind when the window ends: "4,875 connections
 //!   closed: wrong checkcode, from 50 addresses in the last 10 s".
-//! - [`line`]: a line about an admitted connection (joined, left). Logged while a token bucket of
+//! - [`line()`]: a line about an admitted connection (joined, left). Logged while a token bucket of
 //!   [`BURST`] lines refilled at [`LINES_PER_SEC`] has a token; past that, counted and summed up
 //!   the same way.
 //!
@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 /// How long counts are gathered before their summary is written: 10 s.
 pub const WINDOW: Duration = Duration::from_secs(10);
-/// Lines of [`line`] written at once before the bucket runs dry: 10.
+/// Lines of [`line()`] written at once before the bucket runs dry: 10.
 pub const BURST: f64 = 10.0;
-/// Lines of [`line`] written per second in the long run: 2.
+/// Lines of [`line()`] written per second in the long run: 2.
 pub const LINES_PER_SEC: f64 = 2.0;
 /// Distinct addresses remembered per kind and window (counting stops there: "at least").
 const MAX_ADDRESSES: usize = 4096;
@@ -66,7 +66,7 @@ fn gate() -> &'static Gate {
 
 /// A connection refused or closed early, of kind `what` (a plural phrase: "connections closed:
 /// wrong checkcode"), from `ip` if known. Returns whether the caller should log its own line for
-/// it: true for the first of its kind in the current window (and while the bucket of [`line`]
+/// it: true for the first of its kind in the current window (and while the bucket of [`line()`]
 /// has a token); otherwise it is counted for the window's summary.
 pub fn refused(what: &'static str, ip: Option<IpAddr>) -> bool {
     note(what, ip, true)

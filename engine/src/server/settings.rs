@@ -36,7 +36,7 @@ pub struct ServeSettings {
     /// The web player's limits.
     pub web: WebConfig,
     /// The server's name: announced over mDNS, `Ice-Name` on Icecast, the SDP session name, the
-    /// web page's heading (default: [`default_server_name`], host name and port).
+    /// web page's heading (default: `default_server_name`, host name and port).
     pub name: String,
     /// Icecast mounts to publish to.
     pub icecast: Vec<IcecastUrl>,

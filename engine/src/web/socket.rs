@@ -8,7 +8,7 @@
 //! each is closed when the output stops or when it takes no audio for [`WebConfig::max_lag`].
 //!
 //! The upgrade (RFC 6455 §4.2) is made here rather than by axum's `WebSocketUpgrade`, so that the
-//! upgraded connection's bytes pass through [`super::watch::FrameWatch`], which follows the
+//! upgraded connection's bytes pass through `FrameWatch` (the `watch` module), which follows the
 //! peer's frame headers (RFC 6455 §5.2) to see when a frame or a message stays unfinished.
 //!
 //! [`WebConfig::max_websockets`]: super::WebConfig::max_websockets
