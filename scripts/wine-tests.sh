@@ -122,7 +122,7 @@ pids+=($lpid)
 listening "$p" 60
 sleep 3
 tr -d '\r' <"$work/serve-win-loopback.log" >"$work/loopback.txt"
-if grep -q "AUDCLNT_E_WRONG_ENDPOINT_TYPE" "$work/loopback.txt" && ! grep -q -- "-2004287485\|FormatMessageW" "$work/loopback.txt"; then
+if grep -q "AUDCLNT_E_WRONG_ENDPOINT_TYPE" "$work/loopback.txt" && ! grep -q -- "-2004287485\|FormatMessageW\|0x8889\|88890003" "$work/loopback.txt"; then
   ok "loopback refused in words: $(grep -m1 "AUDCLNT_E_WRONG_ENDPOINT_TYPE" "$work/loopback.txt" | cut -c1-220)"
 elif "$linux" record --host 127.0.0.1 --port "$p" --duration 2 --out "$work/loop.wav" >/dev/null 2>&1 &&
   read_wav "$work/loop.wav" && near "$w_freq_hz" 1000 10; then

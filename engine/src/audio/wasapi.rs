@@ -56,18 +56,19 @@ pub fn explain(code: u32) -> Option<&'static str> {
 }
 
 /// `message` with a WASAPI `HRESULT` in it ("OS Error -2004287485", as cpal writes it, or a
-/// hexadecimal `0x88890003`) replaced by its words ([`explain`]); unchanged when it has no code
-/// or a code not listed. One line: cpal's "(FormatMessageW() returned error N)" aside is dropped.
+/// hexadecimal `0x88890003`) replaced by its words ([`explain`], which name the constant, not the
+/// number); unchanged when it has no code or a code not listed. One line: cpal's
+/// "(FormatMessageW() returned error N)" aside and the number are dropped.
 pub fn in_words(message: &str) -> String {
-    match find_code(message).and_then(|code| explain(code).map(|words| (code, words))) {
-        Some((code, words)) => {
+    match find_code(message).and_then(explain) {
+        Some(words) => {
             let context = message
                 .split(": OS Error")
                 .next()
                 .filter(|c| !c.is_empty() && *c != message)
                 .map(|c| format!("{c}: "))
                 .unwrap_or_default();
-            format!("{context}{words} (HRESULT 0x{code:08X})")
+            format!("{context}{words}")
         }
         None => message.to_string(),
     }
