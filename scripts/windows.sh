@@ -9,18 +9,18 @@
 #
 # How: Debian's rustc-web/cargo-web 1.96 (/usr/bin/cargo) ship no Windows standard library, so
 # the standard library is built from rust-web-src's source (-Zbuild-std, which RUSTC_BOOTSTRAP=1
-# allows on a stable compiler); mingw-w64's gcc links. Everything mingw brings (libgcc,
-# libwinpthread, libssp of the C code built with stack protection) is linked statically: the
-# .exe imports only DLLs that Windows ships (checked after the build with objdump -p). libopus,
-# built by CMake, leaves out the stack protector whose runtime is libssp-0.dll
-# (packaging/windows/mingw-toolchain.cmake).
+# allows on a stable compiler); mingw-w64's gcc links, statically (libgcc, libwinpthread), so the
+# .exe imports only DLLs that Windows ships (checked after the build with objdump -p; the build
+# fails on any other). libopus, built by CMake, leaves out the stack protector, whose runtime
+# would be libssp-0.dll (packaging/windows/mingw-toolchain.cmake).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGET=x86_64-pc-windows-gnu
 OUT=dist/windows
 # Its own target dir: another compiler than rustup's, whose artefacts must not mix with them.
-export CARGO_TARGET_DIR="${AUDIOMI_WINDOWS_TARGET_DIR:-target/windows}"
+# Set for the Windows build only: `test` builds the Linux binary into the usual target/.
+WINDOWS_TARGET_DIR="${AUDIOMI_WINDOWS_TARGET_DIR:-target/windows}"
 
 install() {
   # Debian's compiler with the standard library's source; mingw-w64 to link; Wine to run it;
@@ -44,6 +44,7 @@ build() {
   local started=$SECONDS
   # /usr/bin first: Debian's cargo and rustc, not rustup's (which has no std source here).
   PATH="/usr/bin:$PATH" \
+  CARGO_TARGET_DIR="$WINDOWS_TARGET_DIR" \
   RUSTC=/usr/bin/rustc \
   RUSTC_BOOTSTRAP=1 \
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc \
@@ -53,7 +54,7 @@ build() {
     /usr/bin/cargo build --locked --profile windows -Zbuild-std=std,panic_abort \
       --target "$TARGET" -p audiomi --bin audiomi
   mkdir -p "$OUT"
-  cp "$CARGO_TARGET_DIR/$TARGET/windows/audiomi.exe" "$OUT/audiomi.exe"
+  cp "$WINDOWS_TARGET_DIR/$TARGET/windows/audiomi.exe" "$OUT/audiomi.exe"
   local foreign
   foreign=$(foreign_imports "$OUT/audiomi.exe")
   if [ -n "$foreign" ]; then

@@ -23,10 +23,12 @@ export WINEDLLOVERRIDES="mscoree,mshtml="
 export AUDIOMI_MDNS_INTERFACE=lo
 
 # A display for the window test (and wineserver, which keeps the display it was started with).
-disp=":$((90 + RANDOM % 400))"
-Xvfb "$disp" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+disp=$((90 + RANDOM % 400))
+while [ -e "/tmp/.X11-unix/X$disp" ] || [ -e "/tmp/.X$disp-lock" ]; do disp=$((disp + 1)); done
+Xvfb ":$disp" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
 pids+=($!)
-export DISPLAY="$disp"
+export DISPLAY=":$disp"
+for _ in $(seq 1 100); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.05; done
 
 # The private PulseAudio of the tests, before the prefix: Wine's driver connects to it.
 eval "$(scripts/pulse.sh start "$work/pulse")" || { echo "wine: no PulseAudio" >&2; exit 1; }
