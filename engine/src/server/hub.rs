@@ -199,7 +199,7 @@ impl Hub {
         let chunk_us = self.config.chunk.as_micros().max(1);
         // writes per second = clients × 1e6 / chunk_us; k = ceil(that / budget).
         let k = (clients * 1_000_000).div_ceil(chunk_us * budget);
-        (k as usize).clamp(1, MAX_CHUNKS_PER_WRITE.min(self.queue_frames.max(1)))
+        (k as usize).clamp(1, self.catch_up_limit())
     }
 
     /// Most chunks joined into one write while the fan-out catches up
