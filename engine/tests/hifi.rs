@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use engine::audio::sources::SourceSpec;
 use engine::codec::ClientSide;
 use engine::pipeline::PipelineConfig;
-use engine::server::{ServeOptions, ServerConfig, ServerHandle};
+use engine::server::{ServeOptions, ServerHandle};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -26,19 +26,9 @@ async fn stereo_server() -> ServerHandle {
     let input = SourceSpec::Tone(1000.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .expect("tone");
-    ServerHandle::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        input,
-        pipeline,
-        server: ServerConfig::default(),
-        web: None,
-        icecast: Vec::new(),
-        rtp: None,
-        tls: None,
-        announce: None,
-    })
-    .await
-    .expect("server starts")
+    ServerHandle::start(ServeOptions::new("127.0.0.1:0", input).pipeline(pipeline))
+        .await
+        .expect("server starts")
 }
 
 type Frames = FramedRead<TcpStream, ClientSide>;

@@ -119,20 +119,14 @@ async fn a_real_server_with_another_checkcode_is_reported_as_such() {
     let input = SourceSpec::Tone(440.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .expect("tone");
-    let server = ServerHandle::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        input,
-        pipeline,
-        server: ServerConfig {
-            checkcode: 1234,
-            ..ServerConfig::default()
-        },
-        web: None,
-        icecast: Vec::new(),
-        rtp: None,
-        tls: None,
-        announce: None,
-    })
+    let server = ServerHandle::start(
+        ServeOptions::new("127.0.0.1:0", input)
+            .pipeline(pipeline)
+            .server(ServerConfig {
+                checkcode: 1234,
+                ..ServerConfig::default()
+            }),
+    )
     .await
     .expect("server");
     let out = dir.path().join("w.wav");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use engine::audio::{Input, Pushed};
 use engine::pipeline::PipelineConfig;
 use engine::rtp::RtpOptions;
-use engine::server::{ServeOptions, ServerConfig, ServerHandle};
+use engine::server::{ServeOptions, ServerHandle};
 
 /// One received packet: sequence number, timestamp, marker, and whether the payload is silent.
 struct Packet {
@@ -52,22 +52,14 @@ async fn sequence_numbers_and_timestamps_run_on_across_a_source_stall() {
             overruns: Default::default(),
         })
     };
-    let server = ServerHandle::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        input: Input::Pushed(Box::new(open)),
-        pipeline: PipelineConfig::default(),
-        server: ServerConfig::default(),
-        web: None,
-        icecast: Vec::new(),
-        rtp: Some(RtpOptions {
+    let server = ServerHandle::start(
+        ServeOptions::new("127.0.0.1:0", Input::Pushed(Box::new(open))).rtp(Some(RtpOptions {
             destinations: vec![dest],
             ttl: 1,
             sdp: None,
             name: "test".into(),
-        }),
-        tls: None,
-        announce: None,
-    })
+        })),
+    )
     .await
     .expect("server starts");
     let mut producer = take.recv_timeout(Duration::from_secs(5)).expect("device");
@@ -141,25 +133,20 @@ async fn a_failed_output_start_leaves_no_listener_behind() {
     let input = engine::audio::sources::SourceSpec::Tone(440.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .expect("tone");
-    let err = ServerHandle::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        input,
-        pipeline,
-        server: ServerConfig::default(),
-        web: Some(engine::server::WebOptions {
-            listen: format!("127.0.0.1:{web_port}"),
-            config: engine::web::WebConfig::default(),
-        }),
-        icecast: Vec::new(),
-        rtp: Some(RtpOptions {
-            destinations: vec!["127.0.0.1:9".parse().expect("addr")],
-            ttl: 1,
-            sdp: Some("/nonexistent-folder/stream.sdp".into()),
-            name: "test".into(),
-        }),
-        tls: None,
-        announce: None,
-    })
+    let err = ServerHandle::start(
+        ServeOptions::new("127.0.0.1:0", input)
+            .pipeline(pipeline)
+            .web(Some(engine::server::WebOptions {
+                listen: format!("127.0.0.1:{web_port}"),
+                config: engine::web::WebConfig::default(),
+            }))
+            .rtp(Some(RtpOptions {
+                destinations: vec!["127.0.0.1:9".parse().expect("addr")],
+                ttl: 1,
+                sdp: Some("/nonexistent-folder/stream.sdp".into()),
+                name: "test".into(),
+            })),
+    )
     .await
     .expect_err("the SDP file cannot be written");
     let text = err.to_string();

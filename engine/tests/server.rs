@@ -35,19 +35,9 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         .expect("open ramp");
     let mut server = ServerConfig::default();
     tweak(&mut server);
-    ServerHandle::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        input,
-        pipeline: PipelineConfig::default(),
-        server,
-        web: None,
-        icecast: Vec::new(),
-        rtp: None,
-        tls: None,
-        announce: None,
-    })
-    .await
-    .expect("server starts")
+    ServerHandle::start(ServeOptions::new("127.0.0.1:0", input).server(server))
+        .await
+        .expect("server starts")
 }
 
 fn samples(pcm: &[u8]) -> Vec<i16> {

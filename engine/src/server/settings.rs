@@ -147,38 +147,32 @@ impl ServeSettings {
             Some(t) => Some(t.options(&self.host, &self.name)?),
             None => None,
         };
-        ServerHandle::start(ServeOptions {
-            listen: socket_addr(&self.host, self.port),
-            input,
-            pipeline: self.pipeline,
-            server: self.server,
-            web: self.http_port.map(|port| WebOptions {
+        let name = &self.name;
+        let options = ServeOptions::new(socket_addr(&self.host, self.port), input)
+            .pipeline(self.pipeline)
+            .server(self.server)
+            .web(self.http_port.map(|port| WebOptions {
                 listen: socket_addr(&self.host, port),
                 config: WebConfig {
-                    name: self.name.clone(),
+                    name: name.clone(),
                     ..self.web.clone()
                 },
-            }),
-            icecast: self
-                .icecast
-                .iter()
-                .map(|url| IcecastTarget {
-                    url: url.clone(),
-                    name: self.name.clone(),
-                    description: format!("audioMi on {}", self.name),
-                })
-                .collect(),
-            rtp: self.rtp.clone().map(|rtp| RtpOptions {
-                name: self.name.clone(),
+            }))
+            .icecast(self.icecast.iter().map(|url| IcecastTarget {
+                url: url.clone(),
+                name: name.clone(),
+                description: format!("audioMi on {name}"),
+            }))
+            .rtp(self.rtp.clone().map(|rtp| RtpOptions {
+                name: name.clone(),
                 ..rtp
-            }),
-            tls,
-            announce: self.announce.clone().map(|interface| AnnounceSpec {
-                name: self.name.clone(),
+            }))
+            .tls(tls)
+            .announce(self.announce.clone().map(|interface| AnnounceSpec {
+                name: name.clone(),
                 interface,
-            }),
-        })
-        .await
+            }));
+        ServerHandle::start(options).await
     }
 }
 

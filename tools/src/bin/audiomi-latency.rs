@@ -97,20 +97,14 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
     let input = SourceSpec::Tone(440.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .map_err(|e| e.to_string())?;
-    let server = ServerHandle::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        input,
-        pipeline,
-        server: ServerConfig {
-            max_clients: clients + 10,
-            ..ServerConfig::default()
-        },
-        web: None,
-        icecast: Vec::new(),
-        rtp: None,
-        tls: None,
-        announce: None,
-    })
+    let server = ServerHandle::start(
+        ServeOptions::new("127.0.0.1:0", input)
+            .pipeline(pipeline)
+            .server(ServerConfig {
+                max_clients: clients + 10,
+                ..ServerConfig::default()
+            }),
+    )
     .await
     .map_err(|e| e.to_string())?;
     let addr = server.local_addr();

@@ -26,9 +26,9 @@ use audiomi_tools::ogg_check::Page;
 use clap::Parser;
 use engine::audio::{Generator, Input};
 use engine::icecast::{IcecastTarget, IcecastUrl};
-use engine::pipeline::{Output, PipelineConfig};
+use engine::pipeline::Output;
 use engine::rtp::RtpOptions;
-use engine::server::{ServeOptions, ServerConfig, ServerHandle};
+use engine::server::{ServeOptions, ServerHandle};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -243,25 +243,23 @@ async fn main() {
         name: "audiomi-outputs".into(),
         description: "latency benchmark".into(),
     });
-    let server = ServerHandle::start(ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        input: Input::Generated(Box::new(Beeps { position: 0 })),
-        pipeline: PipelineConfig::default(),
-        server: ServerConfig::default(),
-        web: args.web.then(|| engine::server::WebOptions {
+    let server = ServerHandle::start(
+        ServeOptions::new(
+            "127.0.0.1:0",
+            Input::Generated(Box::new(Beeps { position: 0 })),
+        )
+        .web(args.web.then(|| engine::server::WebOptions {
             listen: "127.0.0.1:0".into(),
             config: engine::web::WebConfig::default(),
-        }),
-        icecast: icecast.into_iter().collect(),
-        rtp: Some(RtpOptions {
+        }))
+        .icecast(icecast)
+        .rtp(Some(RtpOptions {
             destinations: vec![rtp_socket.local_addr().expect("addr")],
             ttl: 1,
             sdp: None,
             name: "audiomi-outputs".into(),
-        }),
-        tls: None,
-        announce: None,
-    })
+        })),
+    )
     .await
     .unwrap_or_else(|e| panic!("server: {e}"));
     let sent: Sent = Arc::default();
