@@ -7,9 +7,9 @@
 //! - [`listener`]: the TLS 1.3 port's binding and configuration (port [`DEFAULT_TLS_PORT`]).
 //!   Its accept loop is the server's (`crate::server`'s `tls` module): after the handshake a
 //!   client with a key sends KEY (`wire::CMD_EXT_KEY`) first; the server compares it in constant
-//!   time ([`AccessKey`]), answers KEY_RESULT, and hands the decrypted connection to the same hub
-//!   as the plaintext port (through a loopback socket pair, [`pair`]), so every output and limit
-//!   applies unchanged. Failed keys from one address are slowed down ([`access::Throttle`]).
+//!   time ([`AccessKey`]), answers KEY_RESULT, and serves the TLS stream from the same hub as
+//!   the plaintext port, so every output and limit applies unchanged. Failed keys from one
+//!   address are slowed down ([`access::Throttle`]).
 //!   Nothing here imports the server.
 //! - [`client`]: the receiver's side: TLS 1.3 with the certificate pinned by fingerprint
 //!   (`--fingerprint`) or trusted on first use and remembered in [`KnownServers`]
@@ -21,7 +21,6 @@ pub mod access;
 pub mod client;
 pub mod identity;
 pub mod listener;
-pub mod pair;
 
 use std::fmt;
 use std::str::FromStr;

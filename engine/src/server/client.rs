@@ -1,5 +1,5 @@
-//! One client as the hub and its connection task share it: its socket's write side, its
-//! bounded queue of frames, and what it told the server (extensions, name).
+//! One client as the hub and its connection task share it: its plaintext socket's write side
+//! (if any), its bounded queue of frames, and what it told the server (extensions, name).
 
 use std::collections::VecDeque;
 use std::io;
@@ -68,9 +68,11 @@ impl Outbox {
 
 /// What the hub and a connection task share about one client.
 pub(super) struct ClientShared {
-    /// The socket's write side: written directly by [`super::Hub::publish`] while the client keeps up,
-    /// and by the connection task when frames are queued.
-    pub(super) writer: OwnedWriteHalf,
+    /// A plaintext socket's write side: written directly by [`super::Hub::publish`] while the
+    /// client keeps up, and by the connection task when frames are queued. `None` for a TLS
+    /// client: every frame goes through the queue to its connection task, which encrypts it
+    /// (the fan-out thread never runs TLS).
+    pub(super) direct: Option<OwnedWriteHalf>,
     pub(super) outbox: Mutex<Outbox>,
     /// Wakes the connection task when frames were queued or a write failed.
     pub(super) wake: Notify,
@@ -98,26 +100,50 @@ pub(super) enum Sent {
 }
 
 impl ClientShared {
+    /// A client that has told the server nothing yet, written directly through `direct` (a
+    /// plaintext socket's write side) or, with `None`, only by its connection task (TLS).
+    pub(super) fn new(direct: Option<OwnedWriteHalf>) -> Self {
+        Self {
+            direct,
+            outbox: Mutex::new(Outbox::default()),
+            wake: Notify::new(),
+            armed: AtomicBool::new(false),
+            extended: AtomicBool::new(false),
+            chat: AtomicBool::new(false),
+            tracks: AtomicBool::new(false),
+            ends: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            name: Mutex::new(None),
+        }
+    }
+
     pub(super) fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {
         self.outbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes `frame` (holding `chunks` audio chunks, 0 for a control frame) now if nothing is
-    /// queued and the socket takes all of it; queues the rest otherwise. Never blocks. `Full`
+    /// Writes `frame` (holding `chunks` audio chunks, 0 for a control frame) now if the client
+    /// has a plaintext socket, nothing is queued and the socket takes all of it; queues the rest
+    /// otherwise (and wakes the connection task). Never blocks. `Full`
     /// (and nothing queued) if the queue would then hold more than `limit` chunks.
     pub(super) fn send(&self, frame: Bytes, chunks: usize, limit: usize) -> Sent {
         let mut outbox = self.outbox();
         if outbox.failed.is_some() {
             return Sent::Ok;
         }
-        if !outbox.frames.is_empty() {
+        // Queue behind what waits, and always for a TLS client (its task writes).
+        let Some(direct) = self.direct.as_ref().filter(|_| outbox.frames.is_empty()) else {
             if outbox.chunks + chunks > limit {
                 return Sent::Full;
             }
+            let was_idle = outbox.frames.is_empty();
             outbox.push(frame, chunks);
+            drop(outbox);
+            if was_idle {
+                self.wake.notify_one();
+            }
             return Sent::Ok;
-        }
-        match self.writer.try_write(&frame) {
+        };
+        match direct.try_write(&frame) {
             Ok(n) if n == frame.len() => return Sent::Ok,
             Ok(n) => outbox.push(frame.slice(n..), chunks),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => outbox.push(frame, chunks),

@@ -1,16 +1,19 @@
 //! The accept loop and one task per connection: its read loop (PING, extension requests,
-//! names) and its write loop (draining the client's queue with vectored writes).
+//! names) and its write loop (draining the client's queue with vectored writes: straight to a
+//! plaintext socket, or through any `AsyncWrite`, e.g. a TLS stream, with [`write_queued`]).
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,7 +21,7 @@ use tracing::{debug, info, warn};
 use wire::{ClientFrame, ServerFrame};
 
 use super::chat::TextBucket;
-use super::client::{ClientShared, Outbox, Sent, Slot};
+use super::client::{ClientShared, Sent, Slot};
 use super::{Hub, SEND_BUFFER_BYTES, ServerEvent};
 use crate::codec::{CodecError, ServerSide};
 
@@ -71,9 +74,8 @@ pub async fn run(listener: TcpListener, hub: Arc<Hub>, shutdown: CancellationTok
     }
 }
 
-/// Serves one connected client (the plaintext accept loop's per-connection task; the TLS port
-/// calls it with the decrypted side of a loopback pair and the TLS client's address). Returns
-/// when the connection ends or `shutdown` is cancelled.
+/// Serves one connected plaintext client (the accept loop's per-connection task). Returns when
+/// the connection ends or `shutdown` is cancelled.
 pub async fn connection(
     hub: Arc<Hub>,
     stream: TcpStream,
@@ -87,19 +89,28 @@ pub async fn connection(
         debug!(%addr, error = %e, "cannot set the send buffer size");
     }
     let (rd, wr) = stream.into_split();
+    let shared = Arc::new(ClientShared::new(Some(wr)));
+    let Some(writer) = &shared.direct else {
+        return;
+    };
+    let writes = write_loop(&shared, writer);
+    session(&hub, &shared, rd, Bytes::new(), addr, shutdown, writes).await;
+}
+
+/// One client's life at the hub, over any byte stream: registers it, runs its read loop (which
+/// first reads `already`, bytes of the stream read before, e.g. by the TLS port's key check) and
+/// its write loop `writes` until either ends, it is dropped for lag or `shutdown` is cancelled,
+/// then unregisters it with the reason.
+pub(super) async fn session(
+    hub: &Hub,
+    shared: &Arc<ClientShared>,
+    rd: impl AsyncRead + Unpin,
+    already: Bytes,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    writes: impl Future<Output = String>,
+) {
     let (kick_tx, kick_rx) = oneshot::channel();
-    let shared = Arc::new(ClientShared {
-        writer: wr,
-        outbox: Mutex::new(Outbox::default()),
-        wake: Notify::new(),
-        armed: AtomicBool::new(false),
-        extended: AtomicBool::new(false),
-        chat: AtomicBool::new(false),
-        tracks: AtomicBool::new(false),
-        ends: AtomicBool::new(false),
-        closing: AtomicBool::new(false),
-        name: Mutex::new(None),
-    });
     let id = hub.register(
         addr,
         Slot {
@@ -112,9 +123,10 @@ pub async fn connection(
     if hub.is_finished() {
         shared.close_when_drained();
     }
+    let rd = std::io::Cursor::new(already).chain(rd);
     let reason = tokio::select! {
-        r = write_loop(&shared) => r,
-        r = read_loop(&hub, rd, &shared, addr) => r,
+        r = writes => r,
+        r = read_loop(hub, rd, shared, addr) => r,
         r = kick_rx => r.unwrap_or_else(|_| "dropped by the server".into()),
         () = shutdown.cancelled() => "server shutting down".into(),
     };
@@ -124,9 +136,10 @@ pub async fn connection(
 /// Most frames handed to one vectored write.
 pub(super) const MAX_IOVECS: usize = 64;
 
-/// Drains the client's queue whenever [`Hub::publish`] or the read loop left frames in it, with
-/// vectored writes of everything queued (no copies). Returns why the connection ends.
-async fn write_loop(client: &ClientShared) -> String {
+/// Drains a plaintext client's queue (written through `writer`, the same socket the hub writes
+/// to directly) whenever [`Hub::publish`] or the read loop left frames in it, with vectored
+/// writes of everything queued (no copies). Returns why the connection ends.
+async fn write_loop(client: &ClientShared, writer: &OwnedWriteHalf) -> String {
     loop {
         let idle = {
             let mut outbox = client.outbox();
@@ -142,7 +155,7 @@ async fn write_loop(client: &ClientShared) -> String {
             client.wake.notified().await;
             continue;
         }
-        if let Err(e) = client.writer.writable().await {
+        if let Err(e) = writer.writable().await {
             return format!("write failed: {e}");
         }
         let mut outbox = client.outbox();
@@ -152,7 +165,7 @@ async fn write_loop(client: &ClientShared) -> String {
             .take(MAX_IOVECS)
             .map(|(b, _)| IoSlice::new(b))
             .collect();
-        match client.writer.try_write_vectored(&slices) {
+        match writer.try_write_vectored(&slices) {
             Ok(n) => {
                 drop(slices);
                 outbox.consume(n);
@@ -163,9 +176,44 @@ async fn write_loop(client: &ClientShared) -> String {
     }
 }
 
+/// The write loop of a client without direct writes (TLS): writes what is queued to `writer`
+/// with vectored writes (each becomes TLS records), flushes once the queue is empty, and waits
+/// for the hub to queue more. Returns why the connection ends.
+pub(super) async fn write_queued(
+    client: &ClientShared,
+    writer: &mut (impl AsyncWrite + Unpin),
+) -> String {
+    loop {
+        let batch: Vec<Bytes> = {
+            let mut outbox = client.outbox();
+            if let Some(why) = outbox.failed.take() {
+                return why;
+            }
+            let frames = outbox.frames.iter().take(MAX_IOVECS);
+            frames.map(|(b, _)| b.clone()).collect()
+        };
+        if batch.is_empty() {
+            if let Err(e) = writer.flush().await {
+                return format!("write failed: {e}");
+            }
+            if client.closing.load(Ordering::Acquire) {
+                return "the source ended: the stream is over".into();
+            }
+            client.wake.notified().await;
+            continue;
+        }
+        let slices: Vec<IoSlice<'_>> = batch.iter().map(|b| IoSlice::new(b)).collect();
+        match writer.write_vectored(&slices).await {
+            Ok(0) => return "write failed: the connection is closed".into(),
+            Ok(n) => client.outbox().consume(n),
+            Err(e) => return format!("write failed: {e}"),
+        }
+    }
+}
+
 async fn read_loop(
     hub: &Hub,
-    rd: tokio::net::tcp::OwnedReadHalf,
+    rd: impl AsyncRead + Unpin,
     state: &Arc<ClientShared>,
     addr: SocketAddr,
 ) -> String {

@@ -1,7 +1,7 @@
-//! The TLS port's accept loop: TLS 1.3 handshake, the access-key rule, then the decrypted
-//! connection handed to the same [`Hub`] as the plaintext port (through a loopback socket pair,
-//! [`crate::secure::pair`]), so every output and limit applies unchanged. The TLS primitives
-//! (identity, binding, keys, the pair) are in [`crate::secure`], which does not know the server.
+//! The TLS port's accept loop: TLS 1.3 handshake, the access-key rule, then the TLS stream
+//! served by the same [`Hub`] as the plaintext port (its frames queued and encrypted by the
+//! connection's own task), so every output and limit applies unchanged. The TLS primitives
+//! (identity, binding, keys) are in [`crate::secure`], which does not know the server.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,10 +18,10 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use wire::{ClientFrame, ServerFrame};
 
-use super::Hub;
+use super::client::ClientShared;
+use super::{Hub, SEND_BUFFER_BYTES};
 use crate::secure::access::{AccessKey, Throttle};
 use crate::secure::listener::{BoundTls, HANDSHAKE_TIMEOUT, PLAINTEXT_ALERT, TLS_HANDSHAKE_RECORD};
-use crate::secure::pair::loopback_pair;
 
 /// Serves the bound TLS port until `shutdown` (see [`accept_loop`]).
 pub(super) async fn serve(bound: BoundTls, hub: Arc<Hub>, shutdown: CancellationToken) {
@@ -90,6 +90,10 @@ async fn accept_loop(
 
 async fn connection(ctx: &Ctx, acceptor: TlsAcceptor, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    // As on the plaintext port: lag shows in the hub's queue, not in the kernel's buffers.
+    if let Err(e) = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES) {
+        debug!(%addr, error = %e, "cannot set the send buffer size");
+    }
     let mut first = [0u8; 1];
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] == TLS_HANDSHAKE_RECORD => {}
@@ -122,11 +126,13 @@ async fn connection(ctx: &Ctx, acceptor: TlsAcceptor, stream: TcpStream, addr: S
             return;
         }
     };
+    // Nor in rustls' own buffer of records not yet written (64 KiB by default).
+    tls.get_mut().1.set_buffer_limit(Some(SEND_BUFFER_BYTES));
     let Some(rest) = admit(ctx, &mut tls, addr).await else {
         let _ = tls.shutdown().await;
         return;
     };
-    bridge(ctx, tls, addr, rest).await;
+    serve_admitted(ctx, tls, addr, rest).await;
 }
 
 /// Reads the first frame and applies the key rule. Returns the bytes read beyond an accepted KEY
@@ -202,25 +208,20 @@ async fn admit(ctx: &Ctx, tls: &mut TlsStream<TcpStream>, addr: SocketAddr) -> O
     }
 }
 
-/// Hands the decrypted connection to the hub through a loopback pair and copies both ways until
-/// either side closes.
-async fn bridge(ctx: &Ctx, mut tls: TlsStream<TcpStream>, addr: SocketAddr, rest: BytesMut) {
-    let (inner, mut outer) = match loopback_pair().await {
-        Ok(pair) => pair,
-        Err(e) => {
-            warn!(%addr, error = %e, "cannot bridge a TLS client to the hub");
-            return;
-        }
-    };
+/// Serves an admitted TLS client at the hub like a plaintext one, except that every frame goes
+/// through its queue to [`super::conn::write_queued`], which encrypts on this connection's task
+/// (no socket pair, no copy). Ends the TLS session (close_notify) once the hub is done with it.
+async fn serve_admitted(ctx: &Ctx, tls: TlsStream<TcpStream>, addr: SocketAddr, rest: BytesMut) {
     if crate::quiet::line("TLS clients admitted", Some(addr.ip())) {
         info!(%addr, "TLS client admitted");
     }
-    let hub = ctx.hub.clone();
+    let (rd, mut wr) = tokio::io::split(tls);
+    let shared = Arc::new(ClientShared::new(None));
+    let writes = super::conn::write_queued(&shared, &mut wr);
     let shutdown = ctx.shutdown.clone();
-    let hub_side = tokio::spawn(super::serve_connection(hub, inner, addr, shutdown));
-    if outer.write_all(&rest).await.is_ok() {
-        let _ = tokio::io::copy_bidirectional(&mut tls, &mut outer).await;
-    }
-    drop(outer);
-    let _ = hub_side.await;
+    super::conn::session(&ctx.hub, &shared, rd, rest.freeze(), addr, shutdown, writes).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, wr.shutdown()).await;
 }
+
+/// Longest wait for a TLS client to take the close_notify alert: 1 s.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
