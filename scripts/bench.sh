@@ -30,6 +30,10 @@
 #                                     1000) /stream.opus listeners of audiomi-httpload
 #                                     --check-ogg (every page sequence number and granule
 #                                     position checked) and one ramp-checking TCP receiver
+#   scripts/bench.sh fanout-tls [N ...]
+#                                     the same with TLS receivers on the TLS port (release
+#                                     build; default N 1000); AUDIOMI_BINS="A B" measures each
+#                                     binary in turn for each N (before/after in one run)
 #   scripts/bench.sh fanout-check     the short CI version: debug build, 1,000 receivers, 5 s;
 #                                     fails on any gap, corruption or error
 #
@@ -77,20 +81,31 @@ XML
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# run_fanout BIN_DIR N SECONDS: prints one result line; returns loadgen's exit status.
+# run_fanout BIN_DIR N SECONDS: prints one result line; returns loadgen's exit status. With
+# tls=1 the receivers use the TLS port (`serve --tls`, a certificate made in a private config
+# folder); server_bin=PATH serves with that binary instead of BIN_DIR's.
 run_fanout() {
-  local dir=$1 n=$2 secs=$3 port
+  local dir=$1 n=$2 secs=$3 port bin=${server_bin:-$1/audiomi} tls_args=() client_args=()
   port=$(free_port)
+  if [ "${tls:-0}" = 1 ]; then
+    local tls_port
+    tls_port=$(free_port)
+    tls_args=(--tls --tls-port "$tls_port")
+    client_args=(--tls)
+  fi
   "$dir/audiomi-loadgen" --write-ramp "$work/ramp.wav" >/dev/null
-  "$dir/audiomi" serve --host 127.0.0.1 --port "$port" --no-http --source "file:$work/ramp.wav" --loop \
-    --max-clients $((n + 100)) 2>"$work/serve.log" &
+  AUDIOMI_CONFIG_DIR=$work/config "$bin" serve --host 127.0.0.1 --port "$port" --no-http \
+    --source "file:$work/ramp.wav" --loop --max-clients $((n + 100)) "${tls_args[@]}" 2>"$work/serve.log" &
   server=$!
-  for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+  local ready=listening; [ "${tls:-0}" = 1 ] && ready="listening (TLS)"
+  for _ in $(seq 1 200); do grep -qF "$ready" "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
   local clk ticks0 ticks1 t0 t1 rc=0
   clk=$(getconf CLK_TCK)
   ticks0=$(awk '{print $14 + $15}' "/proc/$server/stat")
   t0=$(date +%s.%N)
-  "$dir/audiomi-loadgen" --port "$port" --clients "$n" --seconds "$secs" >"$work/loadgen.txt" || rc=$?
+  [ "${tls:-0}" = 1 ] && port=$tls_port
+  "$dir/audiomi-loadgen" --port "$port" --clients "$n" --seconds "$secs" "${client_args[@]}" \
+    >"$work/loadgen.txt" || rc=$?
   t1=$(date +%s.%N)
   ticks1=$(awk '{print $14 + $15}' "/proc/$server/stat")
   local rss
@@ -111,6 +126,20 @@ case "$mode" in
     [ $# -gt 0 ] || set -- 100 1000 5000 10000
     status=0
     for n in "$@"; do run_fanout $target/packaging "$n" 20 || status=1; done
+    exit "$status"
+    ;;
+  fanout-tls)
+    # TLS receivers: the release build (or each binary in AUDIOMI_BINS, space-separated, one
+    # after the other for each N, to compare builds in one run).
+    cargo build --release --locked -p audiomi -p audiomi-tools --bins
+    [ $# -gt 0 ] || set -- 1000
+    status=0
+    for n in "$@"; do
+      for bin in ${AUDIOMI_BINS:-$target/release/audiomi}; do
+        echo "$bin"
+        tls=1 server_bin=$bin run_fanout $target/release "$n" 20 || status=1
+      done
+    done
     exit "$status"
     ;;
   fanout-check)

@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::codec::ClientSide;
+use engine::secure::client::{TlsClientOptions, dial};
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 use wire::{ClientFrame, ServerFrame};
+
+/// Longest wait for one receiver's connection (and TLS handshake): 30 s.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -32,6 +35,8 @@ pub struct Options {
     pub checkcode: i32,
     /// The stream's sample rate in Hz (for the delay figures).
     pub rate: u32,
+    /// Connect with TLS (the server's TLS port; any certificate is accepted, no access key).
+    pub tls: bool,
 }
 
 /// What the receivers saw, summed.
@@ -164,14 +169,15 @@ struct Report {
 
 async fn receiver(args: Arc<Options>, start: Instant, deadline: Instant) -> Report {
     let mut report = Report::default();
-    let stream = match TcpStream::connect((args.host.as_str(), args.port)).await {
+    let addr = format!("{}:{}", args.host, args.port);
+    let tls = args.tls.then(TlsClientOptions::default);
+    let stream = match dial(&addr, tls.as_ref(), args.checkcode, CONNECT_TIMEOUT).await {
         Ok(s) => s,
         Err(e) => {
             report.error = Some(format!("connect: {e}"));
             return report;
         }
     };
-    let _ = stream.set_nodelay(true);
     let mut framed = Framed::new(stream, ClientSide(wire::Codec::new(args.checkcode)));
     if let Err(e) = async {
         framed.feed(ClientFrame::ExtHello).await?;

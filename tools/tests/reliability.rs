@@ -61,6 +61,7 @@ async fn hostile_clients_never_disturb_healthy_receivers() {
         seconds: 20.0,
         checkcode: wire::DEFAULT_CHECKCODE,
         rate: wire::DEFAULT_SAMPLE_RATE,
+        tls: false,
     })
     .await;
     println!("healthy: {healthy}");

@@ -29,6 +29,7 @@ async fn five_thousand_idle_web_connections_are_closed_and_harm_nobody() {
             seconds: 8.0,
             checkcode: wire::DEFAULT_CHECKCODE,
             rate: wire::DEFAULT_SAMPLE_RATE,
+            tls: false,
         })
         .await
     });

@@ -7,6 +7,7 @@
 //! audiomi-loadgen --write-ramp ramp.wav
 //! audiomi serve --source file:ramp.wav --loop &
 //! audiomi-loadgen --port 26070 --clients 1000 --seconds 10
+//! audiomi-loadgen --port 26071 --tls --clients 1000 --seconds 10   # with `serve --tls`
 //! ```
 
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ struct Args {
     /// The stream's sample rate in Hz.
     #[arg(long, default_value_t = wire::DEFAULT_SAMPLE_RATE)]
     rate: u32,
+    /// Connect to the server's TLS port (`serve --tls`; any certificate is accepted).
+    #[arg(long)]
+    tls: bool,
     /// Only write the 16 kHz mono ramp WAV to serve to PATH, then exit.
     #[arg(long, value_name = "PATH")]
     write_ramp: Option<PathBuf>,
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         seconds: args.seconds,
         checkcode: args.checkcode,
         rate: args.rate,
+        tls: args.tls,
     };
     let runtime = audiomi_testkit::runtime_or_exit("audiomi-loadgen");
     let summary = runtime.block_on(loadgen::run(&options));
