@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -77,13 +77,20 @@ fn a_folder_plays_gaplessly_and_the_recording_marks_each_track() {
     let (mut whole, mut parts) = (record("rec.wav", false), record("part.wav", true));
     // The original client on the same server across the track change: only AUDIO frames.
     let legacy = std::thread::spawn(move || legacy_client(port, 4.0));
-    // The web page's status names the track playing.
-    let status = audiomi_testkit::peers::http_get(&format!("http://127.0.0.1:{http}/status.json"));
-    assert!(
-        status.contains(r#""now_playing":{"artist":"sox","title":"Tone A"}"#)
-            || status.contains(r#""now_playing":{"artist":"ffmpeg","title":"Tone B"}"#),
-        "{status}"
-    );
+    // The web page's status names the track playing, once the first track is open (the port
+    // opens before the source has read its first tags: poll for up to 5 s).
+    let names_a_track = |s: &str| {
+        s.contains(r#""now_playing":{"artist":"sox","title":"Tone A"}"#)
+            || s.contains(r#""now_playing":{"artist":"ffmpeg","title":"Tone B"}"#)
+    };
+    let url = format!("http://127.0.0.1:{http}/status.json");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut status = audiomi_testkit::peers::http_get(&url);
+    while !names_a_track(&status) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        status = audiomi_testkit::peers::http_get(&url);
+    }
+    assert!(names_a_track(&status), "{status}");
     assert_eq!(whole.wait(Duration::from_secs(15)), Some(0));
     assert_eq!(parts.wait(Duration::from_secs(15)), Some(0));
     assert!(legacy.join().expect("legacy client").frames >= 100);

@@ -3,7 +3,6 @@
 //! (`Runtime.evaluate`, `Page.setDownloadBehavior`, …). Protocol:
 //! <https://chromedevtools.github.io/devtools-protocol/>. Panics on failure (test code).
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -33,31 +32,17 @@ pub fn devtools_port(profile: &Path) -> u16 {
     }
 }
 
-/// GET `path` from the DevTools HTTP endpoint on `port`, as JSON. HTTP/1.1 (Chromium answers
-/// HTTP/1.0 with nothing) and the body read by its `Content-Length` (it keeps the connection).
+/// GET `path` from the DevTools HTTP endpoint on `port`, as JSON (10 s at most).
+///
+/// # Panics
+/// If the endpoint does not answer with JSON.
 fn json_get(port: u16, path: &str) -> Value {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("DevTools port");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
-        .expect("send");
-    let (mut raw, mut buf) = (Vec::new(), [0u8; 8192]);
-    loop {
-        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&raw[..p]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .expect("Content-Length");
-            if raw.len() >= p + 4 + len {
-                return serde_json::from_slice(&raw[p + 4..p + 4 + len]).expect("DevTools JSON");
-            }
-        }
-        let n = s.read(&mut buf).expect("DevTools read");
-        assert!(n > 0, "DevTools closed the connection");
-        raw.extend_from_slice(&buf[..n]);
-    }
+    let body = crate::peers::http_client(Duration::from_secs(10))
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .and_then(|r| r.bytes())
+        .expect("DevTools answers");
+    serde_json::from_slice(&body).expect("DevTools JSON")
 }
 
 impl Cdp {

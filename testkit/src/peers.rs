@@ -104,19 +104,14 @@ impl Icecast {
         std::fs::read_to_string(self.dir.path().join("log/access.log")).unwrap_or_default()
     }
 
-    /// The HTTP status of `GET mount` now (404 while no source publishes it).
+    /// The HTTP status of `GET mount` now (404 while no source publishes it; 0 if Icecast did
+    /// not answer within 2 s).
     pub fn mount_status(&self, mount: &str) -> u16 {
-        use std::io::{Read, Write};
-        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
-            return 0;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = write!(s, "GET {mount} HTTP/1.0\r\nHost: test\r\n\r\n");
-        let mut head = [0u8; 12];
-        if s.read_exact(&mut head).is_err() {
-            return 0;
-        }
-        String::from_utf8_lossy(&head[9..12]).parse().unwrap_or(0)
+        let url = format!("http://127.0.0.1:{}{mount}", self.port);
+        http_client(Duration::from_secs(2))
+            .get(url)
+            .send()
+            .map_or(0, |r| r.status().as_u16())
     }
 }
 
@@ -127,16 +122,26 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// The body of `GET url` as text, fetched with curl (5 s at most); empty if nothing came.
+/// A blocking HTTP client for tests and tools (reqwest): plain HTTP, no proxy (everything a
+/// test fetches is on loopback), at most `timeout` per request, the body included.
 ///
 /// # Panics
-/// If curl cannot be run (scripts/deps.sh installs it).
+/// If the client cannot be built (no TLS backend is compiled in, so this does not happen).
+pub fn http_client(timeout: Duration) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// The body of `GET url` as text (5 s at most); empty if nothing came.
 pub fn http_get(url: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "-m", "5", url])
-        .output()
-        .expect("run curl");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    http_client(Duration::from_secs(5))
+        .get(url)
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_default()
 }
 
 /// Listens to `url` for `seconds` with curl and decodes what arrived with opusdec at 16 kHz;

@@ -1,6 +1,6 @@
 //! `audiomi-httpload`: N listeners of a live HTTP stream (an Icecast mount, the web player's
 //! `/stream.opus`), each reading everything for the run; prints how many stayed connected and
-//! the bytes each received, so that the server's cost per listener can be measured beside it.
+//! the body bytes each received, so that the server's cost per listener can be measured beside it.
 //!
 //! ```text
 //! audiomi-httpload --url http://127.0.0.1:8000/live.opus --listeners 1000 --seconds 30
@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use audiomi_tools::ogg_check::OggCheck;
 use clap::Parser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -47,47 +46,33 @@ struct Heard {
     ogg: Option<OggCheck>,
 }
 
-/// Reads `path` from `authority` until `end` (checking its Ogg pages if `check_ogg`); what it
-/// received, or why it stopped.
+/// Reads `url` with `client` until `end` (checking its Ogg pages if `check_ogg`); what it
+/// received (body bytes), or why it stopped.
 async fn listen(
-    authority: String,
-    path: String,
+    client: reqwest::Client,
+    url: String,
     end: Instant,
     check_ogg: bool,
 ) -> Result<Heard, String> {
-    let mut s = tokio::net::TcpStream::connect(&authority)
+    let mut response = tokio::time::timeout_at(end.into(), client.get(&url).send())
         .await
-        .map_err(|e| format!("connect: {e}"))?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").as_bytes())
-        .await
+        .map_err(|_| "no response before the end".to_string())?
+        .and_then(reqwest::Response::error_for_status)
         .map_err(|e| format!("request: {e}"))?;
-    let mut buf = vec![0u8; 16 * 1024];
     let mut heard = Heard {
         ogg: check_ogg.then(OggCheck::default),
         ..Heard::default()
     };
-    // The response head, kept until its end is seen (then the body goes to the check).
-    let mut head = Some(Vec::new());
     loop {
-        let n = match tokio::time::timeout_at(end.into(), s.read(&mut buf)).await {
+        let chunk = match tokio::time::timeout_at(end.into(), response.chunk()).await {
             Err(_) => return Ok(heard),
-            Ok(Ok(0)) => return Err(format!("closed after {} bytes", heard.bytes)),
-            Ok(Ok(n)) => n,
+            Ok(Ok(Some(chunk))) => chunk,
+            Ok(Ok(None)) => return Err(format!("closed after {} bytes", heard.bytes)),
             Ok(Err(e)) => return Err(format!("read: {e}")),
         };
-        heard.bytes += n as u64;
-        let Some(ogg) = heard.ogg.as_mut() else {
-            continue;
-        };
-        match head.as_mut() {
-            None => ogg.feed(&buf[..n]),
-            Some(h) => {
-                h.extend_from_slice(&buf[..n]);
-                if let Some(p) = h.windows(4).position(|w| w == b"\r\n\r\n") {
-                    ogg.feed(&h[p + 4..]);
-                    head = None;
-                }
-            }
+        heard.bytes += chunk.len() as u64;
+        if let Some(ogg) = heard.ogg.as_mut() {
+            ogg.feed(&chunk);
         }
     }
 }
@@ -96,10 +81,14 @@ async fn listen(
 async fn main() {
     let args = Args::parse();
     audiomi_tools::raise_fd_limit();
-    let rest = args.url.strip_prefix("http://").unwrap_or(&args.url);
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (rest[..i].to_string(), rest[i..].to_string()),
-        None => (rest.to_string(), "/".to_string()),
+    // One client, one connection per listener (a live stream never returns its connection to
+    // the pool); no proxy: the stream is on this machine or the test's own network.
+    let client = match reqwest::Client::builder().no_proxy().build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("audiomi-httpload: {e}");
+            std::process::exit(2);
+        }
     };
     let mut tasks = Vec::with_capacity(args.listeners);
     let gap = Duration::from_secs(1) / args.connects_per_sec.max(1);
@@ -109,8 +98,8 @@ async fn main() {
         // Each listener reads for the same time from its own start.
         let end = Instant::now() + Duration::from_secs(args.seconds);
         tasks.push(tokio::spawn(listen(
-            authority.clone(),
-            path.clone(),
+            client.clone(),
+            args.url.clone(),
             end,
             args.check_ogg,
         )));

@@ -17,7 +17,7 @@
 //! audiomi-outputs --seconds 30 --web
 //! ```
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -131,35 +131,28 @@ fn rtp_receiver(socket: std::net::UdpSocket, end: Instant) -> Vec<Instant> {
 /// Reads a live Ogg/Opus stream over HTTP (an Icecast mount, the web player's `/stream.opus`),
 /// splits Ogg pages, decodes their Opus packets and times onsets.
 fn ogg_listener(url: &str, end: Instant) -> Result<Vec<Instant>, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("the listen URL must be http://")?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let mut s = std::net::TcpStream::connect(authority).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n").map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_millis(500)))
+    // The whole request, body included, ends a second after the run does.
+    let timeout = end.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+    let mut s = audiomi_testkit::peers::http_client(timeout)
+        .get(url)
+        .send()
+        .and_then(reqwest::blocking::Response::error_for_status)
         .map_err(|e| e.to_string())?;
     let mut decoder =
         opus::Decoder::new(16_000, opus::Channels::Mono).map_err(|e| e.to_string())?;
     let (mut buf, mut out, mut pcm) = (Vec::new(), Vec::new(), vec![0i16; 5760]);
-    let mut head_done = false;
     let mut silent = false;
     while Instant::now() < end {
         let mut chunk = [0u8; 4096];
         let n = match s.read(&mut chunk) {
             Ok(0) => return Err("the server closed the listener".into()),
             Ok(n) => n,
-            Err(_) => continue,
+            // The request's timeout ends the read at the end of the run.
+            Err(_) if Instant::now() >= end => break,
+            Err(e) => return Err(e.to_string()),
         };
         let arrival = Instant::now();
         buf.extend_from_slice(&chunk[..n]);
-        if !head_done {
-            let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                continue;
-            };
-            buf.drain(..i + 4);
-            head_done = true;
-        }
         while let Some((packets, used)) = Page::parse(&buf).map(|p| (p.packets(), p.len)) {
             for packet in packets.iter().filter(|p| !p.starts_with(b"Opus")) {
                 let got = decoder
