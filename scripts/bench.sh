@@ -34,6 +34,12 @@
 #                                     the same with TLS receivers on the TLS port (release
 #                                     build; default N 1000); AUDIOMI_BINS="A B" measures each
 #                                     binary in turn for each N (before/after in one run)
+#   scripts/bench.sh listen [SECS] [ROUNDS]
+#                                     CPU of `audiomi listen` playing a 48 kHz stereo tone into a
+#                                     private PulseAudio's null sink (cpal's PulseAudio host, the
+#                                     pulseaudio crate) over SECS (default 45), ROUNDS times
+#                                     (default 2); AUDIOMI_BINS="A B" alternates the binaries
+#                                     (e.g. with and without the vendored pulseaudio patch)
 #   scripts/bench.sh fanout-check     the short CI version: debug build, 1,000 receivers, 5 s;
 #                                     fails on any gap, corruption or error
 #
@@ -141,6 +147,35 @@ case "$mode" in
       done
     done
     exit "$status"
+    ;;
+  listen)
+    secs=${1:-45}
+    rounds=${2:-2}
+    if [ -z "${AUDIOMI_BINS:-}" ]; then
+      cargo build --release --locked -p audiomi
+      AUDIOMI_BINS=$target/release/audiomi
+    fi
+    eval "$(bash scripts/pulse.sh start "$work/pulse")"
+    trap 'kill $(jobs -p) 2>/dev/null || true; bash scripts/pulse.sh stop "$work/pulse" || true; cleanup' EXIT
+    port=$(free_port)
+    first=${AUDIOMI_BINS%% *}
+    "$first" serve --host 127.0.0.1 --port "$port" --source tone:440 --format 48000:2 2>"$work/serve.log" &
+    server=$!
+    for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+    clk=$(getconf CLK_TCK)
+    for round in $(seq 1 "$rounds"); do
+      for bin in $AUDIOMI_BINS; do
+        "$bin" listen --host 127.0.0.1 --port "$port" 2>"$work/listen.log" &
+        p=$!
+        sleep 3
+        c0=$(awk '{print $14 + $15}' "/proc/$p/stat"); t0=$(date +%s.%N)
+        sleep "$secs"
+        c1=$(awk '{print $14 + $15}' "/proc/$p/stat"); t1=$(date +%s.%N)
+        awk -v a="$c0" -v b="$c1" -v k="$clk" -v s="$t0" -v e="$t1" -v n="$bin" -v r="$round" \
+          'BEGIN { printf "round %d, %s listen: %.2f %% of one core over %.0f s\n", r, n, 100 * (b - a) / k / (e - s), e - s }'
+        kill "$p"; wait "$p" 2>/dev/null || true
+      done
+    done
     ;;
   fanout-check)
     cargo build --locked -p audiomi -p audiomi-tools --bins --quiet
