@@ -20,8 +20,10 @@ use crate::fmt::human_bytes;
 mod chat;
 mod devices;
 mod discover;
+mod icecast;
 mod private;
 mod receive;
+mod rtp;
 mod serve;
 
 use devices::devices;
@@ -175,21 +177,10 @@ pub struct ServeArgs {
     /// file and as the web page's heading [default: the host name and port, e.g. studio:26070].
     #[arg(long)]
     name: Option<String>,
-    /// Also publish to Icecast as Ogg/Opus: icecast://source:PASSWORD@HOST:8000/MOUNT (or
-    /// http://…). Repeat for several servers [env: ICECAST, URLs separated by spaces].
-    #[arg(long = "icecast", value_name = "URL")]
-    icecast: Vec<String>,
-    /// Also send RTP (L16, payload type 96) to ADDR:PORT, unicast or multicast, e.g.
-    /// 239.255.12.42:5004. Repeat for several destinations.
-    #[arg(long = "rtp", value_name = "ADDR:PORT")]
-    rtp: Vec<std::net::SocketAddr>,
-    /// TTL of multicast RTP packets (1: this network only).
-    #[arg(long, default_value_t = engine::rtp::DEFAULT_TTL, requires = "rtp")]
-    rtp_ttl: u32,
-    /// Write an SDP description of the (first) RTP destination to FILE, for VLC, ffplay or
-    /// PipeWire to open.
-    #[arg(long, value_name = "FILE", requires = "rtp")]
-    rtp_sdp: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    icecast: icecast::IcecastArgs,
+    #[command(flatten)]
+    rtp: rtp::RtpArgs,
     #[command(flatten)]
     tls: private::ServeTlsArgs,
     #[command(flatten)]

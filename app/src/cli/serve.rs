@@ -1,7 +1,6 @@
 //! `audiomi serve`.
 
 use super::*;
-use engine::icecast::IcecastUrl;
 
 /// `audiomi serve`: serve until Ctrl-C or SIGTERM.
 pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -19,13 +18,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Some(settings.http_port(args.http_port)?)
     };
-    let icecast = icecast_urls(&settings, &args.icecast)?;
-    let rtp = (!args.rtp.is_empty()).then(|| engine::rtp::RtpOptions {
-        destinations: args.rtp.clone(),
-        ttl: args.rtp_ttl,
-        sdp: args.rtp_sdp.clone(),
-        name: String::new(),
-    });
+    let icecast = args.icecast.urls(&settings)?;
     let defaults = ServeSettings::new(host.clone(), port, spec.clone());
     let server = ServeSettings {
         looping: args.looping,
@@ -47,7 +40,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         http_port,
         name: args.name.clone().unwrap_or_else(|| defaults.name.clone()),
         icecast,
-        rtp,
+        rtp: args.rtp.options(),
         tls: args.tls.settings(),
         announce: args.announce.announce(),
         ..defaults
@@ -108,37 +101,6 @@ fn report_outputs(server: &engine::server::ServerHandle, args: &ServeArgs) {
     if let Some(url) = server.web_url() {
         info!(%url, "web player (open it in any browser on the network)");
     }
-    for publisher in server.icecast() {
-        info!(url = %publisher.url, listen = %publisher.url.listen_url(), "Icecast output (publishes as Ogg/Opus; listeners open the listen URL)");
-    }
-    if let Some(sdp) = &args.rtp_sdp {
-        info!(destinations = ?args.rtp, sdp = %sdp.display(), "sending RTP");
-    }
-}
-
-/// The Icecast URLs: the `--icecast` flags, else `ICECAST` from the environment / `.env`
-/// (separated by white space); an invalid one is reported under the name it came from.
-fn icecast_urls(settings: &config::Settings, flags: &[String]) -> anyhow::Result<Vec<IcecastUrl>> {
-    if !flags.is_empty() {
-        return Ok(flags
-            .iter()
-            .map(|f| IcecastUrl::parse(f))
-            .collect::<Result<Vec<_>, _>>()?);
-    }
-    let Some((value, _)) = settings.get("ICECAST") else {
-        return Ok(Vec::new());
-    };
-    Ok(value
-        .split_whitespace()
-        .map(|text| {
-            IcecastUrl::parse(text).map_err(|e| match e {
-                engine::Error::Config { value, reason, .. } => engine::Error::Config {
-                    name: "ICECAST".into(),
-                    value,
-                    reason,
-                },
-                e => e,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?)
+    super::icecast::report(server);
+    args.rtp.report();
 }
