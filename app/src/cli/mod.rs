@@ -25,6 +25,7 @@ mod private;
 mod receive;
 mod rtp;
 mod serve;
+mod web;
 
 use devices::devices;
 use receive::{Receive, receive, record};
@@ -166,13 +167,8 @@ pub struct ServeArgs {
     /// into one write per receiver (fewer system calls, up to 7 chunks more latency). 0: never.
     #[arg(long, default_value_t = engine::server::DEFAULT_WRITES_PER_SEC)]
     writes_per_sec: u32,
-    /// Port of the web player (http://HOST:PORT/ in any browser), on the same host [env:
-    /// HTTP_PORT; default 26080].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    http_port: Option<u16>,
-    /// Do not serve the web player.
-    #[arg(long, conflicts_with = "http_port")]
-    no_http: bool,
+    #[command(flatten)]
+    web: web::WebArgs,
     /// This server's name: announced over mDNS, shown by Icecast (Ice-Name), in the RTP SDP
     /// file and as the web page's heading [default: the host name and port, e.g. studio:26070].
     #[arg(long)]

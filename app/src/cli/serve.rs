@@ -13,11 +13,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let chunk = config::check_chunk_ms("--chunk-ms", args.chunk_ms)?;
     let max_clients = config::check_max_clients("--max-clients", args.max_clients)?;
     let max_lag = config::check_max_lag_ms("--max-lag-ms", args.max_lag_ms, args.chunk_ms)?;
-    let http_port = if args.no_http {
-        None
-    } else {
-        Some(settings.http_port(args.http_port)?)
-    };
+    let http_port = args.web.port(&settings)?;
     let icecast = args.icecast.urls(&settings)?;
     let defaults = ServeSettings::new(host.clone(), port, spec.clone());
     let server = ServeSettings {
@@ -47,7 +43,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     .start()
     .await
-    .map_err(|e| web_port_error(e, &host, http_port))?;
+    .map_err(|e| super::web::port_error(e, &host, http_port))?;
     info!(addr = %server.local_addr(), source = %spec, %format, chunk_ms = args.chunk_ms, "serving");
     report_outputs(&server, &args);
     let token = server.shutdown_token();
@@ -76,31 +72,13 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A bind error on the web player's port, told as such with the flags that move it or turn it
-/// off; any other error as it is.
-fn web_port_error(e: engine::Error, host: &str, http_port: Option<u16>) -> anyhow::Error {
-    match (&e, http_port) {
-        (engine::Error::Bind { addr, source }, Some(port))
-            if *addr == config::socket_addr(host, port) =>
-        {
-            anyhow::anyhow!(
-                "the web player cannot listen on {addr}: {source} (choose another port with \
-                 --http-port N or HTTP_PORT, or turn the web player off with --no-http)"
-            )
-        }
-        _ => e.into(),
-    }
-}
-
 /// Logs where the outputs other than the plaintext port are (TLS fingerprint on stderr too).
 fn report_outputs(server: &engine::server::ServerHandle, args: &ServeArgs) {
     if let Some((addr, fingerprint)) = server.tls() {
         info!(%addr, %fingerprint, "TLS port (receivers: record --tls --fingerprint FINGERPRINT)");
         say!("TLS certificate fingerprint: {fingerprint}");
     }
-    if let Some(url) = server.web_url() {
-        info!(%url, "web player (open it in any browser on the network)");
-    }
+    super::web::report(server);
     super::icecast::report(server);
     args.rtp.report();
 }
