@@ -29,8 +29,9 @@ fn chromium(profile: &std::path::Path) -> Command {
     c
 }
 
-/// Plays `url` in headless Chromium on `pulse` for 5 s and returns 3 s of what the default
-/// sink's monitor heard, at 16 kHz mono.
+/// Plays `url` in headless Chromium on `pulse` for 5 s (longer, up to 20 s, until the sink
+/// carries sound: a cold browser on a busy CI machine may start later) and returns 3 s of what
+/// the default sink's monitor heard, at 16 kHz mono.
 fn heard(pulse: &Pulse, dir: &std::path::Path, name: &str, url: &str) -> Vec<i16> {
     heard_with(pulse, dir, name, url, &[])
 }
@@ -52,14 +53,31 @@ fn heard_with(
     let mut browser = browser.spawn().expect("chromium");
     // Chromium starts, the page connects and plays; then 3 s of the sink's monitor.
     std::thread::sleep(Duration::from_secs(5));
+    let record = |secs: f64, file: &std::path::Path| {
+        pulse
+            .sh(&format!(
+                "timeout {secs} parecord --device=virt.monitor --rate=16000 --channels=1 --file-format=wav {}",
+                file.display()
+            ))
+            .status()
+            .expect("parecord")
+    };
+    // Still silent after 5 s: wait (in 0.5 s probes) until there is sound, for 15 s at most.
+    let probe = dir.join(format!("probe-{name}.wav"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        record(0.5, &probe);
+        // A probe cut short reads as silence (parecord may not have written its header yet).
+        let level = hound::WavReader::open(&probe).ok().map(|r| {
+            let x: Vec<i16> = r.into_samples::<i16>().map_while(Result::ok).collect();
+            rms_dbfs(&x)
+        });
+        if level.is_some_and(|l| l > -60.0) {
+            break;
+        }
+    }
     let capture = dir.join(format!("heard-{name}.wav"));
-    let recorded = pulse
-        .sh(&format!(
-            "timeout 3 parecord --device=virt.monitor --rate=16000 --channels=1 --file-format=wav {}",
-            capture.display()
-        ))
-        .status()
-        .expect("parecord");
+    let recorded = record(3.0, &capture);
     let _ = browser.kill();
     let _ = browser.wait();
     assert!(recorded.code() == Some(124) || recorded.success());
