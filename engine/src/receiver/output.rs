@@ -186,8 +186,8 @@ impl Output {
                 pcm = pcm.map(|p| &p[head as usize * 2..]);
                 silence = silence.saturating_sub(head);
             }
-            if let Some((_, label)) = self.marks.pop_front() {
-                self.start_track(&label)?;
+            if let Some((at, label)) = self.marks.pop_front() {
+                self.start_track(at, &label)?;
             }
         }
         self.write_part(pcm, silence)

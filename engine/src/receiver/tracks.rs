@@ -28,12 +28,16 @@ impl Output {
         self.marks.push_back((frame, label));
     }
 
-    /// The audio has reached a track start: a cue point in the file, or with `split` (and
-    /// audio already in the current file) the next numbered file, which starts with the cue.
-    pub(super) fn start_track(&mut self, label: &str) -> Result<()> {
+    /// The audio has reached a track start at frame `at`: a cue point in the file, or with
+    /// `split` (and audio already in the current file) the next numbered file, which starts with
+    /// the cue. A track that started at or before the current file's first frame (its notice came
+    /// after the first audio, as when a receiver joins as the source starts) only labels that
+    /// file: splitting would leave the track's first frames alone in a file of their own.
+    pub(super) fn start_track(&mut self, at: u64, label: &str) -> Result<()> {
         let in_file = self.written_frames() - self.file_start;
         if let Some((base, overwrite, n)) = self.split.as_mut()
             && in_file > 0
+            && at > self.file_start
         {
             *n += 1;
             let path = numbered(base, *n);
@@ -52,5 +56,37 @@ impl Output {
             sink.mark(label);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::RecordConfig;
+    use super::Output;
+
+    /// Frames in a finished WAV file.
+    fn frames(path: &std::path::Path) -> u32 {
+        hound::WavReader::open(path).expect("a WAV file").duration()
+    }
+
+    /// A receiver that joins as the source starts gets its first audio before the first track's
+    /// notice, which then names frame 0: that labels the first file instead of leaving the
+    /// track's first frames alone in it. A later track still starts the next file.
+    #[test]
+    fn a_notice_for_the_files_first_frame_labels_it_and_a_later_one_splits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = RecordConfig::new("127.0.0.1:1", dir.path().join("t.wav"));
+        config.split = true;
+        let mut out = Output::open(&config, wire::StreamFormat::legacy(0), None).expect("open");
+        let block = [0u8; 200]; // 100 frames of 16 kHz mono PCM16
+        out.write(Some(&block), 0).expect("write");
+        out.mark_at(0, "late notice of the first track".into());
+        out.write(Some(&block), 0).expect("write");
+        out.mark_at(200, "second track".into());
+        out.write(Some(&block), 0).expect("write");
+        out.finish().expect("finish");
+        assert_eq!(frames(&dir.path().join("t-01.wav")), 200);
+        assert_eq!(frames(&dir.path().join("t-02.wav")), 100);
+        assert!(!dir.path().join("t-03.wav").exists());
     }
 }
