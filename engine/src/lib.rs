@@ -6,11 +6,14 @@
 //!   16 kHz (by default) mono PCM16 chunks on a wall-clock schedule.
 //! - [`stream`]: the chunk stream between the source stage and its outputs (a slow output loses
 //!   chunks; it never slows the source).
-//! - [`server`]: the TCP broadcast server (one encode per chunk, one bounded queue per client).
-//! - [`web`]: the browser player over HTTP; [`icecast`]: publishing to Icecast; [`rtp`]: RTP L16
-//!   over UDP. Siblings of the TCP server, each an output of the chunk stream; [`encode`] holds
-//!   the encoders they share (each chunk encoded once).
-//! - [`discovery`]: DNS-SD over mDNS: servers announce `_audiomi._tcp`, receivers browse.
+//! - [`station`]: what "Start serving" runs: the source stage, the chunk stream, the shared
+//!   state and the outputs (it says where a new output, source or receiver sink goes);
+//!   [`output`]: the contract every output keeps ([`output::Output`], [`output::StationContext`]).
+//! - Outputs, siblings that never import each other: [`server`] (the TCP output: the legacy
+//!   protocol and its extensions, one encode per chunk, one bounded queue per client; its TLS
+//!   port), [`web`] (the browser player over HTTP), [`icecast`] (publishing to Icecast),
+//!   [`rtp`] (RTP L16 over UDP), [`discovery`] (the mDNS announcement; receivers browse with
+//!   it too). [`encode`] holds the encoders they share (each chunk encoded once).
 //! - [`secure`]: the TLS port, access keys, certificate pinning (private streams).
 //! - [`receiver`]: connects, pings, records to WAV (crash-safe), reconnects.
 //! - [`chat`]: a chat-only client (`audiomi chat`); the server side is in [`server`].
@@ -32,6 +35,7 @@ pub mod encode;
 pub mod error;
 pub mod icecast;
 pub mod listen;
+pub mod output;
 pub mod pipeline;
 pub mod preview;
 pub mod quality;
@@ -41,6 +45,7 @@ pub mod route;
 pub mod rtp;
 pub mod secure;
 pub mod server;
+pub mod station;
 pub mod stream;
 pub mod wav;
 pub mod web;

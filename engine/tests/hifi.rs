@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use engine::audio::sources::SourceSpec;
 use engine::codec::ClientSide;
 use engine::pipeline::PipelineConfig;
-use engine::server::{ServeOptions, ServerHandle};
+use engine::station::{ServeOptions, Station};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -17,7 +17,7 @@ use wire::ServerFrame;
 const PING: [u8; 8] = [0x26, 0x01, 0x35, 0x01, 0x63, 0x00, 0x00, 0x00];
 const EXT_HELLO: [u8; 8] = [0x26, 0x01, 0x35, 0x01, 0x64, 0x00, 0x00, 0x00];
 
-async fn stereo_server() -> ServerHandle {
+async fn stereo_server() -> Station {
     let pipeline = PipelineConfig {
         rate: 48_000,
         channels: 2,
@@ -26,7 +26,7 @@ async fn stereo_server() -> ServerHandle {
     let input = SourceSpec::Tone(1000.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .expect("tone");
-    ServerHandle::start(ServeOptions::new("127.0.0.1:0", input).pipeline(pipeline))
+    Station::start(ServeOptions::new("127.0.0.1:0", input).pipeline(pipeline))
         .await
         .expect("server starts")
 }
@@ -51,7 +51,7 @@ async fn next(framed: &mut Frames) -> ServerFrame {
 }
 
 /// Waits up to 2 s for the legacy demand flag to become `want`.
-async fn demand_becomes(server: &ServerHandle, want: bool) -> bool {
+async fn demand_becomes(server: &Station, want: bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(2) {
         if server.hub().legacy_demand().load(Ordering::Acquire) == want {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use engine::Error;
 use engine::audio::sources::SourceSpec;
 use engine::receiver::{self, RecordConfig, RecordStats};
-use engine::server::{ServeOptions, ServerConfig, ServerHandle};
+use engine::server::ServerConfig;
+use engine::station::{ServeOptions, Station};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -119,7 +120,7 @@ async fn a_real_server_with_another_checkcode_is_reported_as_such() {
     let input = SourceSpec::Tone(440.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .expect("tone");
-    let server = ServerHandle::start(
+    let server = Station::start(
         ServeOptions::new("127.0.0.1:0", input)
             .pipeline(pipeline)
             .server(ServerConfig {

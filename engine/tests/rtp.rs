@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use engine::audio::{Input, Pushed};
 use engine::pipeline::PipelineConfig;
 use engine::rtp::RtpOptions;
-use engine::server::{ServeOptions, ServerHandle};
+use engine::station::{ServeOptions, Station};
 
 /// One received packet: sequence number, timestamp, marker, and whether the payload is silent.
 struct Packet {
@@ -52,7 +52,7 @@ async fn sequence_numbers_and_timestamps_run_on_across_a_source_stall() {
             overruns: Default::default(),
         })
     };
-    let server = ServerHandle::start(
+    let server = Station::start(
         ServeOptions::new("127.0.0.1:0", Input::Pushed(Box::new(open))).rtp(Some(RtpOptions {
             destinations: vec![dest],
             ttl: 1,
@@ -133,10 +133,10 @@ async fn a_failed_output_start_leaves_no_listener_behind() {
     let input = engine::audio::sources::SourceSpec::Tone(440.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .expect("tone");
-    let err = ServerHandle::start(
+    let err = Station::start(
         ServeOptions::new("127.0.0.1:0", input)
             .pipeline(pipeline)
-            .web(Some(engine::server::WebOptions {
+            .web(Some(engine::station::WebOptions {
                 listen: format!("127.0.0.1:{web_port}"),
                 config: engine::web::WebConfig::default(),
             }))

@@ -9,7 +9,8 @@ use engine::audio::sources::SourceSpec;
 use engine::codec::ClientSide;
 use engine::pipeline::PipelineConfig;
 use engine::receiver::{self, RecordConfig, RecordEvent, RecordStats};
-use engine::server::{ServeOptions, ServerConfig, ServerEvent, ServerHandle};
+use engine::server::{ServerConfig, ServerEvent};
+use engine::station::{ServeOptions, Station};
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,7 +25,7 @@ const AUDIO_HEADER_640: [u8; 12] = [
     0x26, 0x01, 0x35, 0x01, 0x01, 0x00, 0x00, 0x00, 0x80, 0x02, 0x00, 0x00,
 ];
 
-async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> ServerHandle {
+async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Station {
     let path = dir.join("ramp.wav");
     if !path.exists() {
         write_ramp(&path);
@@ -35,7 +36,7 @@ async fn ramp_server(dir: &Path, tweak: impl FnOnce(&mut ServerConfig)) -> Serve
         .expect("open ramp");
     let mut server = ServerConfig::default();
     tweak(&mut server);
-    ServerHandle::start(ServeOptions::new("127.0.0.1:0", input).server(server))
+    Station::start(ServeOptions::new("127.0.0.1:0", input).server(server))
         .await
         .expect("server starts")
 }

@@ -9,7 +9,7 @@ use engine::codec::ClientSide;
 use engine::pipeline::PipelineConfig;
 use engine::secure::client::{TlsClientOptions, dial};
 use engine::secure::{TlsIdentity, TlsServeOptions};
-use engine::server::{ServeOptions, ServerHandle};
+use engine::station::{ServeOptions, Station};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::Barrier;
 use tokio_util::codec::Framed;
@@ -24,7 +24,7 @@ fn open_sockets() -> usize {
         .count()
 }
 
-async fn tls_ramp_server(dir: &std::path::Path) -> ServerHandle {
+async fn tls_ramp_server(dir: &std::path::Path) -> Station {
     let path = dir.join("ramp.wav");
     write_ramp(&path);
     let pipeline = PipelineConfig::default();
@@ -32,7 +32,7 @@ async fn tls_ramp_server(dir: &std::path::Path) -> ServerHandle {
         .open(true, pipeline.rate, pipeline.chunk)
         .expect("open ramp");
     let (identity, _) = TlsIdentity::load_or_create(&dir.join("tls"), &[]).expect("identity");
-    ServerHandle::start(
+    Station::start(
         ServeOptions::new("127.0.0.1:0", input).tls(Some(TlsServeOptions {
             listen: "127.0.0.1:0".into(),
             identity,

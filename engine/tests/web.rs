@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use audiomi_testkit::{dominant_frequency, rms_dbfs};
 use engine::audio::sources::SourceSpec;
-use engine::server::{ServeSettings, ServerHandle};
+use engine::station::{ServeSettings, Station};
 
 /// A 440 Hz tone server with the web output on a free port; `max_lag` for never-reading
 /// listeners.
-async fn tone_server(max_lag: Duration) -> (ServerHandle, SocketAddr) {
+async fn tone_server(max_lag: Duration) -> (Station, SocketAddr) {
     let mut settings = ServeSettings::new("127.0.0.1", 0, SourceSpec::Tone(440.0));
     settings.http_port = Some(0);
     settings.web.max_lag = max_lag;

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use engine::audio::sources::SourceSpec;
-use engine::server::ServeSettings;
+use engine::station::ServeSettings;
 use futures::StreamExt;
 
 /// This process's resident memory in bytes (Linux `/proc/self/status`, `VmRSS` in kB).

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use audiomi_tools::{faults, loadgen};
 use engine::audio::sources::SourceSpec;
-use engine::server::{ServeSettings, ServerHandle};
+use engine::station::{ServeSettings, Station};
 
 /// A ramp server on a free loopback port that accepts up to `max_clients`.
-async fn ramp_server(dir: &Path, max_clients: usize) -> ServerHandle {
+async fn ramp_server(dir: &Path, max_clients: usize) -> Station {
     let ramp = dir.join("ramp.wav");
     audiomi_testkit::write_ramp(&ramp);
     let mut settings = ServeSettings::new("127.0.0.1", 0, SourceSpec::File(ramp));

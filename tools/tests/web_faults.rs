@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use audiomi_tools::loadgen;
 use engine::audio::sources::SourceSpec;
-use engine::server::ServeSettings;
+use engine::station::ServeSettings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -5,7 +5,7 @@
 use clap::Args;
 use engine::config::Settings;
 use engine::icecast::IcecastUrl;
-use engine::server::ServerHandle;
+use engine::station::Station;
 use tracing::info;
 
 /// `--icecast`.
@@ -51,7 +51,7 @@ impl IcecastArgs {
 }
 
 /// Logs each Icecast publisher of `server` and the URL its listeners open.
-pub fn report(server: &ServerHandle) {
+pub fn report(server: &Station) {
     for publisher in server.icecast() {
         info!(url = %publisher.url, listen = %publisher.url.listen_url(), "Icecast output (publishes as Ogg/Opus; listeners open the listen URL)");
     }

@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use engine::audio::sources::SourceSpec;
 use engine::config::{self, Settings};
 use engine::pipeline::PipelineConfig;
-use engine::server::{ServeSettings, ServerConfig};
+use engine::server::ServerConfig;
+use engine::station::ServeSettings;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use engine::secure::{DEFAULT_TLS_PORT, Fingerprint, TlsClientOptions};
-use engine::server::TlsSettings;
+use engine::station::TlsSettings;
 use tracing::warn;
 
 use crate::paths;

@@ -47,10 +47,10 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     info!(addr = %server.local_addr(), source = %spec, %format, chunk_ms = args.chunk_ms, "serving");
     report_outputs(&server, &args);
     let token = server.shutdown_token();
-    let hub = server.hub().clone();
+    let station = server.clone();
     status_ticker(token.clone(), move || {
-        let s = hub.stats();
-        let level = s.level();
+        let s = station.stats();
+        let level = station.level();
         format!(
             "clients {} | level {:6.1} dBFS (peak {:6.1}) | {} sent",
             s.clients.load(Ordering::Relaxed),
@@ -73,7 +73,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Logs where the outputs other than the plaintext port are (TLS fingerprint on stderr too).
-fn report_outputs(server: &engine::server::ServerHandle, args: &ServeArgs) {
+fn report_outputs(server: &engine::station::Station, args: &ServeArgs) {
     if let Some((addr, fingerprint)) = server.tls() {
         info!(%addr, %fingerprint, "TLS port (receivers: record --tls --fingerprint FINGERPRINT)");
         say!("TLS certificate fingerprint: {fingerprint}");

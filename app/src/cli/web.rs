@@ -3,7 +3,7 @@
 
 use clap::Args;
 use engine::config::{self, Settings};
-use engine::server::ServerHandle;
+use engine::station::Station;
 use tracing::info;
 
 /// `--http-port`, `--no-http`.
@@ -48,7 +48,7 @@ pub fn port_error(e: engine::Error, host: &str, http_port: Option<u16>) -> anyho
 }
 
 /// Logs the web player's URL, if it runs.
-pub fn report(server: &ServerHandle) {
+pub fn report(server: &Station) {
     if let Some(url) = server.web_url() {
         info!(%url, "web player (open it in any browser on the network)");
     }

@@ -10,6 +10,9 @@
 //! - [`dsp`]: channel remix, PCM16 conversion; [`resample`]: libsamplerate in a stream.
 //! - [`level`]: peak and RMS levels in dBFS.
 //!
+//! A new kind of source is a way to open an [`Input`] here, named by a new
+//! [`sources::SourceSpec`] variant (which the CLI and the Server tab's picker list).
+//!
 //! An [`Input`] is what the source stage ([`crate::pipeline`]) consumes: generated on its clock,
 //! or pushed by a device on the device's clock; [`SourceSpec::open`](sources::SourceSpec::open)
 //! (here) makes one from what the user named. Nothing here depends on the pipeline.

@@ -6,6 +6,7 @@ use mdns_sd::{ServiceDaemon, ServiceInfo};
 use tracing::{info, warn};
 
 use super::{SERVICE_TYPE, TxtRecord, daemon};
+use crate::output::{Output, OutputStatus, Stopping};
 use crate::{Error, Result};
 
 /// How long [`Announcer::stop`] waits for the goodbye packets to go out: 2 s.
@@ -24,7 +25,7 @@ pub struct AnnounceOptions {
     pub interface: Option<String>,
 }
 
-/// What [`crate::server::ServerHandle::start`] announces: the instance name and interface; the
+/// What a station ([`crate::station::Station::start`]) announces: the instance name and interface; the
 /// ports, fingerprint and format are filled in from what was bound.
 #[derive(Debug, Clone)]
 pub struct AnnounceSpec {
@@ -56,9 +57,34 @@ impl AnnounceSpec {
 }
 
 /// A running announcement; [`Announcer::stop`] withdraws it.
+#[derive(Clone)]
 pub struct Announcer {
     daemon: ServiceDaemon,
     fullname: String,
+    port: u16,
+}
+
+impl Output for Announcer {
+    fn name(&self) -> &'static str {
+        "mdns"
+    }
+
+    fn status(&self) -> OutputStatus {
+        OutputStatus {
+            name: self.name(),
+            addr: None,
+            audience: None,
+            summary: format!("announcing {} (port {})", self.fullname, self.port),
+        }
+    }
+
+    /// Withdraws the announcement on a blocking thread ([`Announcer::stop`]).
+    fn stop(&self) -> Stopping<'_> {
+        let this = self.clone();
+        Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(move || this.stop()).await;
+        })
+    }
 }
 
 impl Announcer {
@@ -87,7 +113,11 @@ impl Announcer {
         let fullname = info.get_fullname().to_string();
         daemon.register(info).map_err(err)?;
         info!(%fullname, port = options.port, interface = options.interface.as_deref().unwrap_or("all"), "announcing over mDNS");
-        Ok(Self { daemon, fullname })
+        Ok(Self {
+            daemon,
+            fullname,
+            port: options.port,
+        })
     }
 
     /// The announced instance's full name, e.g. `studio._audiomi._tcp.local.`.
@@ -98,7 +128,7 @@ impl Announcer {
     /// Withdraws the announcement (goodbye packets with TTL 0, RFC 6762 §10.1) and stops the
     /// daemon, waiting at most [`WITHDRAW_TIMEOUT`] for each. Blocking: call it from a blocking
     /// thread.
-    pub fn stop(self) {
+    pub fn stop(&self) {
         match self.daemon.unregister(&self.fullname) {
             Ok(rx) => {
                 if rx.recv_timeout(WITHDRAW_TIMEOUT).is_err() {

@@ -26,8 +26,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::encode::live::Encoded;
+use crate::output::{Output, OutputStatus, StationContext, Stopping};
 pub use session::Failure;
 pub use url::IcecastUrl;
+
+/// Items of the shared encodings' rings this output may fall behind (when no web player set
+/// another size first): 64 Ogg pages, 6.4 s of 100 ms pages.
+pub const PAGE_QUEUE: usize = 64;
 
 /// Wait before the first retry after a failure: 250 ms (the issue asks for ≤ 1 s; with doubling,
 /// a server back after a restart of up to 1.75 s is found within 1 s of coming back).
@@ -123,15 +128,29 @@ impl IcecastStatus {
 pub struct IcecastPublisher {
     status: Arc<IcecastStatus>,
     shutdown: CancellationToken,
-    task: JoinHandle<()>,
+    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl IcecastPublisher {
-    /// Starts publishing the Ogg pages of `encoded` to `target` (on the current tokio runtime).
-    /// `audio_info` is the `Ice-Audio-Info` header, e.g. `samplerate=16000;channels=1;bitrate=24`.
-    pub fn start(target: IcecastTarget, encoded: Encoded, audio_info: String) -> Self {
+    /// Starts publishing the station's Ogg pages ([`StationContext::live_encoding`]) to
+    /// `target` (on the current tokio runtime), with an `Ice-Audio-Info` header naming the
+    /// format, e.g. `samplerate=16000;channels=1;bitrate=24`. It stops with the station, or on
+    /// [`IcecastPublisher::stop`]; failures to reach the server are retried, not returned.
+    ///
+    /// # Errors
+    /// What starting the live encodings returns ([`crate::Error::Config`] for a format Opus
+    /// cannot encode, [`crate::Error::Thread`]).
+    pub fn start(target: IcecastTarget, ctx: &StationContext) -> crate::Result<Self> {
+        let encoded = ctx.live_encoding(PAGE_QUEUE)?;
+        let format = ctx.format();
+        let audio_info = format!(
+            "samplerate={};channels={};bitrate={}",
+            format.sample_rate,
+            format.channels,
+            crate::encode::ogg_opus::bitrate_for(format.sample_rate, format.channels) / 1000
+        );
         let status = Arc::new(IcecastStatus::new(target.url.clone()));
-        let shutdown = CancellationToken::new();
+        let shutdown = ctx.shutdown().child_token();
         let task = tokio::spawn(run(
             target,
             encoded,
@@ -139,11 +158,11 @@ impl IcecastPublisher {
             status.clone(),
             shutdown.clone(),
         ));
-        Self {
+        Ok(Self {
             status,
             shutdown,
-            task,
-        }
+            task: tokio::sync::Mutex::new(Some(task)),
+        })
     }
 
     /// State and counters.
@@ -152,10 +171,31 @@ impl IcecastPublisher {
     }
 
     /// Closes the connection and waits for the task.
-    pub async fn stop(self) {
+    pub async fn stop(&self) {
         self.shutdown.cancel();
-        let _ = self.task.await;
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = task.await;
+        }
         self.status.set(PublishState::Stopped);
+    }
+}
+
+impl Output for IcecastPublisher {
+    fn name(&self) -> &'static str {
+        "icecast"
+    }
+
+    fn status(&self) -> OutputStatus {
+        OutputStatus {
+            name: self.name(),
+            addr: None,
+            audience: None,
+            summary: format!("{}: {:?}", self.status.url, self.status.state()),
+        }
+    }
+
+    fn stop(&self) -> Stopping<'_> {
+        Box::pin(IcecastPublisher::stop(self))
     }
 }
 

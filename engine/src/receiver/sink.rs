@@ -1,6 +1,7 @@
 //! Where a recording's audio goes once its format is known: one [`FrameSink`] per destination.
 //! The WAV writer and the live player are the two today; the recorder feeds every sink the same
-//! frames and gaps.
+//! frames and gaps. A new sink (another file format, a network relay) implements [`FrameSink`]
+//! here and is added where the recorder builds its sinks.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use crate::pipeline::Output;
-use crate::stream::ChunkStream;
+use crate::output::{Output, OutputStatus, StationContext, Stopping};
+use crate::pipeline::Output as Item;
 use crate::{Error, Result};
 use packet::Packetizer;
 
@@ -60,22 +60,42 @@ pub struct RtpOutput {
     stats: Arc<RtpStats>,
     /// The packet duration in ms.
     packet_ms: u32,
+    /// The first destination.
+    first: SocketAddr,
+}
+
+impl Output for RtpOutput {
+    fn name(&self) -> &'static str {
+        "rtp"
+    }
+
+    fn status(&self) -> OutputStatus {
+        let packets = self.stats.packets.load(Ordering::Relaxed);
+        OutputStatus {
+            name: self.name(),
+            addr: Some(self.first),
+            audience: None,
+            summary: format!("{packets} packets sent"),
+        }
+    }
+
+    /// Nothing to wait for: the sending thread ends when the chunk stream closes.
+    fn stop(&self) -> Stopping<'_> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 impl RtpOutput {
     /// Opens one UDP socket per address family, writes the SDP file if asked, and starts the
-    /// sending thread on `stream` (of `rate` Hz, `channels` channels).
+    /// sending thread on the chunk stream of `ctx` (its format's rate and channels); the
+    /// thread ends when the stream closes.
     ///
     /// # Errors
     /// [`Error::Config`] for no destination; [`Error::Setup`] if a socket cannot be opened or
     /// set up or the SDP file cannot be written (its path is named); [`Error::Thread`] if the
     /// thread cannot start.
-    pub fn start(
-        stream: &ChunkStream,
-        rate: u32,
-        channels: u16,
-        options: &RtpOptions,
-    ) -> Result<Self> {
+    pub fn start(options: &RtpOptions, ctx: &StationContext) -> Result<Self> {
+        let (rate, channels) = (ctx.format().sample_rate, ctx.format().channels);
         let Some(first) = options.destinations.first().copied() else {
             return Err(Error::config("--rtp", "", "no destination"));
         };
@@ -107,36 +127,34 @@ impl RtpOutput {
             fastrand::u16(..),
             fastrand::u32(..),
         );
-        let mut chunks = stream.subscribe("rtp");
+        let mut chunks = ctx.subscribe("rtp");
         let thread_stats = stats.clone();
-        std::thread::Builder::new()
-            .name(RTP_THREAD.into())
-            .spawn(move || {
-                let mut errors = ErrorLog::default();
-                while let Some(item) = chunks.recv_blocking() {
-                    let Output::Chunk(chunk) = item else { continue };
-                    packetizer.push(chunk.position, &chunk.pcm, &mut |packet: &[u8]| {
-                        for (socket, dest) in &sockets {
-                            match socket.send_to(packet, dest) {
-                                Ok(n) => {
-                                    thread_stats.packets.fetch_add(1, Ordering::Relaxed);
-                                    thread_stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                                }
-                                Err(e) => {
-                                    thread_stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                                    errors.note(*dest, &e);
-                                }
+        ctx.spawn_reader(RTP_THREAD, move || {
+            let mut errors = ErrorLog::default();
+            while let Some(item) = chunks.recv_blocking() {
+                let Item::Chunk(chunk) = item else { continue };
+                packetizer.push(chunk.position, &chunk.pcm, &mut |packet: &[u8]| {
+                    for (socket, dest) in &sockets {
+                        match socket.send_to(packet, dest) {
+                            Ok(n) => {
+                                thread_stats.packets.fetch_add(1, Ordering::Relaxed);
+                                thread_stats.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                thread_stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                                errors.note(*dest, &e);
                             }
                         }
-                    });
-                }
-            })
-            .map_err(|source| Error::Thread {
-                name: RTP_THREAD.into(),
-                source,
-            })?;
+                    }
+                });
+            }
+        })?;
         info!(destinations = ?options.destinations, packet_ms, "RTP output sending");
-        Ok(Self { stats, packet_ms })
+        Ok(Self {
+            stats,
+            packet_ms,
+            first,
+        })
     }
 
     /// Live counters.

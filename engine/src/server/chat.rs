@@ -10,19 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tracing::{info, warn};
 
+use super::Hub;
 use super::client::ClientShared;
-use super::{Hub, ServerEvent};
-use crate::web::ChatEntry;
-
-/// Chat messages kept for the web page: 100.
-pub const CHAT_LOG: usize = 100;
-
-/// The latest [`CHAT_LOG`] messages.
-#[derive(Debug, Default)]
-pub(super) struct ChatLog {
-    last: u64,
-    entries: std::collections::VecDeque<ChatEntry>,
-}
 
 /// Messages a client may send in a burst: 10.
 pub const TEXT_BURST: f64 = 10.0;
@@ -116,19 +105,6 @@ impl Hub {
         self.relay_text(from, &text, Some(sender));
     }
 
-    /// The kept messages numbered above `after` (0: all kept), oldest first.
-    pub fn chat_since(&self, after: u64) -> Vec<ChatEntry> {
-        let log = self
-            .chat_log
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        log.entries
-            .iter()
-            .filter(|e| e.seq > after)
-            .cloned()
-            .collect()
-    }
-
     /// Says `text` as `from` to every client that asked for the chat (the server's own voice in
     /// the chat: the Server tab's input). Text over [`wire::MAX_TEXT_LEN`] bytes is cut.
     pub fn say(&self, from: &str, text: &str) {
@@ -156,26 +132,7 @@ impl Hub {
             sent += 1;
         }
         info!(%from, bytes = text.len(), to = sent, "chat message relayed");
-        {
-            let mut log = self
-                .chat_log
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            log.last += 1;
-            let seq = log.last;
-            if log.entries.len() == CHAT_LOG {
-                log.entries.pop_front();
-            }
-            log.entries.push_back(ChatEntry {
-                seq,
-                from: from.to_string(),
-                text: text.to_string(),
-            });
-        }
-        self.emit(ServerEvent::Text {
-            from: from.to_string(),
-            text: text.to_string(),
-        });
+        self.state.add_chat(from, text);
     }
 }
 

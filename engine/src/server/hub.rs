@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::client::{ClientInfo, ClientShared, Sent, Slot};
 use super::{MAX_CHUNKS_PER_WRITE, PARALLEL_FANOUT_FROM, ServerConfig, ServerEvent, ServerStats};
+use crate::output::StationState;
 use crate::pipeline::{Chunk, LegacyDemand, Notice};
 
 /// Chunks encoded and held back to be written together (see [`ServerConfig::writes_per_sec`]).
@@ -46,12 +47,11 @@ pub struct Hub {
     pub(super) pending: Mutex<Pending>,
     pub(super) next_id: AtomicU64,
     pub(super) stats: ServerStats,
-    pub(super) events: broadcast::Sender<ServerEvent>,
-    /// The latest chat messages, for the web page ([`Hub::chat_since`]).
-    pub(super) chat_log: Mutex<super::chat::ChatLog>,
+    /// The station's shared state: events, chat log, receivers count.
+    pub(super) state: Arc<StationState>,
     /// Set while a legacy client is sent audio (see [`Hub::legacy_demand`]).
     pub(super) legacy_demand: LegacyDemand,
-    /// The track playing and where it started (see [`Hub::current_track`]).
+    /// The NOW_PLAYING this output last sent and where it started (see [`Hub::current_track`]).
     pub(super) track: Mutex<Option<(u64, crate::audio::decode::TrackInfo)>>,
     /// The source ended and its last chunk went out: connections close once drained, and a new
     /// one is closed at once.
@@ -59,11 +59,21 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// A hub for `config`.
+    /// A hub for `config` on its own (a station of its own state, as in unit tests).
     pub fn new(config: ServerConfig) -> Arc<Self> {
+        let state = Arc::new(StationState::new(config.format));
+        Self::with_state(config, state, LegacyDemand::default())
+    }
+
+    /// A hub for `config` in a station: it tells events and chat through `state` and sets
+    /// `legacy_demand` while a legacy client is sent audio.
+    pub fn with_state(
+        config: ServerConfig,
+        state: Arc<StationState>,
+        legacy_demand: LegacyDemand,
+    ) -> Arc<Self> {
         let chunk_us = config.chunk.as_micros().max(1);
         let queue_frames = ((config.max_lag.as_micros() / chunk_us) as usize).max(1);
-        let (events, _) = broadcast::channel(1024);
         Arc::new(Self {
             codec: wire::Codec::new(config.checkcode),
             config,
@@ -72,9 +82,8 @@ impl Hub {
             pending: Mutex::new(Pending::default()),
             next_id: AtomicU64::new(1),
             stats: ServerStats::default(),
-            events,
-            chat_log: Mutex::new(super::chat::ChatLog::default()),
-            legacy_demand: LegacyDemand::default(),
+            state,
+            legacy_demand,
             track: Mutex::new(None),
             finished: AtomicBool::new(false),
         })
@@ -109,11 +118,11 @@ impl Hub {
 
     /// A receiver of every [`ServerEvent`] from now on (a slow receiver loses the oldest ones).
     pub fn subscribe(&self) -> broadcast::Receiver<ServerEvent> {
-        self.events.subscribe()
+        self.state.subscribe()
     }
 
     pub(super) fn emit(&self, event: ServerEvent) {
-        let _ = self.events.send(event);
+        self.state.emit(event);
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Slot>> {
@@ -164,7 +173,6 @@ impl Hub {
     /// ring ([`crate::stream::DEFAULT_CAPACITY`]). It adds no latency: the held chunks are
     /// already late, and the next item is already there.
     pub fn publish_behind(&self, chunk: &Chunk, waiting: usize) {
-        self.stats.set_level(chunk.level);
         self.stats.chunks.fetch_add(1, Ordering::Relaxed);
         let batch = {
             let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -278,27 +286,21 @@ impl Hub {
         self.stats.bytes_queued.fetch_add(queued, Ordering::Relaxed);
     }
 
-    /// Reports a notice from the source stage.
+    /// Acts on a notice from the source stage (the station logs it and tells it as an event):
+    /// END and NOW_PLAYING to the clients that asked, and closing once the source has finished.
     pub fn notice(&self, notice: Notice) {
         match &notice {
-            Notice::SilenceInserted(n) => {
-                info!(samples = n, "source delivers nothing: streaming silence")
-            }
-            Notice::SourceActive => info!("source delivering audio"),
-            Notice::SourceEnded { what, end } => {
-                info!(source = %what, end, "source ended: the stream ends with it");
-                self.send_end(*end);
-            }
+            Notice::SourceEnded { end, .. } => self.send_end(*end),
             Notice::Finished => {
-                info!("last chunk sent: closing every connection once it has its audio");
                 *self.track.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 self.finish();
             }
-            Notice::SourceFailed(why) => warn!(error = %why, "source failed; streaming silence"),
-            Notice::SourceRestored(what) => info!(format = %what, "source restored"),
             Notice::NowPlaying { position, track } => self.now_playing(*position, track),
+            Notice::SilenceInserted(_)
+            | Notice::SourceActive
+            | Notice::SourceFailed(_)
+            | Notice::SourceRestored(_) => {}
         }
-        self.emit(ServerEvent::Source(notice));
     }
 
     /// Tells every client that asked for it (ENDS) where the source ended.
@@ -344,6 +346,7 @@ impl Hub {
             map.len()
         };
         self.stats.clients.store(clients, Ordering::Relaxed);
+        self.state.set_receivers(clients);
         if crate::quiet::line("receivers connected", Some(addr.ip())) {
             info!(id, %addr, clients, "client connected");
         }
@@ -358,6 +361,7 @@ impl Hub {
             map.len()
         };
         self.stats.clients.store(clients, Ordering::Relaxed);
+        self.state.set_receivers(clients);
         let ip = Some(addr.ip());
         let logged = if reason.starts_with("protocol error: wrong checkcode") {
             crate::quiet::refused("connections closed: wrong checkcode", ip)

@@ -2,8 +2,6 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize};
 
-use crate::audio::level::Level;
-
 /// Live counters, readable from any thread.
 #[derive(Debug, Default)]
 pub struct ServerStats {
@@ -20,16 +18,4 @@ pub struct ServerStats {
     /// stream's capacity behind the source stage (see [`crate::stream`]); receivers see them as
     /// gaps, and the source stays in real time.
     pub fanout_dropped: AtomicU64,
-    level: crate::audio::level::LevelCell,
-}
-
-impl ServerStats {
-    /// The level of the latest chunk ([`Level::SILENCE`] before the first).
-    pub fn level(&self) -> Level {
-        self.level.load()
-    }
-
-    pub(super) fn set_level(&self, level: Level) {
-        self.level.store(level);
-    }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
-use tracing::info;
 
 use super::Hub;
 use super::client::ClientShared;
@@ -16,7 +15,6 @@ impl Hub {
     /// every client that asked for tracks. Called by the fan-out in stream order, before the
     /// audio at `position` goes out.
     pub(super) fn now_playing(&self, position: u64, track: &TrackInfo) {
-        info!(position, title = %track.title, artist = %track.artist, "now playing");
         *self
             .track
             .lock()

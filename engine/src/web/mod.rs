@@ -31,8 +31,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::audio::level::Level;
 use crate::encode::live::Encoded;
+use crate::output::{Output, OutputStatus, StationContext, StationState, Stopping};
 use crate::{Error, Result};
 
 /// Kernel send buffer of a web connection: 64 KiB (2 s of 16 kHz mono PCM, 20 s of Opus at
@@ -43,16 +43,7 @@ pub const SEND_BUFFER: usize = 64 * 1024;
 
 pub use crate::config::DEFAULT_HTTP_PORT;
 
-/// One relayed chat message, numbered, as `/chat.json` lists it (the server keeps the log).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ChatEntry {
-    /// Its number: 1 for the first message of this server run, then +1.
-    pub seq: u64,
-    /// The sender's name.
-    pub from: String,
-    /// The message.
-    pub text: String,
-}
+pub use crate::output::ChatEntry;
 
 /// The URL a browser on the network opens for a web output listening on `addr`. For an
 /// unspecified address (`0.0.0.0`, `::`: every interface) it names the address of the interface
@@ -114,25 +105,6 @@ impl Default for WebConfig {
     }
 }
 
-/// What `/status.json` reports besides the web output's own counters.
-#[derive(Clone)]
-pub struct StatusSource {
-    /// When serving started.
-    pub started: Instant,
-    /// The stream's sample rate in Hz.
-    pub sample_rate: u32,
-    /// The stream's channels.
-    pub channels: u16,
-    /// TCP receivers connected now.
-    pub tcp_receivers: Arc<dyn Fn() -> usize + Send + Sync>,
-    /// The level of the latest chunk.
-    pub level: Arc<dyn Fn() -> Level + Send + Sync>,
-    /// The chat messages numbered above the argument (`/chat.json?after=N`).
-    pub chat: Arc<dyn Fn(u64) -> Vec<ChatEntry> + Send + Sync>,
-    /// The track playing, for a playlist source (`None` otherwise).
-    pub now_playing: Arc<dyn Fn() -> Option<crate::audio::decode::TrackInfo> + Send + Sync>,
-}
-
 /// Live counters of the web output.
 #[derive(Debug, Default)]
 pub struct WebStats {
@@ -149,7 +121,8 @@ pub struct WebStats {
 /// What the routes share.
 pub struct WebState {
     encoded: Encoded,
-    status: StatusSource,
+    /// The station's shared state: format, level, chat, now playing, receivers.
+    status: Arc<StationState>,
     stats: Arc<WebStats>,
     /// The key every route but `/` needs, if any ([`WebConfig::access`]).
     access: Option<crate::secure::AccessKey>,
@@ -224,7 +197,7 @@ pub struct WebOutput {
     local_addr: SocketAddr,
     stats: Arc<WebStats>,
     shutdown: CancellationToken,
-    accept: JoinHandle<()>,
+    accept: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for WebOutput {
@@ -236,23 +209,22 @@ impl std::fmt::Debug for WebOutput {
 }
 
 impl WebOutput {
-    /// Serves the live `encoded` stream over HTTP on `listener` (already bound; tests bind
-    /// `127.0.0.1:0`).
+    /// Serves the station of `ctx` over HTTP (HTTPS with [`WebConfig::tls`]) on `listener`
+    /// (already bound; tests bind `127.0.0.1:0`): its live encodings
+    /// ([`StationContext::live_encoding`]) and its shared state for `/status.json` and
+    /// `/chat.json`. It stops with the station, or on [`WebOutput::stop`].
     ///
     /// # Errors
-    /// [`Error::Bind`] if the listener has no address.
-    pub fn start(
-        listener: TcpListener,
-        encoded: Encoded,
-        status: StatusSource,
-        config: WebConfig,
-    ) -> Result<Self> {
+    /// [`Error::Bind`] if the listener has no address; what starting the live encodings returns.
+    pub fn start(listener: TcpListener, config: WebConfig, ctx: &StationContext) -> Result<Self> {
         let local_addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: "web listener".into(),
             source,
         })?;
+        let encoded = ctx.live_encoding(config.queue)?;
+        let status = ctx.state().clone();
         let stats = Arc::new(WebStats::default());
-        let shutdown = CancellationToken::new();
+        let shutdown = ctx.shutdown().child_token();
         let state = Arc::new(WebState {
             encoded,
             status,
@@ -270,7 +242,7 @@ impl WebOutput {
             local_addr,
             stats,
             shutdown,
-            accept,
+            accept: tokio::sync::Mutex::new(Some(accept)),
         })
     }
 
@@ -285,9 +257,31 @@ impl WebOutput {
     }
 
     /// Stops accepting, closes every connection and waits for the accept loop.
-    pub async fn stop(self) {
+    pub async fn stop(&self) {
         self.shutdown.cancel();
-        let _ = self.accept.await;
+        if let Some(accept) = self.accept.lock().await.take() {
+            let _ = accept.await;
+        }
+    }
+}
+
+impl Output for WebOutput {
+    fn name(&self) -> &'static str {
+        "web"
+    }
+
+    fn status(&self) -> OutputStatus {
+        let listeners = self.stats.listeners.load(Ordering::Relaxed);
+        OutputStatus {
+            name: self.name(),
+            addr: Some(self.local_addr),
+            audience: Some(listeners),
+            summary: format!("{listeners} listeners"),
+        }
+    }
+
+    fn stop(&self) -> Stopping<'_> {
+        Box::pin(WebOutput::stop(self))
     }
 }
 

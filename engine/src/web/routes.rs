@@ -192,8 +192,12 @@ async fn stream_wav(
     let (recent, rx) = state.encoded.subscribe_pcm_with_recent();
     let listener = Listener::new(&state, progress, "wav");
     // The header, then the last WAV_BURST of audio at once, then live.
-    let mut first =
-        BytesMut::from(&live_wav_header(state.status.sample_rate, state.status.channels)[..]);
+    let mut first = BytesMut::from(
+        &live_wav_header(
+            state.status.format().sample_rate,
+            state.status.format().channels,
+        )[..],
+    );
     for frame in recent {
         first.put_slice(&frame.pcm);
     }
@@ -208,28 +212,29 @@ async fn chat(
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     let after = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
-    let body = serde_json::json!({ "messages": (state.status.chat)(after) });
+    let body = serde_json::json!({ "messages": state.status.chat_since(after) });
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }
 
 async fn status(State(state): State<Arc<WebState>>) -> Response {
     let s = &state.status;
-    let level = (s.level)();
+    let level = s.level();
+    let (sample_rate, channels) = (s.format().sample_rate, s.format().channels);
     let body = serde_json::json!({
         "name": state.name,
         "format": {
-            "sample_rate": s.sample_rate,
-            "channels": s.channels,
+            "sample_rate": sample_rate,
+            "channels": channels,
             "bits_per_sample": 16,
-            "opus_bitrate": crate::encode::ogg_opus::bitrate_for(s.sample_rate, s.channels),
+            "opus_bitrate": crate::encode::ogg_opus::bitrate_for(sample_rate, channels),
         },
         "level": { "rms_dbfs": level.rms_dbfs, "peak_dbfs": level.peak_dbfs },
-        "uptime_s": s.started.elapsed().as_secs_f64(),
-        "tcp_receivers": (s.tcp_receivers)(),
+        "uptime_s": s.started().elapsed().as_secs_f64(),
+        "tcp_receivers": s.receivers(),
         "web_listeners": state.stats.listeners.load(Ordering::Relaxed),
         "web_dropped": state.stats.dropped.load(Ordering::Relaxed),
         "web_sockets_refused": state.stats.refused_sockets.load(Ordering::Relaxed),
-        "now_playing": (s.now_playing)().map(|t| serde_json::json!({
+        "now_playing": s.now_playing().map(|(_, t)| serde_json::json!({
             "title": t.title,
             "artist": t.artist,
         })),

@@ -154,8 +154,8 @@ async fn pcm_socket<S>(
     let mut rx = state.encoded.subscribe_pcm();
     let listener = Listener::new(&state, progress, "ws");
     let format = serde_json::json!({
-        "sample_rate": state.status.sample_rate,
-        "channels": state.status.channels,
+        "sample_rate": state.status.format().sample_rate,
+        "channels": state.status.format().channels,
         "bits_per_sample": 16,
     });
     if socket

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use engine::audio::sources::SourceSpec;
 use engine::codec::ClientSide;
 use engine::pipeline::{Output, PipelineConfig};
-use engine::server::{ServeOptions, ServerConfig, ServerHandle};
+use engine::server::ServerConfig;
+use engine::station::{ServeOptions, Station};
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
@@ -97,7 +98,7 @@ async fn run(clients: usize, chunk_ms: u64, seconds: f64) -> Result<String, Stri
     let input = SourceSpec::Tone(440.0)
         .open(true, pipeline.rate, pipeline.chunk)
         .map_err(|e| e.to_string())?;
-    let server = ServerHandle::start(
+    let server = Station::start(
         ServeOptions::new("127.0.0.1:0", input)
             .pipeline(pipeline)
             .server(ServerConfig {

@@ -1,6 +1,6 @@
 //! `audiomi-outputs`: the latency the RTP, Icecast and web outputs add, to a receiver's socket.
 //!
-//! In one process: the real server (`ServerHandle::start`) with a source of beeps (100 ms of
+//! In one process: the real server (`Station::start`) with a source of beeps (100 ms of
 //! 1 kHz every 1.02 s, silence between), an RTP output to a UDP socket on
 //! 127.0.0.1, and, with `--icecast URL`, an Icecast output to a real Icecast, whose mount a
 //! listener reads over HTTP as any player would. A probe subscribed to the chunk stream finds the
@@ -28,7 +28,7 @@ use engine::audio::{Generator, Input};
 use engine::icecast::{IcecastTarget, IcecastUrl};
 use engine::pipeline::Output;
 use engine::rtp::RtpOptions;
-use engine::server::{ServeOptions, ServerHandle};
+use engine::station::{ServeOptions, Station};
 
 /// Command line.
 #[derive(Debug, Parser)]
@@ -236,12 +236,12 @@ async fn main() {
         name: "audiomi-outputs".into(),
         description: "latency benchmark".into(),
     });
-    let server = ServerHandle::start(
+    let server = Station::start(
         ServeOptions::new(
             "127.0.0.1:0",
             Input::Generated(Box::new(Beeps { position: 0 })),
         )
-        .web(args.web.then(|| engine::server::WebOptions {
+        .web(args.web.then(|| engine::station::WebOptions {
             listen: "127.0.0.1:0".into(),
             config: engine::web::WebConfig::default(),
         }))

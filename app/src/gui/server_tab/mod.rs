@@ -10,7 +10,8 @@ use engine::audio::sources::SourceSpec;
 use engine::icecast::{IcecastUrl, PublishState};
 use engine::pipeline::{Notice, PipelineConfig};
 use engine::preview::Preview;
-use engine::server::{ClientInfo, ServerEvent, ServerHandle};
+use engine::server::{ClientInfo, ServerEvent};
+use engine::station::Station;
 use iced::{Subscription, Task};
 
 use super::chat::ChatPanel;
@@ -82,7 +83,7 @@ pub enum Message {
     /// Start serving.
     Start,
     /// The server started, or could not.
-    Started(Result<ServerHandle, Problem>),
+    Started(Result<Station, Problem>),
     /// Stop serving.
     Stop,
     /// The server stopped.
@@ -112,7 +113,7 @@ pub struct ServerTab {
     /// Checkcode field.
     pub checkcode: String,
     /// The running server.
-    pub running: Option<ServerHandle>,
+    pub running: Option<Station>,
     /// When it started.
     pub started_at: Option<Instant>,
     /// A start or stop is under way.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use engine::audio::sources::SourceSpec;
 use engine::icecast::IcecastUrl;
 use engine::preview::Preview;
-use engine::server::{ServeSettings, ServerConfig, ServerEvent, ServerHandle, TlsSettings};
+use engine::server::{ServerConfig, ServerEvent};
+use engine::station::{ServeSettings, Station, TlsSettings};
 use iced::Task;
 
 use super::Message;
@@ -68,7 +69,7 @@ pub struct Private {
 ///
 /// # Errors
 /// A bad source, a busy port (said plainly), any other start failure.
-pub async fn start(req: StartRequest) -> Result<ServerHandle, Problem> {
+pub async fn start(req: StartRequest) -> Result<Station, Problem> {
     let StartRequest {
         host,
         port,
@@ -139,7 +140,7 @@ pub async fn start(req: StartRequest) -> Result<ServerHandle, Problem> {
 
 /// The running server, hashed by its address and identity (a new server restarts the
 /// subscription).
-pub(super) struct Running(pub(super) ServerHandle);
+pub(super) struct Running(pub(super) Station);
 
 impl std::hash::Hash for Running {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -158,7 +159,7 @@ pub(super) fn ticks(running: &Running) -> impl futures::Stream<Item = super::Mes
     let started = std::time::Instant::now();
     let mut meter = crate::gui::meter::MeterWatch::default();
     crate::gui::ticks::when_changed(move || {
-        let meter = meter.update(h.stats().level());
+        let meter = meter.update(h.level());
         let clients: Vec<_> = h
             .hub()
             .clients()

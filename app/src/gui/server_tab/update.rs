@@ -246,7 +246,7 @@ impl ServerTab {
         )
     }
 
-    fn on_started(&mut self, handle: ServerHandle) {
+    fn on_started(&mut self, handle: Station) {
         self.busy = false;
         self.status = format!(
             "Serving on {}. Receivers connect to this computer's address, port {}.",
@@ -335,7 +335,7 @@ impl ServerTab {
     fn on_tick(&mut self) {
         if let Some(h) = &self.running {
             let stats = h.stats();
-            self.meter.update(stats.level());
+            self.meter.update(h.level());
             self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
             self.clients = h.hub().clients();
             self.web_listeners = h.web_stats().map(|w| w.listeners.load(Ordering::Relaxed));

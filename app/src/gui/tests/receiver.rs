@@ -277,7 +277,7 @@ async fn while_reconnecting_the_last_failure_is_shown_beside_its_field() {
 /// shows the saved file's own figures (frames and size on the disk, as `sox --i` reads them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hifi_recording_shows_frames_and_the_files_real_size() {
-    let mut settings = engine::server::ServeSettings::new(
+    let mut settings = engine::station::ServeSettings::new(
         "127.0.0.1",
         0,
         engine::audio::sources::SourceSpec::Tone(1000.0),

@@ -1,13 +1,14 @@
-//! What happens in a server, as events for logs, the GUI and tests.
+//! What happens in a station (its source and its outputs), as events for logs, the GUI and
+//! tests.
 
 use std::net::SocketAddr;
 
 use crate::pipeline::Notice;
 
-/// Something that happened in the server (for logs, the GUI and tests).
+/// Something that happened in the station (for logs, the GUI and tests).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
-    /// The server is accepting connections.
+    /// The TCP output is accepting connections.
     Listening {
         /// The bound address.
         addr: SocketAddr,
@@ -46,6 +47,6 @@ pub enum ServerEvent {
         /// The message.
         text: String,
     },
-    /// The server has stopped.
+    /// The station has stopped.
     Stopped,
 }

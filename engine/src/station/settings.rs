@@ -2,7 +2,7 @@
 //! the command line (`audiomi serve`) and the window's Server tab both call
 //! [`ServeSettings::start`].
 
-use super::{ServeOptions, ServerConfig, ServerHandle, WebOptions};
+use super::{ServeOptions, Station, WebOptions};
 use crate::audio::sources::SourceSpec;
 use crate::config::socket_addr;
 use crate::discovery::AnnounceSpec;
@@ -10,6 +10,7 @@ use crate::icecast::{IcecastTarget, IcecastUrl};
 use crate::pipeline::PipelineConfig;
 use crate::rtp::RtpOptions;
 use crate::secure::{AccessKey, TlsIdentity, TlsServeOptions};
+use crate::server::ServerConfig;
 use crate::web::WebConfig;
 use crate::{Error, Result};
 use std::path::PathBuf;
@@ -128,7 +129,7 @@ impl ServeSettings {
     /// [`Error::Config`] for a tone the rate cannot carry, [`Error::Source`] /
     /// [`Error::WavRead`] for a source that cannot be opened, [`Error::Bind`] for an address that
     /// cannot be listened on (the TCP port or the web player's).
-    pub async fn start(self) -> Result<ServerHandle> {
+    pub async fn start(self) -> Result<Station> {
         let (source, looping, shuffle, pipeline) = (
             self.source.clone(),
             self.looping,
@@ -172,7 +173,7 @@ impl ServeSettings {
                 name: name.clone(),
                 interface,
             }));
-        ServerHandle::start(options).await
+        Station::start(options).await
     }
 }
 

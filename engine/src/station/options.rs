@@ -1,18 +1,12 @@
-//! What [`super::ServerHandle::start`] is asked to run.
+//! What [`super::Station::start`] is asked to run.
 
-use std::net::SocketAddr;
-
-use super::outputs::OutputInfo;
-use super::{Hub, ServerConfig};
-use crate::discovery::{AnnounceSpec, TxtRecord};
+use crate::discovery::AnnounceSpec;
 use crate::icecast::IcecastTarget;
 use crate::pipeline::{Input, PipelineConfig};
 use crate::rtp::RtpOptions;
 use crate::secure::TlsServeOptions;
-use crate::secure::listener::BoundTls;
+use crate::server::ServerConfig;
 use crate::web::WebConfig;
-use crate::{Error, Result};
-use tokio::net::TcpListener;
 
 /// Everything needed to start serving. Start from [`ServeOptions::new`] (a source on an
 /// address, every output off) and add what is wanted.
@@ -100,78 +94,6 @@ impl ServeOptions {
     }
 }
 
-/// Binds the plaintext port (unless TLS turns it off) and the TLS port (if any); returns them
-/// and the address [`super::ServerHandle::local_addr`] reports (the plaintext port's, else the
-/// TLS port's).
-///
-/// # Errors
-/// [`Error::Bind`], [`Error::Identity`]; [`Error::Config`] if neither port would be open.
-pub(super) async fn bind_ports(
-    listen: &str,
-    tls: Option<TlsServeOptions>,
-) -> Result<(
-    Option<(TcpListener, SocketAddr)>,
-    Option<BoundTls>,
-    SocketAddr,
-)> {
-    let plain = match &tls {
-        Some(t) if !t.plain => None,
-        _ => Some(crate::listen::bind(listen).await?),
-    };
-    let tls = match tls {
-        Some(t) => Some(BoundTls::bind(t).await?),
-        None => None,
-    };
-    let local_addr = plain.as_ref().map(|p| p.1).or(tls.as_ref().map(|t| t.addr));
-    let local_addr = local_addr.ok_or_else(|| Error::Config {
-        name: "--no-plain".into(),
-        value: "true".into(),
-        reason: "with the plaintext port off, TLS must be on".into(),
-    })?;
-    Ok((plain, tls, local_addr))
-}
-
-/// The web output's limits with the TLS port's security: with TLS on, the web player is served
-/// over HTTPS with the same certificate and asks for the same access key (if any).
-pub(super) fn secure_web(config: WebConfig, tls: Option<&BoundTls>) -> WebConfig {
-    match tls {
-        Some(t) => WebConfig {
-            tls: Some(t.server_config.clone()),
-            access: t.key.clone(),
-            ..config
-        },
-        None => config,
-    }
-}
-
-/// Runs `f` if there is one.
-pub(super) async fn maybe(f: Option<impl std::future::Future<Output = ()>>) {
-    if let Some(f) = f {
-        f.await;
-    }
-}
-
-/// The TXT record announcing a server with these ports (see [`crate::discovery::TxtRecord`]).
-pub(super) fn txt_record(
-    hub: &Hub,
-    plain: Option<SocketAddr>,
-    tls: Option<&BoundTls>,
-    outputs: &OutputInfo,
-    name: &str,
-) -> TxtRecord {
-    let format = hub.config().format;
-    TxtRecord {
-        name: name.to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        format: (format.sample_rate, format.channels),
-        plain_port: plain.map(|a| a.port()),
-        tls_port: tls.map(|t| t.addr.port()),
-        fingerprint: tls.map(|t| t.fingerprint.to_string()),
-        http_port: outputs.web.as_ref().map(|(a, _)| a.port()),
-        key_required: tls.is_some_and(BoundTls::key_required),
-    }
-}
-
 /// Where and how the web output listens.
 #[derive(Debug, Clone)]
 pub struct WebOptions {
@@ -181,24 +103,9 @@ pub struct WebOptions {
     pub config: WebConfig,
 }
 
-/// A stream id that differs between server runs (time and process id mixed; not cryptographic).
-pub fn new_stream_id() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mixed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
-    (mixed ^ (mixed >> 29))
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .rotate_left(17) as u32
-}
-
 /// The hub's settings: `server` with the chunk duration and the stream's format (rate,
 /// channels) taken from `pipeline`.
-pub(super) fn hub_config(
-    mut server: super::ServerConfig,
-    pipeline: &crate::pipeline::PipelineConfig,
-) -> super::ServerConfig {
+pub(super) fn hub_config(mut server: ServerConfig, pipeline: &PipelineConfig) -> ServerConfig {
     server.chunk = pipeline.chunk;
     server.format.sample_rate = pipeline.rate;
     server.format.channels = pipeline.channels;
