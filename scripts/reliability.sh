@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The slow fault tests; results in docs/RELIABILITY.md. (The fast ones run in the test suite:
-# engine/tests, app/tests and wire/tests.) Each mode prints what it measured and
+# engine/tests, tests and wire/tests.) Each mode prints what it measured and
 # exits non-zero if the server or receiver misbehaved.
 #
 #   scripts/reliability.sh hostile      1,000 healthy receivers (gap check) next to 100 stalled

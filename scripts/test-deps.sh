@@ -13,14 +13,14 @@ packages=(
   # scripts/reliability.sh: network namespaces and link faults.
   iproute2
   # real peers of the stream encoders: opusinfo and opusdec check the Ogg/Opus we write;
-  # Chromium plays the web player (app/tests/browser.rs, page.rs).
+  # Chromium plays the web player (tests/browser.rs, page.rs).
   opus-tools chromium
-  # Icecast and RTP peers (app/tests/icecast.rs, rtp.rs): a real Icecast server, curl as its
+  # Icecast and RTP peers (tests/icecast.rs, rtp.rs): a real Icecast server, curl as its
   # listener, GStreamer's RTP L16 receiver, ffprobe opening the SDP file (ffmpeg also makes the
-  # MP3 of app/tests/playlist.rs), tcpdump reading the multicast TTL (inside a network
+  # MP3 of tests/playlist.rs), tcpdump reading the multicast TTL (inside a network
   # namespace the test makes).
   icecast2 curl gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good ffmpeg tcpdump
-  # private streams and discovery (app/tests/tls.rs, discovery.rs): openssl s_client as a TLS
+  # private streams and discovery (tests/tls.rs, discovery.rs): openssl s_client as a TLS
   # peer, tcpdump on lo, python3-zeroconf as an independent mDNS browser (bound to lo).
   openssl python3-zeroconf
 )

@@ -404,3 +404,41 @@ fn no_modules_import_each_other_in_a_circle() {
         }
     }
 }
+
+/// The top level is the design's (`Cargo.toml, app/, engine/, wire/, assets/, packaging/,
+/// tests/`, with `tools/` and `third_party/` the documented exceptions): the end-to-end tests
+/// of the binary and what they share are in `tests/`, a workspace member, not in `app/tests/`
+/// and a separate `testkit/`.
+#[test]
+fn the_top_level_is_the_designs() {
+    let root = workspace();
+    for part in [
+        "Cargo.toml",
+        "app",
+        "engine",
+        "wire",
+        "assets",
+        "packaging",
+        "tests",
+    ] {
+        assert!(root.join(part).exists(), "{part} is missing at the top");
+    }
+    let members = fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        members.contains("\"tests\""),
+        "tests/ is a workspace member"
+    );
+    let tests: Vec<_> = fs::read_dir(root.join("tests"))
+        .expect("tests/")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .collect();
+    assert!(
+        tests.len() > 10,
+        "the end-to-end tests are in tests/ ({} files)",
+        tests.len()
+    );
+    for gone in ["app/tests", "testkit"] {
+        assert!(!root.join(gone).exists(), "{gone} should be in tests/");
+    }
+}

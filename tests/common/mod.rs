@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-/// The `audiomi` binary of this build (Cargo builds it before the integration tests).
-pub const BIN: &str = env!("CARGO_BIN_EXE_audiomi");
+/// The `audiomi` binary of this build profile (`target/<profile>/audiomi`, named by
+/// `tests/build.rs`): `scripts/test.sh` builds it before it runs the tests.
+pub const BIN: &str = env!("AUDIOMI_TEST_BIN");
 
 /// `audiomi` with the test environment ([`audiomi_testkit::audiomi`]), run in `dir`.
 pub fn audiomi(dir: &Path) -> Command {

@@ -1,5 +1,6 @@
-//! Helpers for audioMi's end-to-end tests: the `audiomi` binary as a real process, free ports,
-//! test signals and their analysis.
+//! Helpers for audioMi's end-to-end tests (the files at the top of `tests/`), the engine's
+//! tests and the tools: the `audiomi` binary as a real process, free ports, test signals and
+//! their analysis, peers (a private PulseAudio, icecast2), a DevTools client ([`cdp`]).
 
 pub mod cdp;
 pub mod peers;
@@ -12,11 +13,19 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// An `audiomi` command (the binary at `bin`; tests of the `app` crate pass
-/// `env!("CARGO_BIN_EXE_audiomi")`) with logs at `info`, no colours, no `.env` overrides from the
+/// An `audiomi` command (the binary at `bin`; the end-to-end tests pass the one of their build
+/// profile, `tests/common`'s `BIN`) with logs at `info`, no colours, no `.env` overrides from the
 /// environment, no access key, mDNS on `lo` only, its config folder (`AUDIOMI_CONFIG_DIR`) at `dir/config`, no
 /// stdin, run in `dir`.
+///
+/// # Panics
+/// If there is no file at `bin`, saying how to build it.
 pub fn audiomi(bin: &Path, dir: &Path) -> Command {
+    assert!(
+        bin.exists(),
+        "no audiomi binary at {}: build it first (`cargo build --bins`, as scripts/test.sh does)",
+        bin.display()
+    );
     let mut c = Command::new(bin);
     c.current_dir(dir)
         .env("RUST_LOG", "info")
