@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use engine::audio::devices::DeviceInfo;
 use engine::audio::sources::SourceSpec;
-use engine::icecast::{IcecastUrl, PublishState};
 use engine::pipeline::{Notice, PipelineConfig};
 use engine::preview::Preview;
 use engine::server::{ClientInfo, ServerEvent};
@@ -19,15 +18,16 @@ use super::desktop::{NO_FILE_DIALOG, file_dialog_available, list_devices};
 use super::form::{
     Field, Problem, Spot, clear_problem, field, validate_checkcode, validate_host, validate_port,
 };
-use super::qr::Qr;
 use super::settings::ServerSettings;
 use super::widgets::Meter;
 
+pub mod icecast;
 mod quality;
 mod run;
 mod source;
 mod update;
 pub(super) mod view;
+pub mod web;
 
 pub use quality::Quality;
 use run::{Previewing, Running, close_preview, events, preview_ticks, ticks};
@@ -68,10 +68,8 @@ pub enum Message {
     Checkcode(String),
     /// Web-player port field edited (empty: no web player).
     HttpPort(String),
-    /// Icecast URL field edited.
-    IcecastUrl(String),
-    /// Icecast password field edited.
-    IcecastPassword(String),
+    /// An Icecast field edited.
+    Icecast(icecast::Message),
     /// The *Private (TLS + key)* switch.
     Private(bool),
     /// Chat input edited.
@@ -126,8 +124,6 @@ pub struct ServerTab {
     pub clients: Vec<ClientInfo>,
     /// Bytes sent so far.
     pub bytes: u64,
-    /// Web-player listeners now (refreshed on each tick while the web player runs).
-    pub web_listeners: Option<usize>,
     /// The latest event or error, in words.
     pub status: String,
     /// The last error, shown next to the field or button it concerns.
@@ -136,20 +132,14 @@ pub struct ServerTab {
     pub preview: Option<Arc<Preview>>,
     /// Counts previews started; a preview that opens after a newer one was asked for is closed.
     pub preview_generation: u64,
-    /// The web player's port, as in the settings (empty: none).
-    pub http_port: String,
     /// The file or folder source's path as typed (or as the dialog chose it).
     pub source_path: String,
     /// Repeat a file or folder source (on by default); off, its end stops the server.
     pub looping: bool,
-    /// The web player's URL while serving, and its QR code.
-    pub web: Option<(String, Option<Qr>)>,
-    /// Icecast URL field (no password in it once serving starts).
-    pub icecast_url: String,
-    /// Icecast password field (shown as dots, never saved).
-    pub icecast_password: String,
-    /// Each Icecast publisher's target (password hidden), state and bytes sent, while serving.
-    pub icecast: Vec<(String, PublishState, u64)>,
+    /// The web player's port field and, while serving, its URL and listeners.
+    pub web: web::WebPlayer,
+    /// The Icecast output's fields and publishers.
+    pub icecast: icecast::Icecast,
     /// Serve privately: TLS and an access key, no plaintext port (the web player is HTTPS and
     /// asks for the key).
     pub private: bool,
@@ -189,14 +179,10 @@ impl ServerTab {
             problem: None,
             preview: None,
             preview_generation: 0,
-            http_port: settings.http_port.clone(),
             source_path: String::new(),
             looping: true,
-            web: None,
-            web_listeners: None,
-            icecast_url: settings.icecast_url.clone(),
-            icecast_password: String::new(),
-            icecast: Vec::new(),
+            web: web::WebPlayer::new(&settings.http_port),
+            icecast: icecast::Icecast::new(&settings.icecast_url),
             private: false,
             access_key: String::new(),
             tls: None,
@@ -214,8 +200,8 @@ impl ServerTab {
             port: self.port.clone(),
             checkcode: self.checkcode.clone(),
             source: self.selected.as_ref().and_then(SourceChoice::spec),
-            http_port: self.http_port.clone(),
-            icecast_url: self.icecast_url.clone(),
+            http_port: self.web.port.clone(),
+            icecast_url: self.icecast.url.clone(),
             format: self.quality.0.to_string(),
         }
     }
@@ -225,28 +211,13 @@ impl ServerTab {
         list_devices(engine::audio::devices::list_sources).map(Message::Listed)
     }
 
-    /// The Icecast fields parsed: `None` when the URL field is empty.
-    fn icecast_field(&self) -> Field<Option<IcecastUrl>> {
-        field(&self.icecast_url, |text| {
-            if text.trim().is_empty() {
-                return Ok(None);
-            }
-            IcecastUrl::parse_with_password(text, &self.icecast_password)
-                .map(Some)
-                .map_err(|e| match e {
-                    engine::Error::Config { reason, .. } => reason,
-                    e => e.to_string(),
-                })
-        })
-    }
-
     /// Why the access key cannot be used (private mode needs one), if so.
     /// The web player's port from its field (`None`: no web player).
     ///
     /// # Errors
     /// What is wrong with the field, in words.
     pub fn web_port(&self) -> Result<Option<u16>, String> {
-        crate::gui::form::validate_web_port(&self.http_port, &self.port)
+        self.web.parsed(&self.port)
     }
 
     fn key_error(&self) -> Option<String> {
@@ -270,7 +241,7 @@ impl ServerTab {
             && h.ok()
             && p.ok()
             && c.ok()
-            && self.icecast_field().ok()
+            && self.icecast.parsed().ok()
             && self.web_port().is_ok()
             && self.key_error().is_none()
             && self

@@ -154,7 +154,6 @@ impl std::hash::Hash for Running {
 /// publisher's state would show something new ([`crate::gui::ticks`]).
 pub(super) fn ticks(running: &Running) -> impl futures::Stream<Item = super::Message> + use<> {
     use futures::StreamExt;
-    use std::sync::atomic::Ordering;
     let h = running.0.clone();
     let started = std::time::Instant::now();
     let mut meter = crate::gui::meter::MeterWatch::default();
@@ -166,8 +165,8 @@ pub(super) fn ticks(running: &Running) -> impl futures::Stream<Item = super::Mes
             .into_iter()
             .map(|c| (c.id, c.name, c.lag.as_millis() / 100))
             .collect();
-        let web = h.web_stats().map(|w| w.listeners.load(Ordering::Relaxed));
-        let icecast: Vec<String> = h.icecast().iter().map(|s| s.state().to_string()).collect();
+        let web = super::web::WebPlayer::watch(&h);
+        let icecast = super::icecast::Icecast::watch(&h);
         let uptime = started.elapsed().as_secs();
         (meter, clients, web, icecast, uptime)
     })

@@ -34,15 +34,11 @@ impl ServerTab {
             }
             Message::HttpPort(v) => {
                 clear_problem(&mut self.problem, Spot::Action);
-                self.http_port = v;
+                self.web.port = v;
             }
-            Message::IcecastUrl(v) => {
+            Message::Icecast(m) => {
                 clear_problem(&mut self.problem, Spot::Icecast);
-                self.icecast_url = v;
-            }
-            Message::IcecastPassword(v) => {
-                clear_problem(&mut self.problem, Spot::Icecast);
-                self.icecast_password = v;
+                self.icecast.update(m);
             }
             Message::Private(on) => {
                 clear_problem(&mut self.problem, Spot::Private);
@@ -204,17 +200,13 @@ impl ServerTab {
         let Some(spec) = self.selected.as_ref().and_then(SourceChoice::spec) else {
             return Task::none();
         };
-        let Some(icecast) = self.icecast_field().value else {
+        let Some(icecast) = self.icecast.parsed().value else {
             return Task::none();
         };
         let Ok(http_port) = self.web_port() else {
             return Task::none();
         };
-        if let Some(url) = &icecast {
-            // A password typed into the URL moves to its own field: never shown, never saved.
-            self.icecast_url = url.without_password();
-            self.icecast_password = url.password().to_string();
-        }
+        self.icecast.starting(icecast.as_ref());
         self.busy = true;
         self.problem = None;
         self.status = format!("Starting {spec} on port {port}…");
@@ -260,12 +252,10 @@ impl ServerTab {
             );
             (addr.port(), fingerprint.to_string())
         });
-        self.web = handle.web_url().map(|url| {
-            let qr = Qr::new(&url);
+        if let Some(url) = self.web.started(&handle) {
             self.status
                 .push_str(&format!(" Any browser or phone: {url}"));
-            (url, qr)
-        });
+        }
         self.started_at = Some(Instant::now());
         self.bytes = 0;
         self.clients.clear();
@@ -316,10 +306,9 @@ impl ServerTab {
     fn on_stopped(&mut self, result: Result<(), String>) -> Task<Message> {
         self.busy = false;
         self.started_at = None;
-        self.web = None;
+        self.web.stopped();
         self.tls = None;
-        self.web_listeners = None;
-        self.icecast.clear();
+        self.icecast.stopped();
         self.clients.clear();
         self.meter = Meter::default();
         let finished = std::mem::take(&mut self.finished);
@@ -338,15 +327,8 @@ impl ServerTab {
             self.meter.update(h.level());
             self.bytes = stats.bytes_queued.load(Ordering::Relaxed);
             self.clients = h.hub().clients();
-            self.web_listeners = h.web_stats().map(|w| w.listeners.load(Ordering::Relaxed));
-            self.icecast = h
-                .icecast()
-                .iter()
-                .map(|s| {
-                    let bytes = s.bytes_sent.load(Ordering::Relaxed);
-                    (s.url.to_string(), s.state(), bytes)
-                })
-                .collect();
+            self.web.refresh(h);
+            self.icecast.refresh(h);
         } else if let Some(p) = &self.preview {
             self.meter.update(p.level());
         }

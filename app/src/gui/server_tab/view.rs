@@ -1,15 +1,13 @@
 //! The Server tab's view: the source and address form, the action, the meter, the counters
 //! and the receivers.
 
-use iced::widget::{button, canvas, checkbox, column, container, pick_list, row, scrollable, text};
+use iced::widget::{button, checkbox, column, container, pick_list, row, scrollable, text};
 use iced::{Element, Length};
 
 use super::{Message, Quality, ServerTab, SourceChoice};
 use crate::gui::form::{Spot, field_error, form_row, input, problem_at};
-use crate::gui::qr::Qr;
 use crate::gui::widgets::repaint_on_change;
 use crate::gui::{human_bytes, human_duration};
-use engine::icecast::PublishState;
 use engine::server::ClientInfo;
 
 impl ServerTab {
@@ -18,14 +16,14 @@ impl ServerTab {
         let mut content = column![self.form(), self.action()].spacing(14);
         // The web player's address and QR code right under the action, where the window shows
         // them without scrolling.
-        if let Some((url, qr)) = &self.web {
-            content = content.push(web_player(url, qr.as_ref()));
+        if let Some(banner) = self.web.banner() {
+            content = content.push(banner);
         }
         content = content
             .push(self.meter.view(self.meter_label()))
             .push(self.counters());
-        for (url, state, bytes) in &self.icecast {
-            content = content.push(icecast_state(url, state, *bytes));
+        for row in self.icecast.rows() {
+            content = content.push(row);
         }
         content
             .push(text("Receivers"))
@@ -94,7 +92,8 @@ impl ServerTab {
                         editable,
                         Message::Start,
                     ),
-                    self.icecast_form(editable),
+                    self.icecast
+                        .form(editable, problem_at(self.problem.as_ref(), Spot::Icecast)),
                     self.private_form(editable),
                 ]
                 .spacing(6),
@@ -114,15 +113,7 @@ impl ServerTab {
             )
             .width(Length::Fill),
             text("Web player port"),
-            input(
-                "off",
-                &self.http_port,
-                "server-http-port",
-                Message::HttpPort,
-                editable,
-                Message::Start,
-            )
-            .width(Length::Fixed(80.0)),
+            self.web.field(editable),
         ]
         .spacing(8)
         .align_y(iced::Alignment::Center)
@@ -155,42 +146,6 @@ impl ServerTab {
         .spacing(8)
         .align_y(iced::Alignment::Center);
         Some(path.into())
-    }
-
-    /// The Icecast URL and its password (shown as dots), with the problem under them.
-    fn icecast_form(&self, editable: bool) -> Element<'_, Message> {
-        let error = self
-            .icecast_field()
-            .error
-            .or_else(|| problem_at(self.problem.as_ref(), Spot::Icecast));
-        let url = input(
-            "icecast://source@host:8000/live.opus",
-            &self.icecast_url,
-            "server-icecast-url",
-            Message::IcecastUrl,
-            editable,
-            Message::Start,
-        );
-        let password = input(
-            "password",
-            &self.icecast_password,
-            "server-icecast-password",
-            Message::IcecastPassword,
-            editable,
-            Message::Start,
-        )
-        .secure(true);
-        column![
-            text("Also publish to Icecast (optional)"),
-            row![
-                url.width(Length::FillPortion(4)),
-                password.width(Length::FillPortion(2))
-            ]
-            .spacing(12),
-            field_error(error),
-        ]
-        .spacing(4)
-        .into()
     }
 
     /// The *Private (TLS + key)* switch and the access key (dots), or, while serving privately,
@@ -258,8 +213,8 @@ impl ServerTab {
             .started_at
             .map_or_else(|| "—".to_string(), |t| human_duration(t.elapsed()));
         let mut counters = row![text(format!("Clients: {}", self.clients.len()))].spacing(24);
-        if let Some(n) = self.web_listeners {
-            counters = counters.push(text(format!("Web listeners: {n}")));
+        if let Some(web) = self.web.counter() {
+            counters = counters.push(web);
         }
         counters
             .push(text(format!("Uptime: {uptime}")))
@@ -299,35 +254,5 @@ pub fn client_label(c: &ClientInfo) -> String {
     match &c.name {
         Some(name) => format!("{name} ({})", c.addr),
         None => c.addr.to_string(),
-    }
-}
-
-/// The web player's URL and a QR code of it for phones (while serving with it).
-fn web_player<'a>(url: &str, qr: Option<&'a Qr>) -> Element<'a, Message> {
-    let words = column![
-        text("Web player: any browser or phone on the network"),
-        text(url.to_string()).size(18),
-    ]
-    .spacing(4)
-    .width(Length::Fill);
-    match qr {
-        Some(qr) => row![words, canvas(qr).width(100).height(100)]
-            .spacing(12)
-            .into(),
-        None => words.into(),
-    }
-}
-
-/// One Icecast publisher: where (password hidden), its state (with the last error while it
-/// retries or was refused) and the bytes sent.
-fn icecast_state<'a>(url: &str, state: &PublishState, bytes: u64) -> Element<'a, Message> {
-    let line = text(format!(
-        "Icecast {url}: {state} · {} sent",
-        human_bytes(bytes)
-    ));
-    match state {
-        PublishState::Refused { .. } => line.style(text::danger).into(),
-        PublishState::Retrying { .. } => line.style(text::warning).into(),
-        _ => line.into(),
     }
 }

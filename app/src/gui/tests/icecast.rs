@@ -8,8 +8,8 @@ use crate::gui::human_bytes;
 #[test]
 fn a_url_needs_a_password_and_one_typed_into_it_moves_to_the_password_field() {
     let mut tab = tone_tab();
-    let _ = tab.update(server_tab::Message::IcecastUrl(
-        "icecast://source@127.0.0.1:8000/live.opus".into(),
+    let _ = tab.update(server_tab::Message::Icecast(
+        server_tab::icecast::Message::Url("icecast://source@127.0.0.1:8000/live.opus".into()),
     ));
     assert!(!tab.can_start());
     assert!(ui_find(
@@ -21,17 +21,21 @@ fn a_url_needs_a_password_and_one_typed_into_it_moves_to_the_password_field() {
     for m in messages {
         let _ = tab.update(m);
     }
-    assert_eq!(tab.icecast_password, "hunter2");
+    assert_eq!(tab.icecast.password, "hunter2");
     assert!(tab.can_start());
 
-    let _ = tab.update(server_tab::Message::IcecastUrl(
-        "icecast://source:s3cret@127.0.0.1:8000/live.opus".into(),
+    let _ = tab.update(server_tab::Message::Icecast(
+        server_tab::icecast::Message::Url(
+            "icecast://source:s3cret@127.0.0.1:8000/live.opus".into(),
+        ),
     ));
-    let _ = tab.update(server_tab::Message::IcecastPassword(String::new()));
+    let _ = tab.update(server_tab::Message::Icecast(
+        server_tab::icecast::Message::Password(String::new()),
+    ));
     assert!(tab.can_start());
     let _ = tab.update(server_tab::Message::Start);
-    assert_eq!(tab.icecast_url, "icecast://source@127.0.0.1:8000/live.opus");
-    assert_eq!(tab.icecast_password, "s3cret");
+    assert_eq!(tab.icecast.url, "icecast://source@127.0.0.1:8000/live.opus");
+    assert_eq!(tab.icecast.password, "s3cret");
     assert!(
         !tab.settings().icecast_url.contains("s3cret"),
         "never saved"
@@ -63,12 +67,13 @@ async fn the_tab_shows_a_publisher_that_cannot_reach_icecast() {
     let _ = tab.update(server_tab::Message::Started(Ok(handle)));
     let retrying = tick_until(&mut tab, Duration::from_millis(50), |t| {
         t.icecast
+            .publishers
             .iter()
             .any(|(_, s, _)| matches!(s, engine::icecast::PublishState::Retrying { .. }))
     })
     .await;
-    assert!(retrying, "{:?}", tab.icecast);
-    let (shown, state, bytes) = tab.icecast[0].clone();
+    assert!(retrying, "{:?}", tab.icecast.publishers);
+    let (shown, state, bytes) = tab.icecast.publishers[0].clone();
     assert_eq!(
         shown,
         format!("icecast://source:****@127.0.0.1:{port}/live.opus")
@@ -77,5 +82,5 @@ async fn the_tab_shows_a_publisher_that_cannot_reach_icecast() {
     assert!(line.contains("cannot connect to 127.0.0.1"), "{line}");
     assert!(ui_find(&tab, &line), "{line}");
     stop_serving(&mut tab);
-    assert!(tab.icecast.is_empty());
+    assert!(tab.icecast.publishers.is_empty());
 }

@@ -138,9 +138,9 @@ fn the_web_player_port_is_checked_saved_and_can_be_left_empty_for_none() {
     }
     // (Typed where the click put the cursor in the narrow field.)
     assert!(
-        tab.http_port.len() == 6 && tab.http_port.contains('x'),
+        tab.web.port.len() == 6 && tab.web.port.contains('x'),
         "{}",
-        tab.http_port
+        tab.web.port
     );
     assert!(!tab.can_start());
     assert!(ui_find(
@@ -190,7 +190,7 @@ fn tabs_switch_and_the_title_says_what_runs() {
 /// While serving, the tab shows the web player's URL (port 0: a free one), its QR code and the
 /// count of web listeners.
 fn shows_the_web_player(tab: &mut ServerTab) {
-    let (url, qr) = tab.web.clone().expect("web player URL");
+    let (url, qr) = tab.web.url.clone().expect("web player URL");
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
         "{url}"
@@ -198,7 +198,7 @@ fn shows_the_web_player(tab: &mut ServerTab) {
     assert!(qr.is_some());
     assert!(ui(tab.view()).find(url.as_str()).is_ok());
     let _ = tab.update(server_tab::Message::Tick);
-    assert_eq!(tab.web_listeners, Some(0));
+    assert_eq!(tab.web.listeners, Some(0));
     assert!(ui(tab.view()).find("Web listeners: 0").is_ok());
 }
 
