@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the numbers in docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh fanout [N ...]   the shipped build (packaging profile: release, LTO); for
+#   scripts/bench.sh fanout [N ...]   the shipped build (packaging profile: release, LTO; or
+#                                     each binary of AUDIOMI_BINS="A B" in turn); for
 #                                     each N (default 100 1000 5000 10000):
 #                                     `audiomi serve --source file:ramp.wav --loop` and
 #                                     audiomi-loadgen with N receivers for 20 s; prints the
@@ -29,7 +30,8 @@
 #                                     (default 30) with no listener, then with N (default
 #                                     1000) /stream.opus listeners of audiomi-httpload
 #                                     --check-ogg (every page sequence number and granule
-#                                     position checked) and one ramp-checking TCP receiver
+#                                     position checked) and one ramp-checking TCP receiver;
+#                                     AUDIOMI_BINS="A B" measures each binary in turn
 #   scripts/bench.sh fanout-tls [N ...]
 #                                     the same with TLS receivers on the TLS port (release
 #                                     build; default N 1000); AUDIOMI_BINS="A B" measures each
@@ -126,12 +128,71 @@ run_fanout() {
   return "$rc"
 }
 
+# run_web BIN TOOLS_DIR N SECS: `BIN serve` of a looping ramp with the web player; its CPU and
+# RSS over SECS with no listener, then with N /stream.opus listeners (audiomi-httpload
+# --check-ogg) and one ramp-checking TCP receiver; returns non-zero if either load failed.
+run_web() {
+  local bin=$1 tools=$2 n=$3 secs=$4 port http clk tcp load rc=0
+  port=$(free_port)
+  http=$(free_port)
+  # The ramp (as the fan-out bench): the TCP receiver beside the web listeners checks it.
+  "$tools/audiomi-loadgen" --write-ramp "$work/ramp.wav" >/dev/null
+  "$bin" serve --host 127.0.0.1 --port "$port" --http-port "$http" \
+    --source "file:$work/ramp.wav" --loop 2>"$work/serve.log" &
+  server=$!
+  for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
+  # The ports listen before the source is open (since the station, #25): let it settle.
+  sleep 2
+  clk=$(getconf CLK_TCK)
+  # measure SECS LABEL: the server's CPU over SECS and its RSS now.
+  measure() {
+    local s0 s1 t0 t1
+    s0=$(awk '{print $14 + $15}' "/proc/$server/stat"); t0=$(date +%s.%N)
+    sleep "$1"
+    s1=$(awk '{print $14 + $15}' "/proc/$server/stat"); t1=$(date +%s.%N)
+    awk -v a="$s0" -v b="$s1" -v k="$clk" -v s="$t0" -v e="$t1" -v l="$2" \
+      'BEGIN { printf "serve (a 16 kHz mono ramp), %s: %.2f %% of one core over %.0f s", l, 100 * (b - a) / k / (e - s), e - s }'
+    echo ", RSS $(awk '/VmRSS/ {print $2}' "/proc/$server/status") KiB"
+  }
+  measure "$secs" "no listener"
+  # One TCP receiver beside the web listeners: gap-free or the run fails.
+  "$tools/audiomi-loadgen" --port "$port" --clients 1 --seconds "$secs" >"$work/tcp.txt" &
+  tcp=$!
+  "$tools/audiomi-httpload" --url "http://127.0.0.1:$http/stream.opus" --listeners "$n" \
+    --seconds "$secs" --check-ogg >"$work/web.txt" &
+  load=$!
+  sleep 3 # the listeners join (500 per second)
+  measure $((secs - 5)) "$n /stream.opus listeners"
+  wait "$load" || rc=1
+  wait "$tcp" || rc=1
+  echo "serve peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$server/status") KiB"
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  server=""
+  sed 's/^/  web: /' "$work/web.txt"
+  sed 's/^/  tcp: /' "$work/tcp.txt"
+  return "$rc"
+}
+
 case "$mode" in
   fanout)
-    cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bins
+    # The shipped build, or each binary in AUDIOMI_BINS (space-separated; the tools then come
+    # from the release build) one after the other for each N: before/after in one run.
+    if [ -n "${AUDIOMI_BINS:-}" ]; then
+      cargo build --release --locked -p audiomi-tools --bins
+      tools=$target/release
+    else
+      cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bins
+      tools=$target/packaging
+    fi
     [ $# -gt 0 ] || set -- 100 1000 5000 10000
     status=0
-    for n in "$@"; do run_fanout $target/packaging "$n" 20 || status=1; done
+    for n in "$@"; do
+      for bin in ${AUDIOMI_BINS:-$tools/audiomi}; do
+        [ -n "${AUDIOMI_BINS:-}" ] && echo "$bin"
+        server_bin=$bin run_fanout "$tools" "$n" 20 || status=1
+      done
+    done
     exit "$status"
     ;;
   fanout-tls)
@@ -298,41 +359,20 @@ case "$mode" in
   web)
     n=${1:-1000}
     secs=${2:-30}
-    cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bin audiomi --bin audiomi-httpload --bin audiomi-loadgen
-    port=$(free_port)
-    http=$(free_port)
-    # The ramp (as the fan-out bench): the TCP receiver beside the web listeners checks it.
-    $target/packaging/audiomi-loadgen --write-ramp "$work/ramp.wav" >/dev/null
-    $target/packaging/audiomi serve --host 127.0.0.1 --port "$port" --http-port "$http" \
-      --source "file:$work/ramp.wav" --loop 2>"$work/serve.log" &
-    server=$!
-    for _ in $(seq 1 100); do grep -q listening "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
-    clk=$(getconf CLK_TCK)
-    # measure LABEL: the server's CPU over SECS and its RSS now.
-    measure() {
-      local s0 s1 t0 t1
-      s0=$(awk '{print $14 + $15}' "/proc/$server/stat"); t0=$(date +%s.%N)
-      sleep "$1"
-      s1=$(awk '{print $14 + $15}' "/proc/$server/stat"); t1=$(date +%s.%N)
-      awk -v a="$s0" -v b="$s1" -v k="$clk" -v s="$t0" -v e="$t1" -v l="$2" \
-        'BEGIN { printf "serve (a 16 kHz mono ramp), %s: %.2f %% of one core over %.0f s", l, 100 * (b - a) / k / (e - s), e - s }'
-      echo ", RSS $(awk '/VmRSS/ {print $2}' "/proc/$server/status") KiB"
-    }
-    measure "$secs" "no listener"
-    # One TCP receiver beside the web listeners: gap-free or the run fails.
-    $target/packaging/audiomi-loadgen --port "$port" --clients 1 --seconds "$secs" >"$work/tcp.txt" &
-    tcp=$!
-    $target/packaging/audiomi-httpload --url "http://127.0.0.1:$http/stream.opus" --listeners "$n" \
-      --seconds "$secs" --check-ogg >"$work/web.txt" &
-    load=$!
-    sleep 3 # the listeners join (500 per second)
-    measure $((secs - 5)) "$n /stream.opus listeners"
+    # The shipped build, or each binary in AUDIOMI_BINS in turn (the tools from the release
+    # build), to compare builds in one run.
+    if [ -n "${AUDIOMI_BINS:-}" ]; then
+      cargo build --release --locked -p audiomi-tools --bin audiomi-httpload --bin audiomi-loadgen
+      tools=$target/release
+    else
+      cargo build --profile packaging --locked -p audiomi -p audiomi-tools --bin audiomi --bin audiomi-httpload --bin audiomi-loadgen
+      tools=$target/packaging
+    fi
     rc=0
-    wait "$load" || rc=1
-    wait "$tcp" || rc=1
-    echo "serve peak RSS $(awk '/VmHWM/ {print $2}' "/proc/$server/status") KiB"
-    sed 's/^/  web: /' "$work/web.txt"
-    sed 's/^/  tcp: /' "$work/tcp.txt"
+    for bin in ${AUDIOMI_BINS:-$tools/audiomi}; do
+      [ -n "${AUDIOMI_BINS:-}" ] && echo "$bin"
+      run_web "$bin" "$tools" "$n" "$secs" || rc=1
+    done
     exit "$rc"
     ;;
   *)
