@@ -2,8 +2,8 @@
 //!
 //! The source stage (see [`crate::pipeline`]) hands every [`Output`] (a chunk with its stream
 //! position and level, or a notice) to [`ChunkStream::sink`], which never blocks: it puts the item
-//! in a bounded broadcast ring. Each output (the TCP fan-out today; HTTP, Icecast and RTP are
-//! meant to be siblings) [`ChunkStream::subscribe`]s and reads on its own thread or task. An
+//! in a bounded broadcast ring. Each output of the station (TCP, the web player's encoder, RTP;
+//! see [`crate::output`]) [`ChunkStream::subscribe`]s and reads on its own thread or task. An
 //! output that falls more than the ring's capacity behind loses the oldest items (counted in its
 //! [`Subscription::dropped`] and logged), so a slow output never slows the source or another
 //! output. Chunks hold their PCM as `Bytes`: every output shares the same bytes.

@@ -1,17 +1,18 @@
 //! The TCP output: the station's own protocol (legacy and extensions) on a plaintext port and
 //! a TLS port, one output of the chunk stream beside the others ([`crate::output`]).
 //!
-//! Layers, as in mini-redis: the [`wire`] codec → one task per connection (`conn.rs`) → the
-//! accept loop [`run`], which takes a bound listener and a shutdown token. The source stage
-//! publishes into a [`ChunkStream`]; the fan-out thread ([`FANOUT_THREAD`]) reads it and calls
-//! [`Hub::publish`] (`hub.rs`): each chunk is encoded **once** into a shared `Bytes`. A client
-//! that keeps up (nothing waiting in its queue) gets it by one non-blocking `write` straight from
-//! the fan-out thread: no copy, no task wake-up, no scheduling. Only what the socket does not
-//! take goes to the client's own bounded queue (`client.rs`), which its connection task drains
-//! with vectored writes when the socket becomes writable. A client whose queue holds `max_lag` of
-//! audio is disconnected, so a slow or stalled client never delays another and memory stays
-//! bounded: at most `max_lag / chunk` shared frames per client. If the fan-out thread itself falls
-//! behind, it loses chunks ([`ServerStats::fanout_dropped`]); the source stage never waits.
+//! Layers, as in mini-redis: the [`wire`] codec → one task per connection (`conn.rs`) → the accept
+//! loop [`run`], which takes a bound listener and a shutdown token; [`TcpOutput`] is what the
+//! station starts (`output.rs`: the ports, the accept loops, the fan-out thread). The source stage
+//! publishes into a [`crate::stream::ChunkStream`]; the fan-out thread ([`FANOUT_THREAD`]) reads it
+//! and calls [`Hub::publish`] (`hub.rs`): each chunk is encoded **once** into a shared `Bytes`. A
+//! client that keeps up (nothing waiting in its queue) gets it by one non-blocking `write` straight
+//! from the fan-out thread: no copy, no task wake-up, no scheduling. Only what the socket does not
+//! take goes to the client's own bounded queue (`client.rs`), which its connection task drains with
+//! vectored writes when the socket becomes writable. A client whose queue holds `max_lag` of audio
+//! is disconnected, so a slow or stalled client never delays another and memory stays bounded: at
+//! most `max_lag / chunk` shared frames per client. If the fan-out thread itself falls behind, it
+//! loses chunks ([`ServerStats::fanout_dropped`]); the source stage never waits.
 //!
 //! A new connection gets audio only after its PING has been answered or after `grace` has passed,
 //! so the original client, which reads the 9 bytes after its PING as the ACK, always works.

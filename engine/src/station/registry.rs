@@ -28,9 +28,13 @@ pub(super) struct Bound {
 pub(super) struct Outputs {
     /// Every started output, in start order (stopped in reverse).
     pub all: Vec<Arc<dyn Output>>,
+    /// The TCP output (always started first).
     pub tcp: Option<Arc<TcpOutput>>,
+    /// The web player's address and counters, if it runs.
     pub web: Option<(SocketAddr, Arc<WebStats>)>,
+    /// Each Icecast publisher's state and counters, in the order of the targets.
     pub icecast: Vec<Arc<IcecastStatus>>,
+    /// The RTP output's counters, if it runs.
     pub rtp: Option<Arc<RtpStats>>,
 }
 
