@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -12,7 +11,7 @@ use super::{DRAIN_TIMEOUT, Station};
 use crate::Result;
 use crate::audio::level::Level;
 use crate::icecast::IcecastStatus;
-use crate::output::{OutputStatus, ServerEvent, StationState};
+use crate::output::{OutputStatus, ServerEvent};
 use crate::pipeline::{Notice, PipelineStats};
 use crate::rtp::RtpStats;
 use crate::secure::Fingerprint;
@@ -25,11 +24,6 @@ impl Station {
     /// the station has stopped.
     pub fn stream(&self) -> Option<ChunkStream> {
         self.inner.stream.upgrade()
-    }
-
-    /// The state every output reads: format, level, chat, now playing, receivers.
-    pub fn state(&self) -> &Arc<StationState> {
-        &self.inner.state
     }
 
     /// The level of the latest chunk ([`Level::SILENCE`] before the first).
@@ -130,11 +124,6 @@ impl Station {
         while !outputs.iter().all(|o| o.drained()) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// Receivers of the TCP output connected now.
-    pub fn receivers(&self) -> usize {
-        self.stats().clients.load(Ordering::Relaxed)
     }
 
     /// A token that stops the station when cancelled (e.g. from a signal handler).
