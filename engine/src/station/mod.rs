@@ -73,8 +73,8 @@ impl Station {
     /// output returns ([`Error::Setup`] for an RTP socket or SDP file, [`Error::Config`] for a
     /// format Opus cannot encode). Nothing is left running after an error.
     pub async fn start(mut options: ServeOptions) -> Result<Self> {
-        let bound = registry::bind(&mut options).await?;
         let config = options::hub_config(options.server.clone(), &options.pipeline);
+        let bound = registry::bind(&mut options, config.clone()).await?;
         // An output may fall max_lag behind (at least 16 chunks) before it loses chunks.
         let capacity = (config.max_lag.as_micros() / config.chunk.as_micros().max(1)).max(16);
         let stream = ChunkStream::new(usize::try_from(capacity).unwrap_or(usize::MAX));
@@ -89,11 +89,7 @@ impl Station {
         let (tcp, pipeline) = match running {
             Ok(r) => r,
             Err(e) => {
-                ctx.shutdown().cancel();
-                outputs.stop().await;
-                let readers = ctx.take_readers();
-                drop((ctx, stream));
-                join(readers).await;
+                stop_parts(ctx, &outputs, stream, None).await;
                 return Err(e);
             }
         };
@@ -107,21 +103,12 @@ impl Station {
         let source_stats = pipeline.stats().clone();
         let weak = stream.downgrade();
         let supervised = outputs.clone();
-        // The supervisor stops everything in order: outputs, source stage, reader threads.
+        // The supervisor stops everything in order once the shutdown token is cancelled.
         tokio::spawn(async move {
             ctx.shutdown().cancelled().await;
-            supervised.stop().await;
-            ctx.state().emit(ServerEvent::Stopped);
-            let readers = ctx.take_readers();
-            drop(ctx);
-            let _ = tokio::task::spawn_blocking(move || {
-                pipeline.stop();
-                // With the source stage and the last strong handle gone, the stream closes and
-                // the reader threads end.
-                drop(stream);
-            })
-            .await;
-            join(readers).await;
+            let state = ctx.state().clone();
+            stop_parts(ctx, &supervised, stream, Some(pipeline)).await;
+            state.emit(ServerEvent::Stopped);
             let _ = stopped_tx.send(true);
         });
         Ok(Self {
@@ -153,6 +140,29 @@ async fn spawn_source(options: ServeOptions, ctx: &StationContext) -> Result<Pip
             name: "audiomi-source".into(),
             source: std::io::Error::other(e.to_string()),
         })?
+}
+
+/// Stops a station's parts in order: cancels the shutdown token, stops the outputs (the last
+/// started first), then the source stage if it runs; with it and `stream` (the last strong
+/// handles) gone the chunk stream closes, and the reader threads are waited for.
+async fn stop_parts(
+    ctx: StationContext,
+    outputs: &registry::Outputs,
+    stream: ChunkStream,
+    pipeline: Option<Pipeline>,
+) {
+    ctx.shutdown().cancel();
+    outputs.stop().await;
+    let readers = ctx.take_readers();
+    drop(ctx);
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Some(pipeline) = pipeline {
+            pipeline.stop();
+        }
+        drop(stream);
+    })
+    .await;
+    join(readers).await;
 }
 
 /// Waits for `threads` on a blocking thread.

@@ -12,7 +12,7 @@ use crate::icecast::{IcecastPublisher, IcecastStatus};
 use crate::output::{Output, StationContext};
 use crate::rtp::{RtpOutput, RtpStats};
 use crate::secure::Fingerprint;
-use crate::server::{BoundPorts, TcpOutput};
+use crate::server::{BoundPorts, ServerConfig, TcpOutput};
 use crate::web::{WebConfig, WebOutput, WebStats};
 
 /// The ports and listeners of a station, bound before its source is opened (so that a port in
@@ -53,15 +53,15 @@ impl Outputs {
     }
 }
 
-/// Binds the TCP output's ports and the web player's listener.
+/// Binds the TCP output's ports (its hub to run with `config`) and the web player's listener.
 ///
 /// # Errors
 /// As [`BoundPorts::bind`] and [`crate::listen::bind`].
-pub(super) async fn bind(options: &mut ServeOptions) -> Result<Bound> {
+pub(super) async fn bind(options: &mut ServeOptions, config: ServerConfig) -> Result<Bound> {
     let tcp = BoundPorts::bind(crate::server::TcpSettings {
         listen: options.listen.clone(),
         tls: options.tls.take(),
-        config: super::options::hub_config(options.server.clone(), &options.pipeline),
+        config,
     })
     .await?;
     let web = match options.web.take() {
